@@ -1,0 +1,236 @@
+"""The stack's settings: one typed object, validated in one place before any resource exists.
+
+Pure functions only; `__main__.py` hands in what `pulumi.Config` read. Every refusal is a
+`ConfigError` whose message names the key, the value received and what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from components.cost import PRICES
+from home_address import AddressError, classify
+
+NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
+INSTANCE_TYPES = tuple(sorted(PRICES["instanceHourly"]["us-east-1"]))
+REGIONS = tuple(sorted(PRICES["instanceHourly"]))
+MIN_VOLUME_GB = 8  # Ubuntu 24.04's image needs 8 GB for its root file system
+MAX_VOLUME_GB = 1024
+
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DURATION = re.compile(r"^(\d+(w|d|h|m|s))+$")
+_DOMAIN = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class ConfigError(ValueError):
+    """A stack setting the program refuses; str() is the one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    instance_type: str
+    public_ipv4: bool
+    volume_gb: int
+
+    @property
+    def architecture(self) -> str:
+        """The CPU architecture the instance type needs: Graviton (t4g) is arm64."""
+        return "arm64" if self.instance_type.split(".")[0].endswith("g") else "x86_64"
+
+
+DEFAULT_NODES = {
+    "mqtt": NodeSpec("t4g.nano", True, 8),
+    "telegraf": NodeSpec("t3a.nano", False, 8),
+    "influx": NodeSpec("t4g.micro", False, 10),  # volumeGb sizes its data volume
+    "grafana": NodeSpec("t4g.micro", True, 8),
+}
+
+
+@dataclass(frozen=True)
+class HomeCidrs:
+    ipv4: str | None
+    ipv6: str | None
+
+    def lambda_event(self) -> dict[str, str]:
+        """The IpGuard event that sets the group to exactly these CIDRs."""
+        event = {"ipv4": self.ipv4, "ipv6_prefix": self.ipv6}
+        return {key: value for key, value in event.items() if value}
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    home_cidrs: HomeCidrs
+    nodes: Mapping[str, NodeSpec]
+    topic_prefix: str = "solar"
+    influx_org: str = "solar"
+    influx_bucket: str = "hoymiles"
+    influx_retention: str = "0"
+    backup_days: int = 7
+    mqtt_plaintext: bool = False
+    domain: str | None = None
+
+
+def _fail(key: str, value: Any, expected: str) -> ConfigError:
+    return ConfigError(f"solarmonitor:{key}: got {value!r}; expected {expected}")
+
+
+def parse_region(value: Any) -> str:
+    if value not in REGIONS:
+        raise ConfigError(
+            f"aws:region: got {value!r}; expected one of {', '.join(REGIONS)} (priced regions)"
+        )
+    return value
+
+
+def parse_home_cidrs(value: Any) -> HomeCidrs:
+    expected = ("a list with at most one globally routable IPv4 /32 and at most one IPv6 "
+                "prefix /48 to /128, e.g. [\"1.2.3.4/32\", \"2a01:4f8:1:2::/64\"]")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise _fail("homeCidrs", value, expected)
+    found: dict[str, str] = {}
+    for item in value:
+        try:
+            family, cidr = classify(item)
+        except AddressError as error:
+            raise _fail("homeCidrs", item, f"{expected} ({error})") from None
+        if family in found:
+            raise _fail("homeCidrs", value, f"{expected} (two {family} entries)")
+        found[family] = cidr
+    return HomeCidrs(found.get("ipv4"), found.get("ipv6"))
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _fail(key, value, "true or false")
+
+
+def _int(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(key, value, f"a whole number from {low} to {high}")
+    return value
+
+
+def parse_node(name: str, value: Any) -> NodeSpec:
+    key = f"nodes.{name}"
+    default = DEFAULT_NODES[name]
+    if not isinstance(value, Mapping):
+        raise _fail(key, value, "a map with instanceType, publicIpv4 and/or volumeGb")
+    unknown = sorted(set(value) - {"instanceType", "publicIpv4", "volumeGb"})
+    if unknown:
+        raise _fail(f"{key}.{unknown[0]}", value[unknown[0]],
+                    "no such setting; a node takes instanceType, publicIpv4 and volumeGb")
+    instance_type = value.get("instanceType", default.instance_type)
+    if instance_type not in INSTANCE_TYPES:
+        raise _fail(f"{key}.instanceType", instance_type,
+                    f"one of {', '.join(INSTANCE_TYPES)}")
+    public = _bool(f"{key}.publicIpv4", value.get("publicIpv4", default.public_ipv4))
+    if name == "mqtt" and not public:
+        raise _fail(f"{key}.publicIpv4", False,
+                    "true: OpenDTU has no IPv6, so the broker needs a public IPv4")
+    volume = _int(f"{key}.volumeGb", value.get("volumeGb", default.volume_gb),
+                  MIN_VOLUME_GB, MAX_VOLUME_GB)
+    return NodeSpec(instance_type, public, volume)
+
+
+def parse_nodes(value: Any) -> dict[str, NodeSpec]:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise _fail("nodes", value, f"a map of node settings for {', '.join(NODE_NAMES)}")
+    unknown = sorted(set(value) - set(NODE_NAMES))
+    if unknown:
+        raise _fail("nodes", unknown[0], f"a node name: one of {', '.join(NODE_NAMES)}")
+    return {
+        name: parse_node(name, value[name]) if name in value else DEFAULT_NODES[name]
+        for name in NODE_NAMES
+    }
+
+
+def parse_topic_prefix(value: Any) -> str:
+    # OpenDTU shows the prefix with its trailing slash ("solar/"); accept it as users copy it.
+    text = value[:-1] if isinstance(value, str) and value.endswith("/") else value
+    if not isinstance(text, str) or len(value) > 32 or not _TOPIC_PREFIX.match(text):
+        raise _fail("topicPrefix", value,
+                    "OpenDTU's MQTT topic prefix: at most 32 characters of letters, digits, "
+                    "'_', '-' and '/' levels, no wildcards, e.g. solar")
+    return text
+
+
+def parse_name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise _fail(key, value, "a name of 1 to 64 letters, digits, '_', '-' or '.'")
+    return value
+
+
+def parse_retention(value: Any) -> str:
+    """Days as a whole number, or an InfluxDB duration such as 52w; 0 keeps data forever."""
+    expected = "0 (keep forever), a number of days, or an InfluxDB duration such as 52w or 90d"
+    if isinstance(value, bool):
+        raise _fail("influxRetention", value, expected)
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        days = int(value)
+        if days < 0:
+            raise _fail("influxRetention", value, expected)
+        return "0" if days == 0 else f"{days}d"
+    if isinstance(value, str) and _DURATION.match(value):
+        return value
+    raise _fail("influxRetention", value, expected)
+
+
+def parse_domain(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _DOMAIN.match(value):
+        raise _fail("domain", value, "a lower-case DNS name such as solar.example.org")
+    return value
+
+
+def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
+    """Settings from the raw `solarmonitor:*` values (camelCase keys, namespace stripped)."""
+    if raw.get("homeCidrs") is None:
+        raise _fail("homeCidrs", None, "your home's public CIDRs; this setting is required")
+    return Settings(
+        region=parse_region(region),
+        home_cidrs=parse_home_cidrs(raw["homeCidrs"]),
+        nodes=parse_nodes(raw.get("nodes")),
+        topic_prefix=parse_topic_prefix(raw.get("topicPrefix", "solar")),
+        influx_org=parse_name("influxOrg", raw.get("influxOrg", "solar")),
+        influx_bucket=parse_name("influxBucket", raw.get("influxBucket", "hoymiles")),
+        influx_retention=parse_retention(raw.get("influxRetention", 0)),
+        backup_days=_int("backupDays", raw.get("backupDays", 7), 1, 365),
+        mqtt_plaintext=_bool("mqttPlaintext", raw.get("mqttPlaintext", False)),
+        domain=parse_domain(raw.get("domain")),
+    )
+
+
+KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
+              "backupDays", "mqttPlaintext", "domain")
+_STRUCTURED_KEYS = ("homeCidrs", "nodes")
+
+
+def raw_from_strings(values: Mapping[str, str | None]) -> dict[str, Any]:
+    """Pulumi hands config over as strings, structured values JSON-encoded; decode those."""
+    raw: dict[str, Any] = {}
+    for key, text in values.items():
+        if text is None:
+            continue
+        if key in _STRUCTURED_KEYS and text.lstrip()[:1] in ("[", "{"):
+            try:
+                raw[key] = json.loads(text)
+            except json.JSONDecodeError:
+                raise _fail(key, text, "a YAML list or map") from None
+        else:
+            raw[key] = text
+    return raw

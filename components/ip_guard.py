@@ -1,0 +1,123 @@
+"""IpGuard: the home security group, the Lambda that keeps it on the home's address, and the
+Pi's narrowly scoped credentials to call that Lambda."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.templates import render_output
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME_PORTS = (22, 8883, 3000)
+LOG_RETENTION_DAYS = 30
+LAMBDA_RUNTIME = "python3.13"
+
+
+@dataclass(frozen=True)
+class IpGuardArgs:
+    vpc_id: pulumi.Input[str]
+    """VPC of the home security group. Required."""
+    home_event: dict[str, str]
+    """The Lambda event seeding the group at deploy (from `homeCidrs`). Required."""
+    region: str
+    """Region the Pi agent calls; written into its config. Required."""
+    ports: tuple[int, ...] = field(default=HOME_PORTS)
+    """TCP ports opened to home. Left out: 22 (SSH), 8883 (MQTT/TLS), 3000 (Grafana)."""
+
+
+def _policy(statements: list[dict]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class IpGuard(pulumi.ComponentResource):
+    security_group_id: pulumi.Output[str]
+    """The home group: Pulumi creates it, the Lambda owns every ingress rule in it."""
+    function_name: pulumi.Output[str]
+    """Name of the IpGuard Lambda (the Pi agent invokes it)."""
+    pi_access_key_id: pulumi.Output[str]
+    """Access key of the IAM user allowed to invoke the Lambda and nothing else."""
+    pi_secret_access_key: pulumi.Output[str]
+    """Its secret (a Pulumi secret)."""
+    pi_agent_config: pulumi.Output[str]
+    """The Pi agent's whole INI file (a Pulumi secret)."""
+    seeded: pulumi.Resource
+    """The deploy-time invocation; nodes that are reached over SSH depend on it."""
+
+    def __init__(self, name: str, args: IpGuardArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("solarmonitor:index:IpGuard", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # No `ingress` argument: the provider then leaves ingress alone, so `pulumi up` never
+        # fights the Lambda over the home rules. Egress lives on the nodes' own group.
+        group = aws.ec2.SecurityGroup(
+            f"{name}-home", vpc_id=args.vpc_id,
+            description="Home access to solarmonitor; rules are set by the IpGuard Lambda only",
+            tags={"Name": f"{name}-home"}, opts=child)
+
+        logs = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS,
+                                       opts=child)
+        role = aws.iam.Role(f"{name}-role", assume_role_policy=_policy([{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]), opts=child)
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-role-policy", role=role.id,
+            policy=pulumi.Output.all(group.arn, logs.arn).apply(lambda arns: _policy([
+                {"Sid": "SetHomeIngress", "Effect": "Allow",
+                 "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+                 "Resource": arns[0]},
+                # Describe calls support no resource-level permissions; they only read.
+                {"Sid": "ReadGroups", "Effect": "Allow", "Action": "ec2:DescribeSecurityGroups",
+                 "Resource": "*"},
+                {"Sid": "WriteOwnLogs", "Effect": "Allow",
+                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                 "Resource": f"{arns[1]}:*"},
+            ])), opts=child)
+
+        function = aws.lambda_.Function(
+            f"{name}-function", runtime=LAMBDA_RUNTIME, architectures=["arm64"],
+            handler="ip_guard.handler", role=role.arn, timeout=30, memory_size=128,
+            code=pulumi.AssetArchive({
+                "ip_guard.py": pulumi.FileAsset(str(ROOT / "lambda" / "ip_guard.py")),
+                "home_address.py": pulumi.FileAsset(str(ROOT / "home_address.py")),
+            }),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+                "SECURITY_GROUP_ID": group.id,
+                "PORTS": ",".join(str(port) for port in args.ports),
+            }),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text",
+                                                                 log_group=logs.name),
+            description="Keeps the solarmonitor home security group on the home's address",
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[role_policy])))
+
+        # Seeding through the Lambda (rather than as rules Pulumi owns) keeps one owner of the
+        # home rules. A changed homeCidrs re-invokes it.
+        self.seeded = aws.lambda_.Invocation(
+            f"{name}-seed", function_name=function.name, input=json.dumps(args.home_event),
+            triggers={"securityGroup": group.id}, opts=child)
+
+        pi_user = aws.iam.User(f"{name}-pi", path="/solarmonitor/", opts=child)
+        aws.iam.UserPolicy(f"{name}-pi-policy", user=pi_user.name,
+                           policy=function.arn.apply(lambda arn: _policy([{
+                               "Sid": "InvokeIpGuard", "Effect": "Allow",
+                               "Action": "lambda:InvokeFunction", "Resource": arn}])),
+                           opts=child)
+        pi_key = aws.iam.AccessKey(f"{name}-pi-key", user=pi_user.name, opts=child)
+
+        self.security_group_id = group.id
+        self.function_name = function.name
+        self.pi_access_key_id = pi_key.id
+        self.pi_secret_access_key = pulumi.Output.secret(pi_key.secret)
+        self.pi_agent_config = pulumi.Output.secret(render_output(
+            "pi/ip-agent.ini", region=args.region, function_name=function.name,
+            access_key_id=pi_key.id, secret_access_key=pi_key.secret,
+            ipv6="yes" if "ipv6_prefix" in args.home_event else "no"))
+        self.register_outputs({
+            "securityGroupId": self.security_group_id, "functionName": self.function_name,
+            "piAccessKeyId": self.pi_access_key_id,
+            "piSecretAccessKey": self.pi_secret_access_key,
+        })

@@ -1,0 +1,94 @@
+"""Network: one dual-stack VPC with a public and a private subnet in one availability zone."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+VPC_CIDR = "10.42.0.0/16"
+PUBLIC_SUBNET_CIDR = "10.42.0.0/24"
+PRIVATE_SUBNET_CIDR = "10.42.1.0/24"
+
+
+def ipv6_subnet(vpc_block: str, index: int) -> str:
+    """The index-th /64 of the VPC's Amazon-provided /56."""
+    block = ipaddress.IPv6Network(vpc_block)
+    if block.prefixlen != 56 or not 0 <= index < 256:
+        raise ValueError(f"expected a /56 and an index below 256, got {vpc_block} and {index}")
+    return str(ipaddress.IPv6Network((int(block.network_address) + (index << 64), 64)))
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    availability_zone: pulumi.Input[str] | None = None
+    """Zone for both subnets. Left out: the region's first available zone (one zone keeps
+    traffic between nodes free; the nodes are single instances anyway)."""
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    """The VPC every node lives in."""
+    public_subnet_id: pulumi.Output[str]
+    """Subnet for nodes with a public IPv4 (IPv4 and IPv6 through the internet gateway)."""
+    private_subnet_id: pulumi.Output[str]
+    """Subnet for nodes without public IPv4: IPv6 out through the egress-only gateway; IPv4 out
+    through the route a NAT instance adds to `private_route_table_id`."""
+    private_route_table_id: pulumi.Output[str]
+    """Route table of the private subnet; it has no IPv4 default route until a NAT adds one."""
+
+    def __init__(self, name: str, args: NetworkArgs | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("solarmonitor:index:Network", name, None, opts)
+        args = args or NetworkArgs()
+        child = pulumi.ResourceOptions(parent=self)
+        zone = args.availability_zone or aws.get_availability_zones_output(
+            state="available", opts=pulumi.InvokeOutputOptions(parent=self)).names[0]
+
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=VPC_CIDR,
+                          assign_generated_ipv6_cidr_block=True,
+                          enable_dns_support=True, enable_dns_hostnames=True,
+                          tags={"Name": f"{name}-vpc"}, opts=child)
+        # FSBP EC2.2: the default group must allow nothing; declaring it with no rules empties it.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
+                                     tags={"Name": f"{name}-default-sg (empty)"}, opts=child)
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id,
+                                          tags={"Name": f"{name}-igw"}, opts=child)
+        egress_only = aws.ec2.EgressOnlyInternetGateway(f"{name}-eigw", vpc_id=vpc.id,
+                                                        tags={"Name": f"{name}-eigw"}, opts=child)
+
+        public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, routes=[
+            aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id),
+            aws.ec2.RouteTableRouteArgs(ipv6_cidr_block="::/0", gateway_id=gateway.id),
+        ], tags={"Name": f"{name}-public-rt"}, opts=child)
+        # Private routes are separate resources because the NAT route is added by another
+        # component; mixing inline and separate routes on one table causes perpetual diffs.
+        private_rt = aws.ec2.RouteTable(f"{name}-private-rt", vpc_id=vpc.id,
+                                        tags={"Name": f"{name}-private-rt"}, opts=child)
+        aws.ec2.Route(f"{name}-private-ipv6-out", route_table_id=private_rt.id,
+                      destination_ipv6_cidr_block="::/0",
+                      egress_only_gateway_id=egress_only.id, opts=child)
+
+        subnets = {}
+        for index, (role, cidr, table) in enumerate(
+            (("public", PUBLIC_SUBNET_CIDR, public_rt), ("private", PRIVATE_SUBNET_CIDR, private_rt))
+        ):
+            subnet = aws.ec2.Subnet(
+                f"{name}-{role}", vpc_id=vpc.id, availability_zone=zone, cidr_block=cidr,
+                ipv6_cidr_block=vpc.ipv6_cidr_block.apply(lambda block, i=index: ipv6_subnet(block, i)),
+                assign_ipv6_address_on_creation=True, map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-{role}"}, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-{role}-rta", subnet_id=subnet.id,
+                                          route_table_id=table.id, opts=child)
+            subnets[role] = subnet
+
+        self.vpc_id = vpc.id
+        self.vpc_cidr = VPC_CIDR
+        self.public_subnet_id = subnets["public"].id
+        self.private_subnet_id = subnets["private"].id
+        self.private_subnet_cidr = PRIVATE_SUBNET_CIDR
+        self.private_route_table_id = private_rt.id
+        self.register_outputs({"vpcId": self.vpc_id, "publicSubnetId": self.public_subnet_id,
+                               "privateSubnetId": self.private_subnet_id})

@@ -1,0 +1,75 @@
+"""Remote provisioning steps over SSH (pulumi-command): write a file, run a script.
+
+Both send their content on stdin, never on the command line or in `environment` (which needs
+sshd's AcceptEnv), and carry the SHA-256 of that content in `triggers`, so editing one template
+replaces exactly the step that uses it. Neither logs anything that could hold a secret.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+
+from components.templates import sha256, source
+
+_INSTALL = "sudo install -D -m {mode} -o {owner} -g {group} /dev/stdin {path}"
+_INSTALL_PATTERN = re.compile(
+    r"^sudo install -D -m (?P<mode>[0-7]{4}) -o (?P<owner>[a-z_][a-z0-9_-]*) "
+    r"-g (?P<group>[a-z_][a-z0-9_-]*) /dev/stdin (?P<path>/[^\s;|&]+)$")
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file a node writes: absolute path, content, mode and ownership."""
+    path: str
+    content: pulumi.Input[str]
+    mode: str = "0644"
+    owner: str = "root"
+    group: str = "root"
+
+
+def install_command(file: RemoteFile) -> str:
+    return _INSTALL.format(mode=file.mode, owner=file.owner, group=file.group,
+                           path=shlex.quote(file.path))
+
+
+def parse_install_command(create: str) -> dict | None:
+    """The path, mode, owner and group of a file-writing step, or None for other commands."""
+    match = _INSTALL_PATTERN.match(create or "")
+    return match.groupdict() if match else None
+
+
+def slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+
+
+def write_file(name: str, connection: command.remote.ConnectionArgs, file: RemoteFile,
+               opts: pulumi.ResourceOptions) -> command.remote.Command:
+    """A step writing `file` on the host; re-run whenever its content changes."""
+    content = pulumi.Output.from_input(file.content)
+    return command.remote.Command(
+        name, connection=connection, create=install_command(file), stdin=content,
+        triggers=[content.apply(sha256)], logging=command.remote.Logging.NONE, opts=opts)
+
+
+def run_script(name: str, connection: command.remote.ConnectionArgs, script: str,
+               opts: pulumi.ResourceOptions, args: tuple[str, ...] = (),
+               triggers: list[pulumi.Input] | None = None,
+               prints_secret: bool = False) -> command.remote.Command:
+    """Run `files/<script>` as root. `triggers` adds what else should re-run it (the hashes of
+    the files it applies). With `prints_secret`, nothing is logged and stdout is a secret."""
+    text = source(script)
+    create = " ".join(["sudo bash -s --", *(shlex.quote(a) for a in args)]).strip()
+    if prints_secret:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            additional_secret_outputs=["stdout"]))
+    return command.remote.Command(
+        name, connection=connection, create=create, stdin=text,
+        triggers=[sha256(text), *(triggers or [])],
+        logging=command.remote.Logging.NONE if prints_secret
+        else command.remote.Logging.STDOUT_AND_STDERR,
+        opts=opts)

@@ -1,0 +1,41 @@
+"""Shared test helpers: the example stack's config and a fresh run of the real program."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.mock_engine import ProgramRun, run_program  # noqa: E402
+
+DEV_CONFIG = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+
+
+def dev_config(**overrides) -> dict:
+    """Pulumi.dev.yaml's config with `solarmonitor:<key>` overrides (None removes a key)."""
+    config = copy.deepcopy(DEV_CONFIG)
+    for key, value in overrides.items():
+        full = key if ":" in key else f"solarmonitor:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    return config
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> ProgramRun:
+    """The example stack, run once for the read-only assertions of many tests."""
+    return run_program(dev_config())
+
+
+@pytest.fixture
+def run():
+    """Run the program afresh with overrides of the example stack's config."""
+    return lambda **overrides: run_program(dev_config(**overrides))

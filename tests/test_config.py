@@ -1,0 +1,189 @@
+"""Config validation: pure functions, no mocks."""
+
+import ipaddress
+
+import pytest
+from hypothesis import given, strategies as st
+
+from components.config import (
+    DEFAULT_NODES, INSTANCE_TYPES, ConfigError, HomeCidrs, parse_home_cidrs, parse_retention,
+    parse_settings, parse_topic_prefix, raw_from_strings,
+)
+from home_address import AddressError, classify, normalise_ipv4, normalise_ipv6_prefix
+
+GOOD = {"homeCidrs": ["1.2.3.4/32"]}
+
+
+def settings(**raw):
+    return parse_settings({**GOOD, **raw}, region="eu-central-1")
+
+
+def refused(key: str, **raw) -> str:
+    with pytest.raises(ConfigError) as caught:
+        settings(**raw)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert key in message, message
+    return message
+
+
+def test_defaults_follow_the_design():
+    s = settings()
+    assert s.home_cidrs == HomeCidrs("1.2.3.4/32", None)
+    assert s.nodes == DEFAULT_NODES
+    assert s.nodes["mqtt"].architecture == "arm64" and s.nodes["telegraf"].architecture == "x86_64"
+    assert (s.topic_prefix, s.influx_org, s.influx_bucket) == ("solar", "solar", "hoymiles")
+    assert (s.influx_retention, s.backup_days, s.mqtt_plaintext, s.domain) == ("0", 7, False, None)
+
+
+def test_both_families_and_the_lambda_event():
+    s = settings(homeCidrs=["2a01:4f8:1:2::/64", "8.8.8.8"])
+    assert s.home_cidrs.lambda_event() == {"ipv4": "8.8.8.8/32", "ipv6_prefix": "2a01:4f8:1:2::/64"}
+    assert settings(homeCidrs="2a01:4f8:1::/48").home_cidrs.lambda_event() == {
+        "ipv6_prefix": "2a01:4f8:1::/48"}
+
+
+@pytest.mark.parametrize("cidrs", [
+    ["0.0.0.0/0"], ["::/0"], ["10.0.0.1/32"], ["192.168.178.20"], ["100.64.0.1/32"],
+    ["127.0.0.1"], ["169.254.1.1"], ["224.0.0.1"], ["255.255.255.255"], ["1.2.3.0/24"],
+    ["2a01:4f8::/32"], ["2001:db8::/48"], ["fe80::/64"], ["fd00::/64"], ["ff02::/64"],
+    ["1.2.3.4/32", "5.6.7.8/32"], ["2a01:4f8:1::/48", "2a01:4f8:2::/48"], [], "", "nonsense",
+    ["1.2.3.4; rm -rf /"], [42], None,
+])
+def test_bad_home_cidrs_are_refused_naming_the_key(cidrs):
+    refused("homeCidrs", homeCidrs=cidrs)
+
+
+def test_missing_home_cidrs_is_refused():
+    with pytest.raises(ConfigError, match="homeCidrs"):
+        parse_settings({}, region="eu-central-1")
+
+
+@pytest.mark.parametrize("nodes, key", [
+    ({"mosquitto": {}}, "nodes"),
+    ({"mqtt": {"instanceType": "t4g.huge"}}, "nodes.mqtt.instanceType"),
+    ({"influx": {"instanceType": "m5.24xlarge"}}, "nodes.influx.instanceType"),
+    ({"grafana": {"volumeGb": 2}}, "nodes.grafana.volumeGb"),
+    ({"grafana": {"volumeGb": -1}}, "nodes.grafana.volumeGb"),
+    ({"telegraf": {"publicIpv4": "maybe"}}, "nodes.telegraf.publicIpv4"),
+    ({"mqtt": {"publicIpv4": False}}, "nodes.mqtt.publicIpv4"),
+    ({"mqtt": {"disk": 8}}, "nodes.mqtt.disk"),
+    ({"mqtt": "t4g.nano"}, "nodes.mqtt"),
+    (["mqtt"], "nodes"),
+])
+def test_bad_nodes_are_refused(nodes, key):
+    refused(key, nodes=nodes)
+
+
+def test_node_overrides_merge_with_defaults():
+    s = settings(nodes={"influx": {"instanceType": "t3.small", "volumeGb": "40"}})
+    assert s.nodes["influx"].instance_type == "t3.small"
+    assert s.nodes["influx"].volume_gb == 40 and s.nodes["influx"].architecture == "x86_64"
+    assert s.nodes["mqtt"] == DEFAULT_NODES["mqtt"]
+
+
+@pytest.mark.parametrize("key, value", [
+    ("influxRetention", -1), ("influxRetention", "-5"), ("influxRetention", "forever"),
+    ("influxRetention", True), ("backupDays", 0), ("backupDays", "many"), ("backupDays", 1000),
+    ("mqttPlaintext", "yes please"), ("topicPrefix", "solar/#"), ("topicPrefix", "+"),
+    ("topicPrefix", "x" * 40), ("topicPrefix", ""), ("influxOrg", "my org"),
+    ("influxBucket", ""), ("domain", "not a domain"), ("domain", "Solar.Example.ORG"),
+])
+def test_bad_scalars_are_refused(key, value):
+    message = refused(key, **{key: value})
+    assert repr(value) in message or str(value) in message
+
+
+def test_region_must_be_priced():
+    with pytest.raises(ConfigError, match="aws:region"):
+        parse_settings(GOOD, region="mars-north-1")
+
+
+def test_scalars_as_pulumi_hands_them_over():
+    raw = raw_from_strings({"homeCidrs": '["1.2.3.4/32"]', "nodes": '{"mqtt": {"volumeGb": 9}}',
+                            "backupDays": "14", "mqttPlaintext": "true", "topicPrefix": "solar/",
+                            "influxRetention": "52w", "domain": None})
+    s = parse_settings(raw, region="us-east-1")
+    assert (s.backup_days, s.mqtt_plaintext, s.topic_prefix) == (14, True, "solar")
+    assert s.influx_retention == "52w" and s.nodes["mqtt"].volume_gb == 9
+    assert raw_from_strings({"homeCidrs": "1.2.3.4"})["homeCidrs"] == "1.2.3.4"
+    with pytest.raises(ConfigError, match="solarmonitor:nodes"):
+        raw_from_strings({"nodes": "{not json"})
+
+
+def test_retention_forms():
+    assert parse_retention(0) == "0" and parse_retention("30") == "30d"
+    assert parse_retention("2w3d") == "2w3d"
+
+
+def test_topic_prefix_accepts_opendtu_style():
+    assert parse_topic_prefix("solar/") == "solar"
+    assert parse_topic_prefix("home/solar") == "home/solar"
+
+
+def test_every_accepted_instance_type_has_a_price_and_architecture():
+    from components.cost import PRICES
+    for region in PRICES["instanceHourly"]:
+        assert set(PRICES["instanceHourly"][region]) == set(INSTANCE_TYPES)
+
+
+# --- property-based: home addresses -----------------------------------------------------------
+
+def _is_public_v4(address: ipaddress.IPv4Address) -> bool:
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+# Special-purpose ranges that Python 3.11's `is_global` still calls global.
+_STRICTER_THAN_PYTHON = [ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24", "192.31.196.0/24", "192.52.193.0/24", "192.88.99.0/24", "192.175.48.0/24")]
+
+
+@given(st.ip_addresses(v=4))
+def test_ipv4_accepted_only_when_globally_routable(address):
+    try:
+        assert normalise_ipv4(str(address)) == f"{address}/32"
+    except AddressError:
+        assert not _is_public_v4(address) or any(address in n for n in _STRICTER_THAN_PYTHON)
+    else:
+        assert _is_public_v4(address)
+
+
+@given(st.ip_addresses(v=4), st.integers(min_value=0, max_value=31))
+def test_ipv4_ranges_are_never_accepted(address, length):
+    with pytest.raises(AddressError):
+        normalise_ipv4(f"{address}/{length}")
+
+
+@given(st.ip_addresses(v=6), st.integers(min_value=0, max_value=128))
+def test_ipv6_prefix_length_and_scope(address, length):
+    text = f"{address}/{length}"
+    try:
+        result = normalise_ipv6_prefix(text)
+    except AddressError:
+        return
+    network = ipaddress.IPv6Network(result)
+    assert 48 <= network.prefixlen <= 128
+    assert network.subnet_of(ipaddress.IPv6Network("2000::/3"))
+    assert network.network_address.is_global
+    assert address in network
+
+
+@given(st.text(max_size=80))
+def test_arbitrary_text_never_crashes_and_never_opens_wide(text):
+    try:
+        family, cidr = classify(text)
+    except AddressError:
+        return
+    network = ipaddress.ip_network(cidr)
+    assert network.prefixlen == 32 if family == "ipv4" else network.prefixlen >= 48
+
+
+@given(st.lists(st.sampled_from(["1.2.3.4", "10.0.0.1", "2a01:4f8::/64", "0.0.0.0/0", "::/0"]),
+                max_size=3))
+def test_home_cidrs_either_valid_or_config_error(items):
+    try:
+        cidrs = parse_home_cidrs(items)
+    except ConfigError as error:
+        assert "homeCidrs" in str(error)
+    else:
+        assert cidrs.ipv4 in (None, "1.2.3.4/32") and cidrs.ipv6 in (None, "2a01:4f8::/64")

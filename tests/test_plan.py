@@ -1,0 +1,81 @@
+"""`make plan`: the offline plan, its files and its refusals, run as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import DEV_CONFIG, ROOT
+
+
+def plan(tmp_path, config: dict | None = None, config_text: str | None = None):
+    config_file = tmp_path / "Pulumi.test.yaml"
+    if config_text is None:
+        config_text = yaml.safe_dump({"config": config if config is not None else DEV_CONFIG})
+    config_file.write_text(config_text)
+    out = tmp_path / "plan"
+    done = subprocess.run(["make", "-s", "plan", f"CONFIG={config_file}", f"OUT={out}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return done, out
+
+
+@pytest.fixture(scope="module")
+def dev_plan(tmp_path_factory):
+    done, out = plan(tmp_path_factory.mktemp("dev"))
+    assert done.returncode == 0, done.stderr
+    return done, out, json.loads((out / "plan.json").read_text())
+
+
+def test_plan_lists_resources_with_parents_and_camel_case_inputs(dev_plan):
+    _, _, document = dev_plan
+    resources = {(r["type"], r["name"]): r for r in document["resources"]}
+    assert set(document) == {"resources", "outputs", "monthlyCostUsd"}
+    function = resources[("aws:lambda/function:Function", "ipguard-function")]
+    assert function["parent"] == "ipguard"
+    assert function["inputs"]["runtime"].startswith("python3.")
+    assert resources[("solarmonitor:index:IpGuard", "ipguard")]["parent"] is None
+    assert resources[("aws:ec2/vpc:Vpc", "network-vpc")]["inputs"]["assignGeneratedIpv6CidrBlock"]
+    for resource in document["resources"]:
+        assert set(resource) == {"type", "name", "parent", "inputs"}
+
+
+def test_plan_masks_every_secret(dev_plan):
+    _, out, document = dev_plan
+    outputs = document["outputs"]
+    assert outputs["piSecretAccessKey"] == "[secret]" and outputs["piAgentConfig"] == "[secret]"
+    text = (out / "plan.json").read_text()
+    assert "mock-secret-" not in text and "PRIVATE KEY" not in text
+
+
+def test_plan_prices_the_stack(dev_plan):
+    done, _, document = dev_plan
+    cost = document["monthlyCostUsd"]
+    assert cost["total"] == pytest.approx(sum(item["monthlyUsd"] for item in cost["items"]), abs=0.01)
+    assert cost["pricesAsOf"] and cost["region"] == "eu-central-1"
+    assert "Monthly cost estimate" in done.stdout and "total" in done.stdout
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"solarmonitor:homeCidrs": ["0.0.0.0/0"]}, "homeCidrs"),
+    ({"solarmonitor:homeCidrs": ["10.0.0.1/32"]}, "homeCidrs"),
+    ({"solarmonitor:homeCidrs": None}, "homeCidrs"),
+    ({"solarmonitor:nodes": {"printer": {}}}, "nodes"),
+    ({"solarmonitor:nodes": {"influx": {"instanceType": "t9.mega"}}}, "instanceType"),
+    ({"solarmonitor:influxRetention": -3}, "influxRetention"),
+    ({"aws:region": "ap-nowhere-1"}, "aws:region"),
+])
+def test_invalid_config_exits_with_one_clear_line(tmp_path, overrides, key):
+    config = {k: v for k, v in {**DEV_CONFIG, **overrides}.items() if v is not None}
+    done, out = plan(tmp_path, config)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "make" not in line]
+    assert len(lines) == 1, done.stderr
+    assert key in lines[0] and "Traceback" not in done.stderr + done.stdout
+    assert not (out / "plan.json").exists()
+
+
+def test_unreadable_config_file_is_one_line(tmp_path):
+    done, _ = plan(tmp_path, config_text="config: [unclosed")
+    assert done.returncode != 0 and "Traceback" not in done.stderr

@@ -1,0 +1,120 @@
+"""`make plan`: run the real program offline under the recording mock engine and write
+OUT/plan.json, OUT/files/<node>/<host path> and a short summary on stdout.
+
+Exit codes: 0 plan written; 2 the config is invalid (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pulumi
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components.config import ConfigError  # noqa: E402
+from components.cost import items_from_resources, monthly_cost  # noqa: E402
+from components.provisioning import parse_install_command  # noqa: E402
+from tools.mock_engine import ProgramRun, run_program  # noqa: E402
+
+ENDPOINT_OUTPUTS = ("mqttHost", "mqttPort", "grafanaUrl", "influxUrl", "securityGroupId",
+                    "ipGuardFunctionName")
+
+
+class PlanError(Exception):
+    """A problem with the user's input; the message is the one line to show."""
+
+
+def load_stack_config(path: Path) -> tuple[str, dict]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise PlanError(f"config file {path} not found") from None
+    except yaml.YAMLError as error:
+        raise PlanError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    config = (document or {}).get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise PlanError(f"{path}: expected a top-level 'config:' map of stack settings")
+    stack = path.name.split(".")[1] if path.name.count(".") == 2 else "plan"
+    return stack, config
+
+
+def rendered_files(run: ProgramRun) -> dict[str, dict[str, str]]:
+    """{node: {absolute host path: content}} from every file-writing step."""
+    files: dict[str, dict[str, str]] = {}
+    for record in run.find("command:remote:Command"):
+        target = parse_install_command(record.raw_inputs.get("create", ""))
+        if target:
+            files.setdefault(run.node_of(record), {})[target["path"]] = record.raw_inputs["stdin"]
+    return files
+
+
+def plan_document(run: ProgramRun, region: str) -> dict:
+    by_urn = {r.urn: r for r in run.resources}
+    return {
+        "resources": [
+            {"type": r.type, "name": r.name,
+             "parent": by_urn[r.parent].name if r.parent in by_urn else None,
+             "inputs": r.inputs}
+            for r in run.resources
+        ],
+        "outputs": run.masked_outputs(),
+        "monthlyCostUsd": monthly_cost(
+            items_from_resources({"type": r.type, "id": r.id, "inputs": r.raw_inputs}
+                                 for r in run.resources), region),
+    }
+
+
+def write_plan(run: ProgramRun, region: str, out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    document = plan_document(run, region)
+    (out / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    shutil.rmtree(out / "files", ignore_errors=True)
+    for node, files in rendered_files(run).items():
+        for host_path, content in files.items():
+            target = out / "files" / node / host_path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+            target.chmod(0o600)
+    return document
+
+
+def summary(run: ProgramRun, document: dict, out: Path) -> str:
+    per_node = Counter(run.node_of(r) for r in run.resources if r.custom)
+    lines = [f"solarmonitor plan: {sum(per_node.values())} resources -> {out}/plan.json", ""]
+    lines += [f"  {node:<10} {count:>3} resources" for node, count in sorted(per_node.items())]
+    endpoints = [(k, run.outputs[k]) for k in ENDPOINT_OUTPUTS if k in run.outputs]
+    if endpoints:
+        lines += ["", "Endpoints (placeholders until deployed):"]
+        lines += [f"  {key:<20} {value}" for key, value in endpoints]
+    cost = document["monthlyCostUsd"]
+    lines += ["", f"Monthly cost estimate, {cost['region']}, prices as of {cost['pricesAsOf']}:"]
+    lines += [f"  {row['item']:<58} {row['monthlyUsd']:>7.2f} USD" for row in cost["items"]]
+    lines += [f"  {'total':<58} {cost['total']:>7.2f} USD"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="Pulumi.dev.yaml", type=Path)
+    parser.add_argument("--out", default="build/plan", type=Path)
+    options = parser.parse_args(argv)
+    try:
+        stack, config = load_stack_config(options.config)
+        run = run_program(config, stack=stack)
+    except (PlanError, ConfigError, pulumi.RunError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    document = write_plan(run, str(config.get("aws:region")), options.out)
+    print(summary(run, document, options.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
