@@ -11,6 +11,9 @@ import pulumi_aws as aws
 VPC_CIDR = "10.42.0.0/16"
 PUBLIC_SUBNET_CIDR = "10.42.0.0/24"
 PRIVATE_SUBNET_CIDR = "10.42.1.0/24"
+# Between nodes: SSH via the jump host, MQTT/TLS, InfluxDB, and HTTP(S) through the NAT instance.
+INTERNAL_PORTS = {22: "SSH from the jump host", 8883: "MQTT over TLS", 8086: "InfluxDB API",
+                  80: "HTTP out through the NAT instance", 443: "HTTPS out through the NAT instance"}
 
 
 def ipv6_subnet(vpc_block: str, index: int) -> str:
@@ -38,6 +41,8 @@ class Network(pulumi.ComponentResource):
     through the route a NAT instance adds to `private_route_table_id`."""
     private_route_table_id: pulumi.Output[str]
     """Route table of the private subnet; it has no IPv4 default route until a NAT adds one."""
+    node_group_id: pulumi.Output[str]
+    """Security group every node is in: service ports between members only, all egress."""
 
     def __init__(self, name: str, args: NetworkArgs | None = None,
                  opts: pulumi.ResourceOptions | None = None):
@@ -84,11 +89,27 @@ class Network(pulumi.ComponentResource):
                                           route_table_id=table.id, opts=child)
             subnets[role] = subnet
 
+        nodes = aws.ec2.SecurityGroup(
+            f"{name}-nodes", vpc_id=vpc.id,
+            description="solarmonitor nodes: service ports between nodes only",
+            tags={"Name": f"{name}-nodes"}, opts=child)
+        for port, purpose in INTERNAL_PORTS.items():
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-nodes-in-{port}", security_group_id=nodes.id,
+                referenced_security_group_id=nodes.id, ip_protocol="tcp",
+                from_port=port, to_port=port, description=purpose, opts=child)
+        for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-nodes-out-{family}", security_group_id=nodes.id, ip_protocol="-1",
+                description="packages, time, and the nodes' own connections",
+                **{f"cidr_{family}": cidr}, opts=child)
+
         self.vpc_id = vpc.id
         self.vpc_cidr = VPC_CIDR
         self.public_subnet_id = subnets["public"].id
         self.private_subnet_id = subnets["private"].id
         self.private_subnet_cidr = PRIVATE_SUBNET_CIDR
         self.private_route_table_id = private_rt.id
+        self.node_group_id = nodes.id
         self.register_outputs({"vpcId": self.vpc_id, "publicSubnetId": self.public_subnet_id,
                                "privateSubnetId": self.private_subnet_id})

@@ -56,6 +56,17 @@ def write_file(name: str, connection: command.remote.ConnectionArgs, file: Remot
         triggers=[content.apply(sha256)], logging=command.remote.Logging.NONE, opts=opts)
 
 
+def write_files(name: str, connection: command.remote.ConnectionArgs, files: list[RemoteFile],
+                opts: pulumi.ResourceOptions) -> list[command.remote.Command]:
+    """One `write_file` step per file, named `<name>-file-<path>`."""
+    return [write_file(f"{name}-file-{slug(f.path)}", connection, f, opts) for f in files]
+
+
+def content_hashes(files: list[RemoteFile]) -> list[pulumi.Output[str]]:
+    """Triggers for a step that applies these files: it re-runs when any of them changes."""
+    return [pulumi.Output.from_input(f.content).apply(sha256) for f in files]
+
+
 def run_script(name: str, connection: command.remote.ConnectionArgs, script: str,
                opts: pulumi.ResourceOptions, args: tuple[str, ...] = (),
                triggers: list[pulumi.Input] | None = None,

@@ -98,6 +98,17 @@ def mask(value: Any) -> Any:
     return value
 
 
+def unwrap(value: Any) -> Any:
+    """Deserialized properties with every secret wrapper replaced by its value."""
+    if isinstance(value, dict):
+        if value.get(_SIG) == rpc._special_secret_sig:
+            return unwrap(value.get("value"))
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
 # --- emulated providers -----------------------------------------------------------------------
 
 def _pem_private(key) -> str:
@@ -209,6 +220,12 @@ def _random_bytes(inputs: dict) -> dict:
     return {"base64": base64.b64encode(data).decode(), "hex": data.hex()}
 
 
+# Like Pulumi's state: keys, certificates and random values stay the same across runs of the
+# program in one process while their inputs stay the same (a changed input makes new ones).
+_STATEFUL = ("tls:", "random:")
+_STATE: dict[tuple[str, str, str], tuple[str, dict]] = {}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and data sources like AWS would, with stable fake identifiers."""
 
@@ -225,13 +242,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"arn:aws:{service}:{self.region}:123456789012:{kind}/{name}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        inputs, name, typ = dict(args.inputs), args.name, args.typ
+        inputs, name, typ = unwrap(dict(args.inputs)), args.name, args.typ
         if not args.custom:
             return f"{name}-component", {}
         handler = self._HANDLERS.get(typ)
         if handler is None:
             raise NotImplementedError(f"mock engine: unknown resource type {typ} ({name})")
-        rid, outputs = handler(self, name, inputs)
+        if typ.startswith(_STATEFUL):
+            key = (typ, name, json.dumps(inputs, sort_keys=True, default=str))
+            if key not in _STATE:
+                _STATE[key] = handler(self, name, inputs)
+            rid, outputs = _STATE[key]
+        else:
+            rid, outputs = handler(self, name, inputs)
         return rid, {**inputs, **outputs}
 
     def _instance(self, name, inputs):
@@ -332,14 +355,14 @@ class RecordingMonitor(mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         serialized = json_format.MessageToDict(request.object)
-        raw = rpc.deserialize_properties(request.object)
+        raw = unwrap(rpc.deserialize_properties(request.object))
         top_level = request.parent.split("::")[2] == "pulumi:pulumi:Stack"
         parent = None if top_level else request.parent
         registration = self.resources[response.urn]
         self.records.append(Recorded(
             urn=response.urn, type=request.type, name=request.name, parent=parent,
             custom=bool(request.custom), inputs=mask(serialized), raw_inputs=_plain(raw),
-            id=registration.id or "", outputs=_plain(registration.state)))
+            id=registration.id or "", outputs=_plain(unwrap(registration.state))))
         return response
 
 

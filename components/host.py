@@ -1,0 +1,115 @@
+"""Host: the EC2 instance every node runs on, and how provisioning steps reach it over SSH."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_command as command
+
+from components.config import NodeSpec
+from components.cost import NODE_TAG
+
+UBUNTU_OWNER = "099720109477"  # Canonical
+UBUNTU_IMAGE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-*-server-*"
+SSH_USER = "ubuntu"
+# A booting instance refuses SSH for a minute or two; 60 dials of up to 10 s ride that out.
+DIAL_ERROR_LIMIT = 60
+PER_DIAL_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class JumpHost:
+    """A public node that forwards SSH to nodes without a public address."""
+    host: pulumi.Input[str]
+    private_key: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class HostArgs:
+    node: str
+    """Node name (mqtt, telegraf, influx, grafana): tags and cost items carry it. Required."""
+    spec: NodeSpec
+    """Instance type, public IPv4 and volume size. Required."""
+    subnet_id: pulumi.Input[str]
+    """Subnet matching `spec.public_ipv4`. Required."""
+    security_group_ids: list[pulumi.Input[str]]
+    """Groups of the instance. Required."""
+    key_name: pulumi.Input[str]
+    """EC2 key pair the SSH connection uses. Required."""
+    private_key: pulumi.Input[str]
+    """The matching private key (secret). Required."""
+    jump: JumpHost | None = None
+    """Jump host for SSH. Left out: SSH goes straight to the public address."""
+    root_volume_gb: int | None = None
+    """Root volume size. Left out: `spec.volume_gb`."""
+    forwards_traffic: bool = False
+    """True for a NAT instance: disables the source/destination check."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Extra tags."""
+
+
+def ubuntu_image(architecture: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """Newest Ubuntu 24.04 LTS image for arm64 or x86_64."""
+    return aws.ec2.get_ami_output(
+        most_recent=True, owners=[UBUNTU_OWNER],
+        filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_IMAGE]),
+                 aws.ec2.GetAmiFilterArgs(name="architecture", values=[architecture]),
+                 aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"])],
+        opts=pulumi.InvokeOutputOptions(parent=parent)).id
+
+
+class Host(pulumi.ComponentResource):
+    instance: aws.ec2.Instance
+    """The instance (its id, ENI, availability zone)."""
+    private_ip: pulumi.Output[str]
+    """Address inside the VPC; what other nodes connect to."""
+    public_ip: pulumi.Output[str] | None
+    """Elastic IP when the node is public (stable across instance replacement), else None."""
+    connection: command.remote.ConnectionArgs
+    """SSH connection for provisioning steps: user ubuntu, generous dial retries."""
+
+    def __init__(self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("solarmonitor:index:Host", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"Name": f"solarmonitor-{args.node}", NODE_TAG: args.node, **args.tags}
+
+        self.instance = aws.ec2.Instance(
+            f"{name}-instance",
+            ami=ubuntu_image(args.spec.architecture, self),
+            instance_type=args.spec.instance_type,
+            subnet_id=args.subnet_id,
+            vpc_security_group_ids=args.security_group_ids,
+            key_name=args.key_name,
+            associate_public_ip_address=args.spec.public_ipv4,
+            ipv6_address_count=1,
+            source_dest_check=not args.forwards_traffic,
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                volume_type="gp3", volume_size=args.root_volume_gb or args.spec.volume_gb,
+                encrypted=True, delete_on_termination=True, tags=tags),
+            # "standard" credits: a busy node slows down instead of running up a bill.
+            credit_specification=aws.ec2.InstanceCreditSpecificationArgs(cpu_credits="standard"),
+            tags=tags,
+            # A newer Ubuntu image must not replace a running node; patches come from apt.
+            opts=child.merge(pulumi.ResourceOptions(ignore_changes=["ami"])))
+
+        self.private_ip = self.instance.private_ip
+        self.public_ip = None
+        if args.spec.public_ipv4:
+            eip = aws.ec2.Eip(f"{name}-eip", domain="vpc", instance=self.instance.id, tags=tags,
+                              opts=child)
+            self.public_ip = eip.public_ip
+
+        proxy = None
+        if args.jump is not None:
+            proxy = command.remote.ProxyConnectionArgs(
+                host=args.jump.host, user=SSH_USER, private_key=args.jump.private_key,
+                dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
+        self.connection = command.remote.ConnectionArgs(
+            host=self.public_ip if self.public_ip is not None else self.private_ip,
+            user=SSH_USER, private_key=args.private_key, proxy=proxy,
+            dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
+        self.register_outputs({"privateIp": self.private_ip, "publicIp": self.public_ip})

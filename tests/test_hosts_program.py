@@ -1,0 +1,159 @@
+"""Every node's instance, its network access and its provisioning steps, under the mock engine."""
+
+import hashlib
+import json
+
+import pytest
+
+from components.provisioning import parse_install_command
+from tools.mock_engine import SECRET
+from tools.plan import rendered_files
+
+WORLD = {"0.0.0.0/0", "::/0"}
+
+
+def instances(run):
+    return run.find("aws:ec2/instance:Instance")
+
+
+def test_every_instance_is_hardened(dev_run):
+    assert instances(dev_run)
+    for instance in instances(dev_run):
+        inputs = instance.inputs
+        assert inputs["metadataOptions"]["httpTokens"] == "required", instance.name
+        assert inputs["rootBlockDevice"]["encrypted"] is True
+        assert inputs["rootBlockDevice"]["volumeType"] == "gp3"
+        assert inputs["creditSpecification"]["cpuCredits"] == "standard"
+        assert inputs["ipv6AddressCount"] == 1
+
+
+@pytest.mark.parametrize("instance_type, architecture", [
+    ("t4g.small", "arm64"), ("t3.micro", "x86_64"), ("t3a.small", "x86_64")])
+def test_image_architecture_follows_the_instance_type(run, instance_type, architecture):
+    result = run(nodes={node: {"instanceType": instance_type}
+                        for node in ("mqtt", "telegraf", "influx", "grafana")})
+    for instance in instances(result):
+        assert instance.inputs["instanceType"] == instance_type
+        assert instance.inputs["ami"] == f"ami-ubuntu2404{architecture.replace('_', '')}"
+
+
+def test_root_volume_is_sized_from_config(run):
+    result = run(nodes={"mqtt": {"volumeGb": 12}})
+    mqtt = result.one("aws:ec2/instance:Instance", "mqtt-host-instance")
+    assert mqtt.inputs["rootBlockDevice"]["volumeSize"] == 12
+
+
+def test_public_nodes_have_a_stable_address_private_nodes_none(dev_run):
+    eips = {e.raw_inputs["instance"] for e in dev_run.find("aws:ec2/eip:Eip")}
+    subnets = {s.id: s.name for s in dev_run.find("aws:ec2/subnet:Subnet")}
+    for instance in instances(dev_run):
+        public = instance.inputs["associatePublicIpAddress"]
+        assert (instance.id in eips) == public
+        assert subnets[instance.raw_inputs["subnetId"]] == (
+            "network-public" if public else "network-private")
+
+
+def test_private_subnet_routes_ipv4_through_the_broker(dev_run):
+    route = dev_run.one("aws:ec2/route:Route", "mqtt-nat-route")
+    broker = dev_run.one("aws:ec2/instance:Instance", "mqtt-host-instance")
+    private_rt = dev_run.one("aws:ec2/routeTable:RouteTable", "network-private-rt")
+    assert route.inputs["destinationCidrBlock"] == "0.0.0.0/0"
+    assert route.raw_inputs["networkInterfaceId"] == broker.outputs["primaryNetworkInterfaceId"]
+    assert route.raw_inputs["routeTableId"] == private_rt.id
+    assert broker.inputs["sourceDestCheck"] is False
+    assert not dev_run.find("aws:ec2/natGateway:NatGateway")
+    nat_unit = rendered_files(dev_run)["mqtt"]["/etc/systemd/system/solarmonitor-nat.service"]
+    assert "solarmonitor-nat 10.42.1.0/24" in nat_unit
+
+
+def test_no_ingress_from_the_world_anywhere(dev_run):
+    for group in dev_run.find("aws:ec2/securityGroup:SecurityGroup"):
+        for rule in group.raw_inputs.get("ingress") or []:
+            assert not WORLD & set(rule.get("cidrBlocks", []) + rule.get("ipv6CidrBlocks", []))
+    for rule in dev_run.find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        assert rule.raw_inputs.get("cidrIpv4") not in WORLD
+        assert rule.raw_inputs.get("cidrIpv6") not in WORLD
+        assert rule.raw_inputs.get("referencedSecurityGroupId"), rule.name
+
+
+def test_nodes_group_opens_only_service_ports_between_nodes(dev_run):
+    group = dev_run.one("aws:ec2/securityGroup:SecurityGroup", "network-nodes")
+    rules = dev_run.find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert {(r.raw_inputs["fromPort"], r.raw_inputs["toPort"]) for r in rules} == {
+        (p, p) for p in (22, 80, 443, 8086, 8883)}
+    for rule in rules:
+        assert rule.raw_inputs["referencedSecurityGroupId"] == group.id
+        assert rule.raw_inputs["ipProtocol"] == "tcp"
+
+
+def test_home_group_only_on_public_nodes(dev_run):
+    home = dev_run.one("aws:ec2/securityGroup:SecurityGroup", "ipguard-home").id
+    for instance in instances(dev_run):
+        in_home = home in instance.raw_inputs["vpcSecurityGroupIds"]
+        assert in_home == instance.inputs["associatePublicIpAddress"], instance.name
+
+
+def commands(run):
+    return run.find("command:remote:Command")
+
+
+def test_ssh_connections_are_explicit_and_patient(dev_run):
+    for step in commands(dev_run):
+        connection = step.raw_inputs["connection"]
+        assert connection["user"] == "ubuntu"
+        assert connection["dialErrorLimit"] >= 30
+        masked = step.inputs["connection"]  # the key makes the connection (or its key) secret
+        assert masked == SECRET or masked["privateKey"] == SECRET
+
+
+def test_steps_wait_for_ssh_access_to_be_seeded(dev_run):
+    seed = dev_run.one("aws:lambda/invocation:Invocation", "ipguard-seed")
+    install = dev_run.one("command:remote:Command", "mqtt-install")
+    assert install.raw_inputs["connection"]["host"] == dev_run.outputs["mqttHost"]
+    # the mock engine records registration order: the seed is registered before the step
+    order = [r.urn for r in dev_run.resources]
+    assert order.index(seed.urn) < order.index(install.urn)
+
+
+def _secret_values(run):
+    values = {v for k, v in run.outputs.items() if k in run.secret_outputs and isinstance(v, str)}
+    for password in run.find("random:index/randomPassword:RandomPassword"):
+        values.add(password.outputs["result"])
+    for key in run.find("tls:index/privateKey:PrivateKey"):
+        values.add(key.outputs["privateKeyPem"].splitlines()[1])
+    return {v for v in values if len(v) >= 8}
+
+
+def test_remote_commands_never_log_a_secret(dev_run):
+    secrets = _secret_values(dev_run)
+    assert secrets
+    for step in commands(dev_run):
+        logged = step.inputs.get("logging") != "none"
+        shown = json.dumps({k: v for k, v in step.inputs.items() if k != "connection"})
+        if logged:
+            assert step.inputs["stdin"] != SECRET, step.name
+            assert not any(secret in shown for secret in secrets), step.name
+        assert "environment" not in step.inputs  # needs sshd AcceptEnv; secrets go via stdin
+
+
+def test_secret_files_are_written_without_logging_and_with_tight_modes(dev_run):
+    for step in commands(dev_run):
+        target = parse_install_command(step.raw_inputs["create"])
+        if target and step.inputs["stdin"] == SECRET:
+            assert step.inputs["logging"] == "none"
+            assert target["mode"] in ("0600", "0640", "0400"), target
+
+
+def test_each_step_is_triggered_by_its_own_content(dev_run):
+    for step in commands(dev_run):
+        digest = hashlib.sha256(step.raw_inputs["stdin"].encode()).hexdigest()
+        assert step.raw_inputs["triggers"][0] == digest, step.name
+
+
+def test_changing_one_template_reruns_only_its_steps(dev_run, run):
+    changed = run(topicPrefix="pv")
+    before = {s.name: s.raw_inputs["triggers"] for s in commands(dev_run)}
+    after = {s.name: s.raw_inputs["triggers"] for s in commands(changed)}
+    differing = {name for name in before if before[name] != after.get(name)}
+    mqtt_steps = {name for name in differing if name.startswith("mqtt-")}
+    assert mqtt_steps == {"mqtt-file-etc-mosquitto-acl", "mqtt-apply"}

@@ -1,0 +1,195 @@
+"""A real mosquitto, started from exactly the files the program renders for the mqtt node."""
+
+import datetime
+import ipaddress
+import subprocess
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from broker import MOSQUITTO, Broker, Client
+from conftest import dev_config
+from tools.mock_engine import run_program
+from tools.plan import rendered_files
+
+pytestmark = pytest.mark.skipif(not MOSQUITTO or not __import__("os").path.exists(MOSQUITTO),
+                                reason="mosquitto is installed by `make test`")
+
+SERIAL = "116190745467"
+
+
+def write_etc(run, target):
+    for path, content in rendered_files(run)["mqtt"].items():
+        if path.startswith("/etc/mosquitto/"):
+            file = target / path.removeprefix("/etc/mosquitto/")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(content)
+    return target
+
+
+def add_observer(broker: Broker) -> tuple[str, str]:
+    """A test-only user that may read everything, to see what the ACL let through."""
+    subprocess.run(["mosquitto_passwd", "-b", str(broker.etc / "passwd"), "observer", "watch"],
+                   check=True, capture_output=True, timeout=10)
+    with (broker.etc / "acl").open("a") as acl:
+        acl.write("\nuser observer\ntopic read #\ntopic read $SYS/#\n")
+    return "observer", "watch"
+
+
+def passwords(run):
+    telegraf = run.one("random:index/randomPassword:RandomPassword", "mqtt-telegraf-password")
+    return {"opendtu": run.outputs["openDtuMqttPassword"], "telegraf": telegraf.outputs["result"]}
+
+
+@pytest.fixture(scope="module")
+def program():
+    return run_program(dev_config())
+
+
+@pytest.fixture
+def broker(program, tmp_path):
+    etc = write_etc(program, tmp_path / "rendered")
+    broker = Broker(etc)
+    observer = add_observer(broker)
+    broker.start()
+    clients = []
+
+    def connect(user, password, **kwargs):
+        client = Client(broker, user, password, **kwargs)
+        clients.append(client)
+        return client, client.connect()
+
+    broker.connect = connect
+    broker.observer = observer
+    yield broker
+    for client in clients:
+        client.close()
+    broker.cleanup()
+
+
+def test_tls_verifies_against_the_rendered_ca_and_names_the_addresses(program, broker):
+    client, ok = broker.connect("opendtu", passwords(program)["opendtu"])
+    assert ok, client.reason
+    cert = x509.load_pem_x509_certificate((broker.etc / "certs/server.crt").read_bytes())
+    addresses = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    ips = {str(ip) for ip in addresses.get_values_for_type(x509.IPAddress)}
+    mqtt_host = program.outputs["mqttHost"]
+    private_ip = program.one("aws:ec2/instance:Instance", "mqtt-host-instance").outputs["privateIp"]
+    assert ips == {mqtt_host, private_ip}
+    assert program.outputs["caCert"] == (broker.etc / "certs/ca.crt").read_text()
+    assert len(program.outputs["caCert"]) <= 2560  # OpenDTU's limit for the CA PEM
+
+
+def test_a_foreign_ca_is_refused(program, broker, tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone else")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    other = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+             .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+             .not_valid_after(now + datetime.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+             .sign(key, hashes.SHA256()))
+    ca_file = tmp_path / "other-ca.pem"
+    ca_file.write_bytes(other.public_bytes(serialization.Encoding.PEM))
+    _, ok = broker.connect("opendtu", passwords(program)["opendtu"], ca_file=ca_file)
+    assert not ok
+
+
+def test_anonymous_and_wrong_passwords_are_refused(program, broker):
+    assert not broker.connect(None, None)[1]
+    assert not broker.connect("opendtu", "wrong")[1]
+    assert not broker.connect("telegraf", passwords(program)["opendtu"])[1]
+    assert not broker.connect("nobody", "x")[1]
+
+
+def test_no_plain_listener_by_default(broker):
+    assert "listener 1883" not in (broker.etc / "mosquitto.conf").read_text()
+    _, ok = broker.connect("observer", "watch", plain=True)
+    assert not ok
+
+
+def test_opendtu_publishes_its_prefix_only_and_telegraf_reads_it(program, broker):
+    pw = passwords(program)
+    observer, _ = broker.connect(*broker.observer)
+    observer.client.subscribe([("#", 0), ("$SYS/solarmonitor/#", 0)])
+    telegraf, ok = broker.connect("telegraf", pw["telegraf"])
+    assert ok
+    telegraf.client.subscribe("solar/#", qos=1)
+    assert telegraf.wait_for(lambda: telegraf.granted)
+    assert not telegraf.granted[0].is_failure
+    opendtu, ok = broker.connect("opendtu", pw["opendtu"])
+    assert ok
+    time.sleep(0.2)
+    for topic in ("other/x", "$SYS/solarmonitor/x", f"solar/{SERIAL}/0/power"):
+        opendtu.client.publish(topic, "231.4", qos=1)
+    assert telegraf.wait_for(lambda: telegraf.messages)
+    assert [m.topic for m in telegraf.messages] == [f"solar/{SERIAL}/0/power"]
+    assert telegraf.messages[0].payload == b"231.4"
+    time.sleep(0.3)
+    assert {m.topic for m in observer.messages} == {f"solar/{SERIAL}/0/power"}
+
+
+def test_telegraf_cannot_publish(program, broker):
+    observer, _ = broker.connect(*broker.observer)
+    observer.client.subscribe("#")
+    telegraf, ok = broker.connect("telegraf", passwords(program)["telegraf"])
+    assert ok
+    time.sleep(0.2)
+    info = telegraf.client.publish(f"solar/{SERIAL}/cmd/limit_persistent_relative", "10", qos=1)
+    info.wait_for_publish(timeout=3)
+    time.sleep(0.3)
+    assert observer.messages == []
+
+
+def test_opendtu_reads_only_its_command_topics(program, broker):
+    opendtu, ok = broker.connect("opendtu", passwords(program)["opendtu"])
+    assert ok
+    opendtu.client.subscribe("solar/#")
+    time.sleep(0.2)
+    opendtu.client.publish(f"solar/{SERIAL}/0/power", "100")
+    opendtu.client.publish(f"solar/{SERIAL}/cmd/power", "1")
+    assert opendtu.wait_for(lambda: opendtu.messages)
+    time.sleep(0.3)
+    assert [m.topic for m in opendtu.messages] == [f"solar/{SERIAL}/cmd/power"]
+
+
+def test_retained_values_survive_a_restart(program, broker):
+    pw = passwords(program)
+    opendtu, ok = broker.connect("opendtu", pw["opendtu"])
+    assert ok
+    opendtu.client.publish(f"solar/{SERIAL}/0/yieldtotal", "1234.5", qos=1, retain=True)
+    assert opendtu.wait_for(lambda: opendtu.published)
+    opendtu.close()
+    broker.stop()
+    broker.start()
+    telegraf, ok = broker.connect("telegraf", pw["telegraf"])
+    assert ok
+    telegraf.client.subscribe("solar/#", qos=1)
+    assert telegraf.wait_for(lambda: telegraf.messages)
+    assert telegraf.messages[0].payload == b"1234.5" and telegraf.messages[0].retain
+
+
+def test_plaintext_listener_when_asked_still_needs_passwords(tmp_path):
+    run = run_program(dev_config(mqttPlaintext=True))
+    broker = Broker(write_etc(run, tmp_path / "rendered"))
+    with broker:
+        anonymous = Client(broker, None, None, plain=True)
+        assert not anonymous.connect()
+        anonymous.close()
+        opendtu = Client(broker, "opendtu", passwords(run)["opendtu"], plain=True)
+        assert opendtu.connect(), opendtu.reason
+        opendtu.close()
+    function = run.one("aws:lambda/function:Function", "ipguard-function")
+    assert function.raw_inputs["environment"]["variables"]["PORTS"] == "22,8883,3000,1883"
+
+
+def test_the_broker_certificate_chains_to_the_ca(program):
+    files = rendered_files(program)["mqtt"]
+    ca = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/ca.crt"].encode())
+    server = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/server.crt"].encode())
+    server.verify_directly_issued_by(ca)
+    assert ipaddress.ip_address(program.outputs["mqttHost"])
