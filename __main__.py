@@ -5,10 +5,13 @@ import pulumi
 from components.certificates import CertificateAuthority
 from components.config import KNOWN_KEYS, ConfigError, parse_settings, raw_from_strings
 from components.cost import items_from_settings, monthly_cost
+from components.grafana_node import GrafanaNode, GrafanaNodeArgs
+from components.influx_node import InfluxNode, InfluxNodeArgs
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
 from components.network import Network
 from components.ssh_key import SshKey
+from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
 config = pulumi.Config("solarmonitor")
 try:
@@ -45,11 +48,48 @@ mqtt = MqttBroker("mqtt", MqttBrokerArgs(
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
     reachable_after=[guard.seeded]))
 
+
+
+def placement(node: str) -> dict:
+    """Where a node runs and how provisioning reaches it (through the broker when private)."""
+    public = settings.nodes[node].public_ipv4
+    return dict(spec=settings.nodes[node], subnet_id=subnet(node), security_group_ids=groups(node),
+                key_name=ssh.key_name, private_key=ssh.private_key_openssh,
+                jump=None if public else mqtt.jump)
+
+
+def reachable(node: str) -> list:
+    """SSH needs the home rules seeded; a private node's packages need the broker's NAT."""
+    return [guard.seeded, *([] if settings.nodes[node].public_ipv4 else mqtt.nat_ready)]
+
+
+influx = InfluxNode("influx", InfluxNodeArgs(
+    **placement("influx"), org=settings.influx_org, bucket=settings.influx_bucket,
+    retention=settings.influx_retention, backup_days=settings.backup_days,
+    backup_tag=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+    reachable_after=reachable("influx")))
+telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
+    **placement("telegraf"), topic_prefix=settings.topic_prefix, broker_host=mqtt.private_ip,
+    ca_cert=ca.cert_pem, mqtt_user=mqtt.telegraf_user, mqtt_password=mqtt.telegraf_password,
+    influx_url=influx.url, influx_token=influx.telegraf_token, org=settings.influx_org,
+    bucket=settings.influx_bucket, after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
+grafana = GrafanaNode("grafana", GrafanaNodeArgs(
+    **placement("grafana"), ca=ca, influx_url=influx.url, influx_token=influx.grafana_token,
+    org=settings.influx_org, bucket=settings.influx_bucket,
+    dns_name=f"grafana.{settings.domain}" if settings.domain else None,
+    after=[influx.ready, *reachable("grafana")]))
+
 pulumi.export("mqttHost", mqtt.host)
 pulumi.export("mqttPort", mqtt.port)
 pulumi.export("caCert", mqtt.ca_cert)
 pulumi.export("openDtuMqttUser", mqtt.opendtu_user)
 pulumi.export("openDtuMqttPassword", mqtt.opendtu_password)
+pulumi.export("grafanaUrl", grafana.url)
+pulumi.export("grafanaAdminPassword", grafana.admin_password)
+pulumi.export("influxUrl", influx.url)
+pulumi.export("influxAdminToken", influx.admin_token)
+pulumi.export("influxTelegrafToken", influx.telegraf_token)
+pulumi.export("influxGrafanaToken", influx.grafana_token)
 pulumi.export("securityGroupId", guard.security_group_id)
 pulumi.export("ipGuardFunctionName", guard.function_name)
 pulumi.export("piAccessKeyId", guard.pi_access_key_id)

@@ -106,8 +106,8 @@ class MqttBroker(pulumi.ComponentResource):
             password = random.RandomPassword(f"{name}-{user}-password", length=32, special=False,
                                              opts=child)
             salt = random.RandomBytes(f"{name}-{user}-salt", length=12, opts=child)
-            passwords[user] = password.result
-            lines.append(pulumi.Output.all(password.result, salt.base64).apply(
+            passwords[user] = pulumi.Output.secret(password.result)
+            lines.append(pulumi.Output.all(passwords[user], salt.base64).apply(
                 lambda values, user=user: password_line(user, *values)))
         password_file = pulumi.Output.secret(
             pulumi.Output.all(*lines).apply(lambda entries: "\n".join(entries) + "\n"))

@@ -68,13 +68,14 @@ def content_hashes(files: list[RemoteFile]) -> list[pulumi.Output[str]]:
 
 
 def run_script(name: str, connection: command.remote.ConnectionArgs, script: str,
-               opts: pulumi.ResourceOptions, args: tuple[str, ...] = (),
+               opts: pulumi.ResourceOptions, args: list[pulumi.Input[str]] | None = None,
                triggers: list[pulumi.Input] | None = None,
                prints_secret: bool = False) -> command.remote.Command:
     """Run `files/<script>` as root. `triggers` adds what else should re-run it (the hashes of
     the files it applies). With `prints_secret`, nothing is logged and stdout is a secret."""
     text = source(script)
-    create = " ".join(["sudo bash -s --", *(shlex.quote(a) for a in args)]).strip()
+    create = pulumi.Output.all(*(args or [])).apply(
+        lambda values: " ".join(["sudo bash -s --", *(shlex.quote(str(v)) for v in values)]))
     if prints_secret:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             additional_secret_outputs=["stdout"]))

@@ -49,6 +49,11 @@ class Recorded:
     raw_inputs: dict
     id: str = ""
     outputs: dict = field(default_factory=dict)
+    protect: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    """URNs this resource waits for (depends_on and inputs from other resources)."""
+    secret_outputs: list[str] = field(default_factory=list)
+    """Output names the program marked secret (additional_secret_outputs)."""
 
 
 @dataclass
@@ -226,6 +231,19 @@ _STATEFUL = ("tls:", "random:")
 _STATE: dict[tuple[str, str, str], tuple[str, dict]] = {}
 
 
+def _command_output(name: str, inputs: dict) -> dict:
+    """A script whose second line reads `# prints: a b` prints a JSON object with those keys;
+    the engine answers with placeholder values (tokens only a real host can create)."""
+    lines = (inputs.get("stdin") or "").splitlines()
+    if len(lines) > 1 and lines[1].startswith("# prints:"):
+        keys = lines[1].removeprefix("# prints:").split()
+        stdout = json.dumps({k: f"plan-{k}-{hashlib.sha256(name.encode()).hexdigest()[:24]}"
+                             for k in keys})
+    else:
+        stdout = ""
+    return {"stdout": stdout, "stderr": ""}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and data sources like AWS would, with stable fake identifiers."""
 
@@ -233,6 +251,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.region = region
         self.counter = itertools.count(1)
         self.subnet_cidrs: dict[str, str] = {}
+        self.subnet_zones: dict[str, str] = {}
         self.hosts_used: dict[str, int] = {}
 
     def _id(self, prefix: str, name: str) -> str:
@@ -263,6 +282,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         used = self.hosts_used[str(cidr)] = self.hosts_used.get(str(cidr), 9) + 1
         out = {"privateIp": str(cidr.network_address + used), "arn": self._arn("ec2", "instance", rid),
                "primaryNetworkInterfaceId": self._id("eni", name),
+               "availabilityZone": self.subnet_zones.get(inputs.get("subnetId"), f"{self.region}a"),
                "ipv6Addresses": [f"2001:db8:42:42{cidr.network_address.packed[2]:02x}::{used:x}"]}
         if inputs.get("associatePublicIpAddress"):
             out["publicIp"] = f"198.51.100.{used}"
@@ -271,6 +291,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def _subnet(self, name, inputs):
         rid = self._id("subnet", name)
         self.subnet_cidrs[rid] = inputs["cidrBlock"]
+        self.subnet_zones[rid] = inputs.get("availabilityZone") or f"{self.region}a"
         return rid, {"arn": self._arn("ec2", "subnet", rid)}
 
     def _named(prefix: str, service: str, kind: str, extra=None):
@@ -327,9 +348,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         "random:index/randomPassword:RandomPassword": lambda s, n, i: (
             s._id("pw", n), _random_password(i)),
         "random:index/randomBytes:RandomBytes": lambda s, n, i: (s._id("rb", n), _random_bytes(i)),
-        "command:remote:Command": lambda s, n, i: (
-            s._id("cmd", n), {"stdout": f"plan-{hashlib.sha256(n.encode()).hexdigest()[:32]}",
-                              "stderr": ""}),
+        "command:remote:Command": lambda s, n, i: (s._id("cmd", n), _command_output(n, i)),
     }
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -362,7 +381,9 @@ class RecordingMonitor(mocks.MockMonitor):
         self.records.append(Recorded(
             urn=response.urn, type=request.type, name=request.name, parent=parent,
             custom=bool(request.custom), inputs=mask(serialized), raw_inputs=_plain(raw),
-            id=registration.id or "", outputs=_plain(unwrap(registration.state))))
+            id=registration.id or "", outputs=_plain(unwrap(registration.state)),
+            protect=bool(request.protect), dependencies=list(request.dependencies),
+            secret_outputs=list(request.additionalSecretOutputs)))
         return response
 
 

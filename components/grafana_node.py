@@ -1,0 +1,110 @@
+"""GrafanaNode: Grafana OSS over HTTPS on its own instance, with the InfluxDB datasource and the
+OpenDTU dashboard provisioned from files: nothing to click."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+
+from components.certificates import CertificateAuthority, server_certificate
+from components.config import NodeSpec
+from components.host import Host, HostArgs, JumpHost
+from components.provisioning import RemoteFile, content_hashes, run_script, write_files
+from components.templates import render, render_output, source
+
+PORT = 3000
+DATASOURCE_UID = "solarmonitor-influxdb"
+
+
+def dashboard(bucket: str) -> str:
+    """The provisioned dashboard, its bucket variable defaulting to the stack's bucket."""
+    document = json.loads(source("grafana/opendtu-dashboard.json"))
+    for variable in document["templating"]["list"]:
+        if variable["name"] == "bucket":
+            variable["current"] = {"text": bucket, "value": bucket}
+    return json.dumps(document, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class GrafanaNodeArgs:
+    spec: NodeSpec
+    """Instance type, public IPv4 (for the browser) and root volume. Required."""
+    subnet_id: pulumi.Input[str]
+    security_group_ids: list[pulumi.Input[str]]
+    key_name: pulumi.Input[str]
+    private_key: pulumi.Input[str]
+    """Network placement and SSH key pair (private key secret). Required."""
+    jump: JumpHost | None
+    """SSH jump host when the node has no public IPv4."""
+    ca: CertificateAuthority
+    """Signs Grafana's certificate. Required."""
+    influx_url: pulumi.Input[str]
+    influx_token: pulumi.Input[str]
+    """InfluxDB and the read-only token (secret). Required."""
+    org: str
+    bucket: str
+    """InfluxDB org and default bucket. Required."""
+    dns_name: str | None = None
+    """Name for the URL and certificate when a domain is set. Left out: the public address."""
+    after: list[pulumi.Resource] | None = None
+    """Provisioning waits for these (SSH access, InfluxDB). Left out: none."""
+
+
+class GrafanaNode(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """https://<address or name>:3000/"""
+    admin_password: pulumi.Output[str]
+    """Password of the `admin` user (secret)."""
+
+    def __init__(self, name: str, args: GrafanaNodeArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("solarmonitor:index:GrafanaNode", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        host = Host(f"{name}-host", HostArgs(
+            node="grafana", spec=args.spec, subnet_id=args.subnet_id,
+            security_group_ids=args.security_group_ids, key_name=args.key_name,
+            private_key=args.private_key, jump=args.jump), opts=child)
+        address = host.public_ip if host.public_ip is not None else host.private_ip
+        public_host = pulumi.Output.from_input(args.dns_name) if args.dns_name else address
+        certificate = server_certificate(
+            f"{name}-server", args.ca, common_name=args.dns_name or "solarmonitor-grafana",
+            ip_addresses=[address], dns_names=[args.dns_name] if args.dns_name else [],
+            opts=child)
+        password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
+                                         opts=child)
+        admin_password = pulumi.Output.secret(password.result)
+
+        files = [
+            RemoteFile("/etc/grafana/grafana.ini", render_output("grafana/grafana.ini",
+                                                                 host=public_host),
+                       "0640", "root", "grafana"),
+            RemoteFile("/etc/grafana/solarmonitor/admin-password", admin_password,
+                       "0640", "root", "grafana"),
+            RemoteFile("/etc/grafana/solarmonitor/ca.crt", args.ca.cert_pem),
+            RemoteFile("/etc/grafana/solarmonitor/server.crt", certificate.cert_pem,
+                       "0640", "root", "grafana"),
+            RemoteFile("/etc/grafana/solarmonitor/server.key", certificate.key_pem,
+                       "0640", "root", "grafana"),
+            RemoteFile("/etc/grafana/provisioning/datasources/solarmonitor.yaml", render_output(
+                "grafana/datasource.yaml", uid=DATASOURCE_UID, url=args.influx_url, org=args.org,
+                bucket=args.bucket, token=pulumi.Output.secret(args.influx_token)),
+                "0640", "root", "grafana"),
+            RemoteFile("/etc/grafana/provisioning/dashboards/solarmonitor.yaml",
+                       render("grafana/dashboards.yaml"), "0640", "root", "grafana"),
+            RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard(args.bucket),
+                       "0640", "root", "grafana"),
+        ]
+        after = child.merge(pulumi.ResourceOptions(depends_on=[host, *(args.after or [])]))
+        install = run_script(f"{name}-install", host.connection, "grafana/repo.sh", opts=after)
+        written = write_files(name, host.connection, files,
+                              child.merge(pulumi.ResourceOptions(depends_on=[install])))
+        run_script(f"{name}-apply", host.connection, "grafana/apply.sh", args=[public_host],
+                   triggers=content_hashes(files),
+                   opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
+
+        self.url = pulumi.Output.concat("https://", public_host, f":{PORT}/")
+        self.admin_password = admin_password
+        self.register_outputs({"url": self.url, "adminPassword": self.admin_password})

@@ -1,0 +1,140 @@
+"""InfluxNode: InfluxDB 2 on its own instance, its data on a volume that outlives the instance,
+backed up daily by Data Lifecycle Manager, with scoped tokens for Telegraf and Grafana."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.config import NodeSpec
+from components.cost import BACKUP_TAG, NODE_TAG, ROOT_VOLUME_GB_WITH_DATA_VOLUME
+from components.host import Host, HostArgs, JumpHost
+from components.provisioning import RemoteFile, content_hashes, run_script, write_files
+from components.templates import render_output, source
+
+PORT = 8086
+DLM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
+
+
+@dataclass(frozen=True)
+class InfluxNodeArgs:
+    spec: NodeSpec
+    """Instance type; `volume_gb` sizes the data volume (the root volume stays 8 GB). Required."""
+    subnet_id: pulumi.Input[str]
+    """Subnet matching `spec.public_ipv4`. Required."""
+    security_group_ids: list[pulumi.Input[str]]
+    """The nodes' group (and the home group if public). Required."""
+    key_name: pulumi.Input[str]
+    private_key: pulumi.Input[str]
+    """SSH key pair and its private key (secret). Required."""
+    jump: JumpHost | None
+    """SSH jump host when the node has no public IPv4."""
+    org: str
+    bucket: str
+    retention: str
+    """InfluxDB org, bucket and bucket retention ("0" keeps forever). Required."""
+    backup_days: int
+    """Daily snapshots of the data volume are kept this many days. Required."""
+    backup_tag: str
+    """Value of the tag DLM selects volumes by; unique per stack. Required."""
+    reachable_after: list[pulumi.Resource] | None = None
+    """Resources the node needs before provisioning (NAT for IPv4, SSH access). Left out: none."""
+
+
+class InfluxNode(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """http://<private address>:8086, reachable from the other nodes only."""
+    admin_token: pulumi.Output[str]
+    """Operator token (secret): everything, in every org."""
+    telegraf_token: pulumi.Output[str]
+    """Token that may write the bucket only (secret)."""
+    grafana_token: pulumi.Output[str]
+    """Token that may read the bucket only (secret)."""
+    ready: pulumi.Resource
+    """The step after which InfluxDB runs with its org, bucket and tokens."""
+    data_volume_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: InfluxNodeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("solarmonitor:index:InfluxNode", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        host = Host(f"{name}-host", HostArgs(
+            node="influx", spec=args.spec, subnet_id=args.subnet_id,
+            security_group_ids=args.security_group_ids, key_name=args.key_name,
+            private_key=args.private_key, jump=args.jump,
+            root_volume_gb=ROOT_VOLUME_GB_WITH_DATA_VOLUME), opts=child)
+
+        tags = {"Name": "solarmonitor-influx-data", NODE_TAG: "influx", BACKUP_TAG: args.backup_tag}
+        # Protected and separate from the instance: replacing or deleting the instance leaves
+        # the data where it is; `pulumi destroy` stops here until the user unprotects it.
+        volume = aws.ebs.Volume(
+            f"{name}-data", availability_zone=host.instance.availability_zone,
+            size=args.spec.volume_gb, type="gp3", encrypted=True, tags=tags,
+            opts=child.merge(pulumi.ResourceOptions(protect=True)))
+        attachment = aws.ec2.VolumeAttachment(
+            f"{name}-data-attachment", device_name="/dev/sdf", volume_id=volume.id,
+            instance_id=host.instance.id, stop_instance_before_detaching=True, opts=child)
+
+        dlm_role = aws.iam.Role(f"{name}-backup-role", assume_role_policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "dlm.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]}), opts=child)
+        dlm_attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-backup-role-policy", role=dlm_role.name, policy_arn=DLM_POLICY_ARN,
+            opts=child)
+        aws.dlm.LifecyclePolicy(
+            f"{name}-backup", description="solarmonitor: daily snapshots of InfluxDB's data",
+            execution_role_arn=dlm_role.arn, state="ENABLED",
+            policy_details=aws.dlm.LifecyclePolicyPolicyDetailsArgs(
+                resource_types=["VOLUME"], target_tags={BACKUP_TAG: args.backup_tag},
+                schedules=[aws.dlm.LifecyclePolicyPolicyDetailsScheduleArgs(
+                    name="daily", copy_tags=True,
+                    create_rule=aws.dlm.LifecyclePolicyPolicyDetailsScheduleCreateRuleArgs(
+                        interval=24, interval_unit="HOURS", times="03:00"),
+                    retain_rule=aws.dlm.LifecyclePolicyPolicyDetailsScheduleRetainRuleArgs(
+                        count=args.backup_days))]),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[dlm_attachment])))
+
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=32,
+                                               special=False, opts=child)
+        operator_token = random.RandomPassword(f"{name}-operator-token", length=64,
+                                               special=False, opts=child)
+        files = [
+            RemoteFile("/etc/influxdb/config.toml", source("influx/config.toml")),
+            RemoteFile("/etc/solarmonitor/influx-setup.env", render_output(
+                "influx/setup.env", admin_password=pulumi.Output.secret(admin_password.result),
+                operator_token=pulumi.Output.secret(operator_token.result), org=args.org, bucket=args.bucket,
+                retention=args.retention), "0600"),
+        ]
+
+        connection = host.connection
+        after = child.merge(pulumi.ResourceOptions(
+            depends_on=[host, attachment, *(args.reachable_after or [])]))
+        mount = run_script(f"{name}-mount-data", connection, "influx/mount-data.sh",
+                           args=[volume.id], opts=after)
+        repo = run_script(f"{name}-repo", connection, "common/influxdata-repo.sh",
+                          opts=child.merge(pulumi.ResourceOptions(depends_on=[mount])))
+        install = run_script(f"{name}-install", connection, "influx/install.sh",
+                             opts=child.merge(pulumi.ResourceOptions(depends_on=[repo])))
+        written = write_files(name, connection, files,
+                              child.merge(pulumi.ResourceOptions(depends_on=[install])))
+        setup = run_script(f"{name}-setup", connection, "influx/setup.sh",
+                           triggers=content_hashes(files),
+                           opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
+        tokens_step = run_script(f"{name}-tokens", connection, "influx/tokens.sh",
+                                 triggers=[args.org, args.bucket], prints_secret=True,
+                                 opts=child.merge(pulumi.ResourceOptions(depends_on=[setup])))
+        tokens = tokens_step.stdout.apply(json.loads)
+
+        self.url = pulumi.Output.concat("http://", host.private_ip, f":{PORT}")
+        self.admin_token = pulumi.Output.secret(operator_token.result)
+        self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
+        self.grafana_token = pulumi.Output.secret(tokens["grafana"])
+        self.ready = tokens_step
+        self.data_volume_id = volume.id
+        self.register_outputs({"url": self.url, "adminToken": self.admin_token,
+                               "telegrafToken": self.telegraf_token,
+                               "grafanaToken": self.grafana_token})

@@ -1,0 +1,110 @@
+"""InfluxNode and TelegrafNode under the mock engine: durable data, backups, scoped secrets."""
+
+import json
+
+from components.cost import BACKUP_TAG
+from tools.mock_engine import SECRET
+from tools.plan import rendered_files
+
+
+def test_data_volume_is_encrypted_attached_and_protected(dev_run):
+    volume = dev_run.one("aws:ebs/volume:Volume", "influx-data")
+    assert volume.inputs["encrypted"] is True and volume.inputs["type"] == "gp3"
+    assert volume.inputs["size"] == 10 and volume.protect
+    instance = dev_run.one("aws:ec2/instance:Instance", "influx-host-instance")
+    assert volume.raw_inputs["availabilityZone"] == instance.outputs["availabilityZone"]
+    attachment = dev_run.one("aws:ec2/volumeAttachment:VolumeAttachment", "influx-data-attachment")
+    assert attachment.raw_inputs["volumeId"] == volume.id
+    assert attachment.raw_inputs["instanceId"] == instance.id
+    assert not attachment.protect  # the attachment goes with the instance; the volume stays
+
+
+def test_data_volume_is_mounted_by_uuid_with_nofail_and_formatted_only_when_blank(dev_run):
+    volume = dev_run.one("aws:ebs/volume:Volume", "influx-data")
+    mount = dev_run.one("command:remote:Command", "influx-mount-data")
+    assert mount.raw_inputs["create"] == f"sudo bash -s -- {volume.id}"
+    script = mount.raw_inputs["stdin"]
+    assert "set -euo pipefail" in script and "UUID=$uuid" in script and "nofail" in script
+    assert "if ! blkid -p" in script and script.index("blkid -p") < script.index("mkfs")
+    config = rendered_files(dev_run)["influx"]["/etc/influxdb/config.toml"]
+    assert all(line.split("=")[1].strip().strip('"').startswith("/var/lib/influxdb/")
+               for line in config.splitlines() if "-path" in line)
+
+
+def test_daily_snapshots_kept_backup_days(run):
+    result = run(backupDays=14)
+    policy = result.one("aws:dlm/lifecyclePolicy:LifecyclePolicy", "influx-backup")
+    details = policy.raw_inputs["policyDetails"]
+    volume = result.one("aws:ebs/volume:Volume", "influx-data")
+    assert details["resourceTypes"] == ["VOLUME"]
+    assert details["targetTags"] == {BACKUP_TAG: volume.raw_inputs["tags"][BACKUP_TAG]}
+    schedule = details["schedules"][0]
+    assert schedule["retainRule"]["count"] == 14
+    assert schedule["createRule"]["interval"] == 24 and schedule["createRule"]["intervalUnit"] == "HOURS"
+    role = result.one("aws:iam/role:Role", "influx-backup-role")
+    trust = json.loads(role.raw_inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "dlm.amazonaws.com"}
+    assert policy.raw_inputs["executionRoleArn"] == role.outputs["arn"]
+
+
+def test_token_steps_log_nothing_and_their_output_is_secret(dev_run):
+    tokens = dev_run.one("command:remote:Command", "influx-tokens")
+    assert tokens.inputs["logging"] == "none" and "stdout" in tokens.secret_outputs
+    assert {"influxAdminToken", "influxTelegrafToken", "influxGrafanaToken"} <= dev_run.secret_outputs
+    script = tokens.raw_inputs["stdin"]
+    assert "--write-bucket" in script and "--read-bucket" in script
+    assert "influx auth delete" in script  # re-running rotates instead of piling up
+
+
+def test_setup_uses_the_stack_operator_token_and_config(run):
+    result = run(influxOrg="home", influxBucket="pv", influxRetention=365)
+    env = rendered_files(result)["influx"]["/etc/solarmonitor/influx-setup.env"]
+    values = dict(line.split("=", 1) for line in env.splitlines() if "=" in line and line[0] != "#")
+    assert values["INFLUX_OPERATOR_TOKEN"] == result.outputs["influxAdminToken"]
+    assert (values["INFLUX_ORG"], values["INFLUX_BUCKET"], values["INFLUX_RETENTION"]) == (
+        "home", "pv", "365d")
+    setup_file = result.one("command:remote:Command", "influx-file-etc-solarmonitor-influx-setup-env")
+    assert setup_file.inputs["stdin"] == SECRET and setup_file.inputs["logging"] == "none"
+    assert "influx setup --force" in result.one("command:remote:Command", "influx-setup").raw_inputs["stdin"]
+
+
+def test_telegraf_waits_for_broker_and_influx(dev_run):
+    first = dev_run.one("command:remote:Command", "telegraf-repo")
+    waits_for = {urn.rsplit("::", 1)[-1] for urn in first.dependencies}
+    assert {"mqtt-apply", "influx-tokens", "mqtt-enable-nat", "mqtt-nat-route"} <= waits_for
+
+
+def test_private_nodes_are_reached_through_the_broker(dev_run):
+    for name in ("telegraf-repo", "influx-mount-data"):
+        connection = dev_run.one("command:remote:Command", name).raw_inputs["connection"]
+        assert connection["proxy"]["host"] == dev_run.outputs["mqttHost"]
+        assert connection["proxy"]["user"] == "ubuntu"
+        assert connection["host"].startswith("10.42.1.")
+
+
+def test_telegraf_files_carry_the_scoped_token_only(dev_run):
+    files = rendered_files(dev_run)["telegraf"]
+    env = files["/etc/default/telegraf"]
+    assert f"INFLUX_TOKEN={dev_run.outputs['influxTelegrafToken']}" in env
+    assert dev_run.outputs["influxAdminToken"] not in env
+    assert files["/etc/telegraf/solarmonitor-ca.crt"] == dev_run.outputs["caCert"]
+    env_step = dev_run.one("command:remote:Command", "telegraf-file-etc-default-telegraf")
+    assert env_step.raw_inputs["create"].startswith("sudo install -D -m 0600 -o root -g root")
+
+
+def test_plan_cost_includes_data_volume_and_snapshots(dev_run):
+    from components.cost import items_from_resources, monthly_cost
+    cost = monthly_cost(items_from_resources(
+        {"type": r.type, "id": r.id, "inputs": r.raw_inputs} for r in dev_run.resources),
+        "eu-central-1")
+    labels = [item["item"] for item in cost["items"]]
+    assert "influx: gp3 data volume" in labels
+    assert any("snapshots" in label for label in labels)
+
+
+def test_exported_cost_equals_the_plans(dev_run):
+    from components.cost import items_from_resources, monthly_cost
+    planned = monthly_cost(items_from_resources(
+        {"type": r.type, "id": r.id, "inputs": r.raw_inputs} for r in dev_run.resources),
+        "eu-central-1")
+    assert dev_run.outputs["monthlyCostUsd"] == planned

@@ -1,0 +1,164 @@
+"""Contract tests: every OpenDTU topic, through the rendered Telegraf file, lands where the data
+description says. Telegraf itself cannot run here, so its documented behaviour for the pieces we
+use (MQTT subscriptions, topic_parsing, the value parser, processors.pivot) is emulated below on
+the parsed TOML."""
+
+import re
+import tomllib
+
+import pytest
+
+from components.opendtu_data import (
+    CONSUMERS, NUMBER, STRING, all_topics, fields_of, measurements, metrics_per_day,
+)
+from components.telegraf_config import telegraf_conf
+
+INVERTERS = {"116190745467": 4, "114184020874": 6}  # an HM-1500 and an HMT-6T
+BROKER, INFLUX = "10.42.0.10", "http://10.42.1.10:8086"
+
+
+def payload(topic: str, kind: str) -> str:
+    """A realistic payload for a topic (relative to the prefix), as OpenDTU sends it."""
+    last = topic.rsplit("/", 1)[-1]
+    if kind == NUMBER:
+        return {"reachable": "1", "producing": "0", "is_valid": "1", "last_update": "1732443000",
+                "uptime": "86400", "rssi": "-67", "yieldtotal": "1234.567"}.get(last, "231.4")
+    return {"status": "online", "ip": "192.168.1.5", "hostname": "OpenDTU-1A2B3C",
+            "bssid": "AA:BB:CC:DD:EE:FF", "hwpartnumber": "269553665", "hwversion": "01.00",
+            "fwbuildversion": "10007", "fwbuilddatetime": "2023-11-02 10:45:00",
+            "bootloaderversion": "0.1.0"}.get(last, "HM-800" if topic.count("/") == 1 else "Panel Ost")
+
+
+def mqtt_match(topic_filter: str, topic: str) -> bool:
+    """MQTT 3.1.1 wildcard matching for + and #."""
+    f, t = topic_filter.split("/"), topic.split("/")
+    for i, part in enumerate(f):
+        if part == "#":
+            return True
+        if i >= len(t) or (part != "+" and part != t[i]):
+            return False
+    return len(f) == len(t)
+
+
+class EmulatedTelegraf:
+    """What the rendered configuration does with one MQTT message."""
+
+    def __init__(self, conf: dict):
+        self.consumers = conf["inputs"]["mqtt_consumer"]
+        self.pivot = conf["processors"]["pivot"][0]
+
+    def matching(self, topic: str) -> list[dict]:
+        return [c for c in self.consumers if any(mqtt_match(f, topic) for f in c["topics"])]
+
+    def process(self, consumer: dict, topic: str, body: str) -> tuple[str, dict, str, object]:
+        # value parser: string keeps the whole payload, numbers take the last token as float
+        if consumer["data_type"] == "string":
+            value = body.strip()
+        else:
+            value = float(body.strip().split()[-1])  # raises for "online", "Panel Ost", ...
+        tags = {"topic": topic}
+        parsers = [p for p in consumer.get("topic_parsing", []) if mqtt_match(p["topic"], topic)]
+        assert len(parsers) == 1, f"{topic}: {len(parsers)} topic_parsing entries match"
+        names, levels = parsers[0]["tags"].split("/"), topic.split("/")
+        assert len(names) == len(levels), f"{topic}: pattern levels differ"
+        tags.update({n: v for n, v in zip(names, levels) if n != "_"})
+        measurement = consumer["name_override"]
+        field = "value"
+        if measurement in self.pivot["namepass"]:
+            field = tags.pop(self.pivot["tag_key"])
+        return measurement, tags, field, value
+
+
+@pytest.fixture(scope="module", params=["solar", "home/pv"])
+def setup(request):
+    text = telegraf_conf(request.param, BROKER, "telegraf", INFLUX, "solar", "hoymiles")
+    return request.param, text, EmulatedTelegraf(tomllib.loads(text))
+
+
+def test_every_topic_is_matched_by_exactly_one_consumer(setup):
+    prefix, _, telegraf = setup
+    for topic in all_topics(INVERTERS):
+        matched = telegraf.matching(f"{prefix}/{topic.topic}")
+        assert len(matched) == 1, f"{topic.topic}: {[c['client_id'] for c in matched]}"
+
+
+def test_strings_never_reach_a_numeric_consumer(setup):
+    prefix, _, telegraf = setup
+    for topic in all_topics(INVERTERS):
+        (consumer,) = telegraf.matching(f"{prefix}/{topic.topic}")
+        expected = "string" if topic.kind == STRING else "float"
+        assert consumer["data_type"] == expected, topic.topic
+
+
+def test_each_message_lands_as_described(setup):
+    prefix, _, telegraf = setup
+    for topic in all_topics(INVERTERS):
+        full = f"{prefix}/{topic.topic}"
+        (consumer,) = telegraf.matching(full)
+        measurement, tags, field, value = telegraf.process(consumer, full, payload(topic.topic, topic.kind))
+        assert measurement == topic.landing.measurement, topic.topic
+        assert tags == {"topic": full, **topic.landing.tags}, topic.topic
+        assert field == topic.landing.field, topic.topic
+        assert isinstance(value, float if topic.kind == NUMBER else str)
+
+
+def test_realistic_string_payloads_would_break_a_float_parse():
+    for body in ("HM-800", "online", "192.168.1.5", "Panel Ost"):
+        with pytest.raises(ValueError):
+            float(body.split()[-1])
+
+
+def test_inverter_values_match_dashboard_18819(setup):
+    prefix, _, telegraf = setup
+    full = f"{prefix}/116190745467/0/power"
+    (consumer,) = telegraf.matching(full)
+    assert telegraf.process(consumer, full, "231.4") == (
+        "mqtt_consumer", {"topic": full, "serial": "116190745467", "channel": "0"}, "power", 231.4)
+    status = f"{prefix}/116190745467/status/limit_relative"
+    (consumer,) = telegraf.matching(status)
+    assert telegraf.process(consumer, status, "100")[1]["channel"] == "status"
+
+
+def test_the_dc_input_count_covers_an_hmt_6t():
+    topics = {t.topic for t in all_topics({"1": 6})}
+    assert {f"1/{n}/power" for n in range(1, 7)} <= topics and "1/6/name" in topics
+
+
+def test_no_string_field_shares_a_measurement_with_numbers():
+    kinds = {}
+    for topic in all_topics(INVERTERS):
+        kinds.setdefault(topic.landing.measurement, set()).add(topic.kind)
+    assert all(len(k) == 1 for k in kinds.values()), kinds
+    assert "power" in fields_of("mqtt_consumer") and measurements() == set(kinds)
+
+
+def test_rendered_file_is_toml_with_qos_persistent_sessions_and_tls(setup):
+    prefix, text, telegraf = setup
+    conf = tomllib.loads(text)
+    client_ids = [c["client_id"] for c in telegraf.consumers]
+    assert len(set(client_ids)) == len(client_ids) == len(CONSUMERS)
+    for consumer in telegraf.consumers:
+        assert consumer["qos"] == 1 and consumer["persistent_session"] is True
+        assert consumer["servers"] == [f"ssl://{BROKER}:8883"]
+        assert consumer["tls_ca"] == "/etc/telegraf/solarmonitor-ca.crt"
+        assert consumer["username"] == "telegraf" and consumer["password"] == "${MQTT_PASSWORD}"
+        for topic_filter in consumer["topics"]:
+            assert topic_filter.startswith(prefix + "/")
+    output = conf["outputs"]["influxdb_v2"][0]
+    assert output["token"] == "${INFLUX_TOKEN}" and output["urls"] == [INFLUX]
+    assert (output["organization"], output["bucket"]) == ("solar", "hoymiles")
+    assert conf["agent"]["metric_buffer_limit"] == metrics_per_day(1) >= 17280 * 50
+    assert conf["processors"]["pivot"][0]["namepass"]
+
+
+def test_no_literal_secret_in_the_rendered_file(dev_run):
+    from tools.plan import rendered_files
+    files = rendered_files(dev_run)["telegraf"]
+    conf = files["/etc/telegraf/telegraf.conf"]
+    tomllib.loads(conf)
+    env = files["/etc/default/telegraf"]
+    secrets = dict(line.split("=", 1) for line in env.splitlines() if re.match(r"^[A-Z_]+=", line))
+    assert set(secrets) == {"MQTT_PASSWORD", "INFLUX_TOKEN"}
+    for value in secrets.values():
+        assert value and value not in conf
+    assert dev_run.outputs["influxAdminToken"] not in conf
