@@ -6,6 +6,7 @@ from components.certificates import CertificateAuthority
 from components.config import KNOWN_KEYS, ConfigError, parse_settings, raw_from_strings
 from components.cost import items_from_settings, monthly_cost
 from components.grafana_node import GrafanaNode, GrafanaNodeArgs
+from components.host import Placement
 from components.influx_node import InfluxNode, InfluxNodeArgs
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
@@ -29,33 +30,24 @@ ssh = SshKey("ssh")
 ca = CertificateAuthority("ca")
 
 
-def groups(node: str) -> list:
-    """Public nodes are in the home group too; every node is in the nodes' group."""
-    home = [guard.security_group_id] if settings.nodes[node].public_ipv4 else []
-    return [*home, network.node_group_id]
-
-
-def subnet(node: str):
-    return network.public_subnet_id if settings.nodes[node].public_ipv4 else network.private_subnet_id
+def placement(node: str, jump=None) -> Placement:
+    """Where a node runs; private nodes are provisioned through the broker as jump host."""
+    public = settings.nodes[node].public_ipv4
+    return Placement(node=node, spec=settings.nodes[node],
+                     subnet_id=network.public_subnet_id if public else network.private_subnet_id,
+                     security_group_ids=[*([guard.security_group_id] if public else []),
+                                         network.node_group_id],
+                     key_name=ssh.key_name, private_key=ssh.private_key_openssh,
+                     jump=None if public else jump)
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    spec=settings.nodes["mqtt"], subnet_id=subnet("mqtt"), security_group_ids=groups("mqtt"),
-    key_name=ssh.key_name, private_key=ssh.private_key_openssh, ca=ca,
+    placement=placement("mqtt"), ca=ca,
     private_subnet_cidr=network.private_subnet_cidr,
     private_route_table_id=network.private_route_table_id, topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
-    reachable_after=[guard.seeded]))
-
-
-
-def placement(node: str) -> dict:
-    """Where a node runs and how provisioning reaches it (through the broker when private)."""
-    public = settings.nodes[node].public_ipv4
-    return dict(spec=settings.nodes[node], subnet_id=subnet(node), security_group_ids=groups(node),
-                key_name=ssh.key_name, private_key=ssh.private_key_openssh,
-                jump=None if public else mqtt.jump)
+    after=[guard.seeded]))
 
 
 def reachable(node: str) -> list:
@@ -64,18 +56,19 @@ def reachable(node: str) -> list:
 
 
 influx = InfluxNode("influx", InfluxNodeArgs(
-    **placement("influx"), org=settings.influx_org, bucket=settings.influx_bucket,
-    retention=settings.influx_retention, backup_days=settings.backup_days,
+    placement=placement("influx", mqtt.jump), org=settings.influx_org,
+    bucket=settings.influx_bucket, retention=settings.influx_retention,
+    backup_days=settings.backup_days,
     backup_tag=f"{pulumi.get_project()}-{pulumi.get_stack()}",
-    reachable_after=reachable("influx")))
+    after=reachable("influx")))
 telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
-    **placement("telegraf"), topic_prefix=settings.topic_prefix, broker_host=mqtt.private_ip,
-    ca_cert=ca.cert_pem, mqtt_user=mqtt.telegraf_user, mqtt_password=mqtt.telegraf_password,
+    placement=placement("telegraf", mqtt.jump), topic_prefix=settings.topic_prefix,
+    broker_host=mqtt.private_ip, ca_cert=ca.cert_pem, mqtt_user=mqtt.telegraf_user, mqtt_password=mqtt.telegraf_password,
     influx_url=influx.url, influx_token=influx.telegraf_token, org=settings.influx_org,
     bucket=settings.influx_bucket, after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
 grafana = GrafanaNode("grafana", GrafanaNodeArgs(
-    **placement("grafana"), ca=ca, influx_url=influx.url, influx_token=influx.grafana_token,
-    org=settings.influx_org, bucket=settings.influx_bucket,
+    placement=placement("grafana", mqtt.jump), ca=ca, influx_url=influx.url,
+    influx_token=influx.grafana_token, org=settings.influx_org, bucket=settings.influx_bucket,
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
     after=[influx.ready, *reachable("grafana")]))
 

@@ -10,8 +10,7 @@ import pulumi
 import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
-from components.config import NodeSpec
-from components.host import Host, HostArgs, JumpHost
+from components.host import Host, HostArgs, Placement
 from components.provisioning import RemoteFile, content_hashes, run_script, write_files
 from components.templates import render, render_output, source
 
@@ -30,15 +29,8 @@ def dashboard(bucket: str) -> str:
 
 @dataclass(frozen=True)
 class GrafanaNodeArgs:
-    spec: NodeSpec
-    """Instance type, public IPv4 (for the browser) and root volume. Required."""
-    subnet_id: pulumi.Input[str]
-    security_group_ids: list[pulumi.Input[str]]
-    key_name: pulumi.Input[str]
-    private_key: pulumi.Input[str]
-    """Network placement and SSH key pair (private key secret). Required."""
-    jump: JumpHost | None
-    """SSH jump host when the node has no public IPv4."""
+    placement: Placement
+    """Where the node runs and how provisioning reaches it. Required."""
     ca: CertificateAuthority
     """Signs Grafana's certificate. Required."""
     influx_url: pulumi.Input[str]
@@ -64,9 +56,7 @@ class GrafanaNode(pulumi.ComponentResource):
         super().__init__("solarmonitor:index:GrafanaNode", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         host = Host(f"{name}-host", HostArgs(
-            node="grafana", spec=args.spec, subnet_id=args.subnet_id,
-            security_group_ids=args.security_group_ids, key_name=args.key_name,
-            private_key=args.private_key, jump=args.jump), opts=child)
+            placement=args.placement), opts=child)
         address = host.public_ip if host.public_ip is not None else host.private_ip
         public_host = pulumi.Output.from_input(args.dns_name) if args.dns_name else address
         certificate = server_certificate(

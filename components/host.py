@@ -27,7 +27,8 @@ class JumpHost:
 
 
 @dataclass(frozen=True)
-class HostArgs:
+class Placement:
+    """Where a node runs and how provisioning reaches it; every node component takes one."""
     node: str
     """Node name (mqtt, telegraf, influx, grafana): tags and cost items carry it. Required."""
     spec: NodeSpec
@@ -42,8 +43,14 @@ class HostArgs:
     """The matching private key (secret). Required."""
     jump: JumpHost | None = None
     """Jump host for SSH. Left out: SSH goes straight to the public address."""
+
+
+@dataclass(frozen=True)
+class HostArgs:
+    placement: Placement
+    """Where the instance runs. Required."""
     root_volume_gb: int | None = None
-    """Root volume size. Left out: `spec.volume_gb`."""
+    """Root volume size. Left out: `placement.spec.volume_gb`."""
     forwards_traffic: bool = False
     """True for a NAT instance: disables the source/destination check."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -73,22 +80,23 @@ class Host(pulumi.ComponentResource):
     def __init__(self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:Host", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"Name": f"solarmonitor-{args.node}", NODE_TAG: args.node, **args.tags}
+        where = args.placement
+        tags = {"Name": f"solarmonitor-{where.node}", NODE_TAG: where.node, **args.tags}
 
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
-            ami=ubuntu_image(args.spec.architecture, self),
-            instance_type=args.spec.instance_type,
-            subnet_id=args.subnet_id,
-            vpc_security_group_ids=args.security_group_ids,
-            key_name=args.key_name,
-            associate_public_ip_address=args.spec.public_ipv4,
+            ami=ubuntu_image(where.spec.architecture, self),
+            instance_type=where.spec.instance_type,
+            subnet_id=where.subnet_id,
+            vpc_security_group_ids=where.security_group_ids,
+            key_name=where.key_name,
+            associate_public_ip_address=where.spec.public_ipv4,
             ipv6_address_count=1,
             source_dest_check=not args.forwards_traffic,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                volume_type="gp3", volume_size=args.root_volume_gb or args.spec.volume_gb,
+                volume_type="gp3", volume_size=args.root_volume_gb or where.spec.volume_gb,
                 encrypted=True, delete_on_termination=True, tags=tags),
             # "standard" credits: a busy node slows down instead of running up a bill.
             credit_specification=aws.ec2.InstanceCreditSpecificationArgs(cpu_credits="standard"),
@@ -98,18 +106,18 @@ class Host(pulumi.ComponentResource):
 
         self.private_ip = self.instance.private_ip
         self.public_ip = None
-        if args.spec.public_ipv4:
+        if where.spec.public_ipv4:
             eip = aws.ec2.Eip(f"{name}-eip", domain="vpc", instance=self.instance.id, tags=tags,
                               opts=child)
             self.public_ip = eip.public_ip
 
         proxy = None
-        if args.jump is not None:
+        if where.jump is not None:
             proxy = command.remote.ProxyConnectionArgs(
-                host=args.jump.host, user=SSH_USER, private_key=args.jump.private_key,
+                host=where.jump.host, user=SSH_USER, private_key=where.jump.private_key,
                 dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
         self.connection = command.remote.ConnectionArgs(
             host=self.public_ip if self.public_ip is not None else self.private_ip,
-            user=SSH_USER, private_key=args.private_key, proxy=proxy,
+            user=SSH_USER, private_key=where.private_key, proxy=proxy,
             dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
         self.register_outputs({"privateIp": self.private_ip, "publicIp": self.public_ip})

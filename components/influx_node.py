@@ -10,9 +10,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.config import NodeSpec
 from components.cost import BACKUP_TAG, NODE_TAG, ROOT_VOLUME_GB_WITH_DATA_VOLUME
-from components.host import Host, HostArgs, JumpHost
+from components.host import Host, HostArgs, Placement
 from components.provisioning import RemoteFile, content_hashes, run_script, write_files
 from components.templates import render_output, source
 
@@ -22,17 +21,8 @@ DLM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerSe
 
 @dataclass(frozen=True)
 class InfluxNodeArgs:
-    spec: NodeSpec
-    """Instance type; `volume_gb` sizes the data volume (the root volume stays 8 GB). Required."""
-    subnet_id: pulumi.Input[str]
-    """Subnet matching `spec.public_ipv4`. Required."""
-    security_group_ids: list[pulumi.Input[str]]
-    """The nodes' group (and the home group if public). Required."""
-    key_name: pulumi.Input[str]
-    private_key: pulumi.Input[str]
-    """SSH key pair and its private key (secret). Required."""
-    jump: JumpHost | None
-    """SSH jump host when the node has no public IPv4."""
+    placement: Placement
+    """Where the node runs and how provisioning reaches it. Required."""
     org: str
     bucket: str
     retention: str
@@ -41,7 +31,7 @@ class InfluxNodeArgs:
     """Daily snapshots of the data volume are kept this many days. Required."""
     backup_tag: str
     """Value of the tag DLM selects volumes by; unique per stack. Required."""
-    reachable_after: list[pulumi.Resource] | None = None
+    after: list[pulumi.Resource] | None = None
     """Resources the node needs before provisioning (NAT for IPv4, SSH access). Left out: none."""
 
 
@@ -62,9 +52,7 @@ class InfluxNode(pulumi.ComponentResource):
         super().__init__("solarmonitor:index:InfluxNode", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         host = Host(f"{name}-host", HostArgs(
-            node="influx", spec=args.spec, subnet_id=args.subnet_id,
-            security_group_ids=args.security_group_ids, key_name=args.key_name,
-            private_key=args.private_key, jump=args.jump,
+            placement=args.placement,
             root_volume_gb=ROOT_VOLUME_GB_WITH_DATA_VOLUME), opts=child)
 
         tags = {"Name": "solarmonitor-influx-data", NODE_TAG: "influx", BACKUP_TAG: args.backup_tag}
@@ -72,7 +60,7 @@ class InfluxNode(pulumi.ComponentResource):
         # the data where it is; `pulumi destroy` stops here until the user unprotects it.
         volume = aws.ebs.Volume(
             f"{name}-data", availability_zone=host.instance.availability_zone,
-            size=args.spec.volume_gb, type="gp3", encrypted=True, tags=tags,
+            size=args.placement.spec.volume_gb, type="gp3", encrypted=True, tags=tags,
             opts=child.merge(pulumi.ResourceOptions(protect=True)))
         attachment = aws.ec2.VolumeAttachment(
             f"{name}-data-attachment", device_name="/dev/sdf", volume_id=volume.id,
@@ -112,7 +100,7 @@ class InfluxNode(pulumi.ComponentResource):
 
         connection = host.connection
         after = child.merge(pulumi.ResourceOptions(
-            depends_on=[host, attachment, *(args.reachable_after or [])]))
+            depends_on=[host, attachment, *(args.after or [])]))
         mount = run_script(f"{name}-mount-data", connection, "influx/mount-data.sh",
                            args=[volume.id], opts=after)
         repo = run_script(f"{name}-repo", connection, "common/influxdata-repo.sh",

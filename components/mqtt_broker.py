@@ -12,8 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
-from components.config import NodeSpec
-from components.host import Host, HostArgs, JumpHost
+from components.host import Host, HostArgs, JumpHost, Placement
 from components.provisioning import RemoteFile, content_hashes, run_script, write_files
 from components.templates import render, source
 
@@ -33,16 +32,8 @@ def password_line(user: str, password: str, salt_b64: str) -> str:
 
 @dataclass(frozen=True)
 class MqttBrokerArgs:
-    spec: NodeSpec
-    """Instance type and root volume; must have a public IPv4 (OpenDTU has no IPv6). Required."""
-    subnet_id: pulumi.Input[str]
-    """The public subnet. Required."""
-    security_group_ids: list[pulumi.Input[str]]
-    """The home group and the nodes' group. Required."""
-    key_name: pulumi.Input[str]
-    """EC2 key pair. Required."""
-    private_key: pulumi.Input[str]
-    """Its private key (secret). Required."""
+    placement: Placement
+    """Where the node runs and how provisioning reaches it. Required."""
     ca: CertificateAuthority
     """Signs the broker's certificate. Required."""
     private_subnet_cidr: str
@@ -55,7 +46,7 @@ class MqttBrokerArgs:
     """Also listen for plain MQTT on 1883 (with passwords). Left out: TLS only."""
     dns_name: str | None = None
     """Name to put in the certificate and `host` (when a domain is set). Left out: the IP."""
-    reachable_after: list[pulumi.Resource] | None = None
+    after: list[pulumi.Resource] | None = None
     """Resources SSH needs first (the home rules being seeded). Left out: none."""
 
 
@@ -87,9 +78,7 @@ class MqttBroker(pulumi.ComponentResource):
         super().__init__("solarmonitor:index:MqttBroker", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         host = Host(f"{name}-host", HostArgs(
-            node="mqtt", spec=args.spec, subnet_id=args.subnet_id,
-            security_group_ids=args.security_group_ids, key_name=args.key_name,
-            private_key=args.private_key, forwards_traffic=True), opts=child)
+            placement=args.placement, forwards_traffic=True), opts=child)
         nat_route = aws.ec2.Route(f"{name}-nat-route", route_table_id=args.private_route_table_id,
                                   destination_cidr_block="0.0.0.0/0",
                                   network_interface_id=host.instance.primary_network_interface_id,
@@ -134,7 +123,7 @@ class MqttBroker(pulumi.ComponentResource):
         ]
 
         after_reachable = child.merge(pulumi.ResourceOptions(
-            depends_on=[host, *(args.reachable_after or [])]))
+            depends_on=[host, *(args.after or [])]))
         install = run_script(f"{name}-install", host.connection, "mqtt/install.sh",
                              opts=after_reachable)
         after_install = child.merge(pulumi.ResourceOptions(depends_on=[install]))
@@ -145,8 +134,8 @@ class MqttBroker(pulumi.ComponentResource):
                          opts=child.merge(pulumi.ResourceOptions(depends_on=written_nat)))
 
         written = write_files(name, host.connection, mosquitto_files, after_install)
-        self.ready = run_script(f"{name}-apply", host.connection, "mqtt/apply.sh",
-                                triggers=content_hashes(mosquitto_files),
+        self.ready = run_script(f"{name}-apply", host.connection, "common/restart-service.sh",
+                                args=["mosquitto"], triggers=content_hashes(mosquitto_files),
                                 opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
 
         self.public_ip = host.public_ip
@@ -158,7 +147,7 @@ class MqttBroker(pulumi.ComponentResource):
         self.opendtu_password = pulumi.Output.secret(passwords[OPENDTU_USER])
         self.telegraf_user = TELEGRAF_USER
         self.telegraf_password = pulumi.Output.secret(passwords[TELEGRAF_USER])
-        self.jump = JumpHost(host=host.public_ip, private_key=args.private_key)
+        self.jump = JumpHost(host=host.public_ip, private_key=args.placement.private_key)
         self.nat_ready = [nat, nat_route]
         self.register_outputs({"host": self.host, "port": self.port, "caCert": self.ca_cert,
                                "opendtuPassword": self.opendtu_password})

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.config import NodeSpec
-from components.host import Host, HostArgs, JumpHost
+from components.host import Host, HostArgs, Placement
 from components.provisioning import RemoteFile, content_hashes, run_script, write_files
 from components.telegraf_config import telegraf_conf
 from components.templates import render_output
@@ -15,15 +14,8 @@ from components.templates import render_output
 
 @dataclass(frozen=True)
 class TelegrafNodeArgs:
-    spec: NodeSpec
-    """Instance type and root volume. Required."""
-    subnet_id: pulumi.Input[str]
-    security_group_ids: list[pulumi.Input[str]]
-    key_name: pulumi.Input[str]
-    private_key: pulumi.Input[str]
-    """Network placement and SSH key pair (private key secret). Required."""
-    jump: JumpHost | None
-    """SSH jump host when the node has no public IPv4."""
+    placement: Placement
+    """Where the node runs and how provisioning reaches it. Required."""
     topic_prefix: str
     """OpenDTU's topic prefix. Required."""
     broker_host: pulumi.Input[str]
@@ -54,9 +46,7 @@ class TelegrafNode(pulumi.ComponentResource):
         super().__init__("solarmonitor:index:TelegrafNode", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         host = Host(f"{name}-host", HostArgs(
-            node="telegraf", spec=args.spec, subnet_id=args.subnet_id,
-            security_group_ids=args.security_group_ids, key_name=args.key_name,
-            private_key=args.private_key, jump=args.jump), opts=child)
+            placement=args.placement), opts=child)
 
         conf = pulumi.Output.all(args.broker_host, args.influx_url).apply(
             lambda values: telegraf_conf(args.topic_prefix, values[0], args.mqtt_user,
@@ -74,8 +64,11 @@ class TelegrafNode(pulumi.ComponentResource):
                              opts=child.merge(pulumi.ResourceOptions(depends_on=[repo])))
         written = write_files(name, host.connection, files,
                               child.merge(pulumi.ResourceOptions(depends_on=[install])))
-        self.ready = run_script(f"{name}-apply", host.connection, "telegraf/apply.sh",
-                                triggers=content_hashes(files),
-                                opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
+        check = run_script(f"{name}-check", host.connection, "telegraf/check.sh",
+                           triggers=content_hashes(files),
+                           opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
+        self.ready = run_script(f"{name}-apply", host.connection, "common/restart-service.sh",
+                                args=["telegraf"], triggers=content_hashes(files),
+                                opts=child.merge(pulumi.ResourceOptions(depends_on=[check])))
         self.private_ip = host.private_ip
         self.register_outputs({"privateIp": self.private_ip})
