@@ -14,7 +14,6 @@ import base64
 import datetime
 import hashlib
 import ipaddress
-import itertools
 import json
 import runpy
 import secrets
@@ -249,10 +248,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self, region: str = "eu-central-1"):
         self.region = region
-        self.counter = itertools.count(1)
         self.subnet_cidrs: dict[str, str] = {}
         self.subnet_zones: dict[str, str] = {}
-        self.hosts_used: dict[str, int] = {}
 
     def _id(self, prefix: str, name: str) -> str:
         return f"{prefix}-{hashlib.sha256(name.encode()).hexdigest()[:17]}"
@@ -279,7 +276,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def _instance(self, name, inputs):
         rid = self._id("i", name)
         cidr = ipaddress.ip_network(self.subnet_cidrs.get(inputs.get("subnetId"), "10.42.0.0/24"))
-        used = self.hosts_used[str(cidr)] = self.hosts_used.get(str(cidr), 9) + 1
+        # From the name, not the order: resources register concurrently, and a changing address
+        # would change the certificates that name it from one run to the next.
+        used = 10 + int(hashlib.sha256(name.encode()).hexdigest(), 16) % 200
         out = {"privateIp": str(cidr.network_address + used), "arn": self._arn("ec2", "instance", rid),
                "primaryNetworkInterfaceId": self._id("eni", name),
                "availabilityZone": self.subnet_zones.get(inputs.get("subnetId"), f"{self.region}a"),
@@ -296,7 +295,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def _named(prefix: str, service: str, kind: str, extra=None):
         def handler(self, name, inputs):
-            rid = self._id(prefix, name) if prefix else inputs.get("name") or f"{name}-{next(self.counter):04d}"
+            rid = (self._id(prefix, name) if prefix else
+                   inputs.get("name") or f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}")
             resource_name = inputs.get("name") or rid
             out = {"arn": self._arn(service, kind, resource_name), "name": resource_name}
             out.update(extra(self, name, inputs) if extra else {})

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack, config = load_stack_config(options.config)
         run = run_program(config, stack=stack)
-    except (PlanError, ConfigError, pulumi.RunError) as error:
+    except (PlanError, ConfigError, pulumi.RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     document = write_plan(run, str(config.get("aws:region")), options.out)
