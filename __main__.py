@@ -1,5 +1,7 @@
 """solarmonitor: reads the stack config once, composes the components, exports the outputs."""
 
+import os
+
 import pulumi
 
 from components.certificates import CertificateAuthority
@@ -16,8 +18,11 @@ from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
 config = pulumi.Config("solarmonitor")
 try:
+    # The AWS provider falls back to the environment for its region; so do the cost figures.
+    region = (pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION")
+              or os.environ.get("AWS_DEFAULT_REGION"))
     settings = parse_settings(raw_from_strings({key: config.get(key) for key in KNOWN_KEYS}),
-                              region=pulumi.Config("aws").get("region"))
+                              region=region)
 except ConfigError as error:
     # RunError ends the program with this one line instead of a traceback.
     raise pulumi.RunError(str(error)) from None

@@ -16,7 +16,6 @@ from home_address import AddressError, classify
 
 NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
 INSTANCE_TYPES = tuple(sorted(PRICES["instanceHourly"]["us-east-1"]))
-REGIONS = tuple(sorted(PRICES["instanceHourly"]))
 MIN_VOLUME_GB = 8  # Ubuntu 24.04's image needs 8 GB for its root file system
 MAX_VOLUME_GB = 1024
 
@@ -79,11 +78,14 @@ def _fail(key: str, value: Any, expected: str) -> ConfigError:
     return ConfigError(f"solarmonitor:{key}: got {value!r}; expected {expected}")
 
 
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
 def parse_region(value: Any) -> str:
-    if value not in REGIONS:
-        raise ConfigError(
-            f"aws:region: got {value!r}; expected one of {', '.join(REGIONS)} (priced regions)"
-        )
+    """Any AWS region name; costs use the price table's region or, lacking it, us-east-1."""
+    if not isinstance(value, str) or not _REGION.match(value):
+        raise ConfigError(f"aws:region: got {value!r}; expected an AWS region such as eu-central-1"
+                          " (set it with `pulumi config set aws:region eu-central-1`)")
     return value
 
 

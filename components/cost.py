@@ -68,24 +68,31 @@ def items_from_resources(resources: Iterable[Mapping]) -> list[Billable]:
     return items
 
 
+FALLBACK_REGION = "us-east-1"
+
+
 def monthly_cost(items: Iterable[Billable], region: str) -> dict:
-    """{"total", "currency", "region", "pricesAsOf", "items": [...]}, rounded to cents."""
+    """{"total", "currency", "region", "pricedAs", "pricesAsOf", "items": [...]}, in cents.
+
+    A region the table lacks is priced with us-east-1's prices (`pricedAs` says so); most
+    regions cost the same or a little more."""
+    priced_as = region if region in PRICES["instanceHourly"] else FALLBACK_REGION
     hours = PRICES["hoursPerMonth"]
     rows = []
     for item in sorted(items, key=lambda i: (i.node, i.kind, i.detail)):
         if item.kind == "instance":
-            unit, price = "instance-month", PRICES["instanceHourly"][region][item.detail] * hours
+            unit, price = "instance-month", PRICES["instanceHourly"][priced_as][item.detail] * hours
             label = f"{item.node}: EC2 {item.detail}"
         elif item.kind == "publicIpv4":
-            unit, price = "address-month", PRICES["publicIpv4Hourly"][region] * hours
+            unit, price = "address-month", PRICES["publicIpv4Hourly"][priced_as] * hours
             label = f"{item.node}: public IPv4 address"
         elif item.kind == "gp3":
-            unit, price = "GB-month", PRICES["gp3GbMonth"][region]
+            unit, price = "GB-month", PRICES["gp3GbMonth"][priced_as]
             label = f"{item.node}: gp3 {item.detail} volume"
         else:
             # Snapshots are incremental: the first holds the used blocks, later ones only changes,
             # so the volume's size is an upper bound for the whole retention window.
-            unit, price = "GB-month", PRICES["snapshotGbMonth"][region]
+            unit, price = "GB-month", PRICES["snapshotGbMonth"][priced_as]
             label = f"{item.node}: EBS snapshots of the {item.detail} volume (upper bound)"
         rows.append({"item": label, "quantity": item.quantity, "unit": unit,
                      "unitPriceUsd": round(price, 4), "monthlyUsd": round(price * item.quantity, 2)})
@@ -93,6 +100,7 @@ def monthly_cost(items: Iterable[Billable], region: str) -> dict:
         "total": round(sum(row["monthlyUsd"] for row in rows), 2),
         "currency": "USD",
         "region": region,
+        "pricedAs": priced_as,
         "pricesAsOf": PRICES["asOf"],
         "items": rows,
     }

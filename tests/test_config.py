@@ -94,9 +94,17 @@ def test_bad_scalars_are_refused(key, value):
     assert repr(value) in message or str(value) in message
 
 
-def test_region_must_be_priced():
+@pytest.mark.parametrize("region", [None, "", "mars", "EU-CENTRAL-1", "eu-central-1; ls"])
+def test_region_must_be_a_region(region):
     with pytest.raises(ConfigError, match="aws:region"):
-        parse_settings(GOOD, region="mars-north-1")
+        parse_settings(GOOD, region=region)
+
+
+def test_unpriced_region_is_priced_as_us_east_1():
+    from components.cost import items_from_settings, monthly_cost
+    s = parse_settings(GOOD, region="eu-west-3")
+    cost = monthly_cost(items_from_settings(s), s.region)
+    assert cost["region"] == "eu-west-3" and cost["pricedAs"] == "us-east-1" and cost["total"] > 0
 
 
 def test_scalars_as_pulumi_hands_them_over():

@@ -64,7 +64,7 @@ def test_plan_prices_the_stack(dev_plan):
     ({"solarmonitor:nodes": {"printer": {}}}, "nodes"),
     ({"solarmonitor:nodes": {"influx": {"instanceType": "t9.mega"}}}, "instanceType"),
     ({"solarmonitor:influxRetention": -3}, "influxRetention"),
-    ({"aws:region": "ap-nowhere-1"}, "aws:region"),
+    ({"aws:region": "nowhere"}, "aws:region"),
 ])
 def test_invalid_config_exits_with_one_clear_line(tmp_path, overrides, key):
     config = {k: v for k, v in {**DEV_CONFIG, **overrides}.items() if v is not None}
@@ -79,3 +79,40 @@ def test_invalid_config_exits_with_one_clear_line(tmp_path, overrides, key):
 def test_unreadable_config_file_is_one_line(tmp_path):
     done, _ = plan(tmp_path, config_text="config: [unclosed")
     assert done.returncode != 0 and "Traceback" not in done.stderr
+
+
+def test_plan_shows_every_nodes_files_and_prices_the_data_volume(dev_plan):
+    _, out, document = dev_plan
+    for node, path in (("mqtt", "etc/mosquitto/mosquitto.conf"),
+                       ("telegraf", "etc/telegraf/telegraf.conf"),
+                       ("influx", "etc/influxdb/config.toml"),
+                       ("grafana", "etc/grafana/provisioning/datasources/solarmonitor.yaml")):
+        assert (out / "files" / node / path).is_file(), (node, path)
+    labels = [item["item"] for item in document["monthlyCostUsd"]["items"]]
+    assert "influx: gp3 data volume" in labels and any("snapshots" in l for l in labels)
+    assert document["outputs"]["monthlyCostUsd"] == document["monthlyCostUsd"]
+
+
+def test_plan_with_another_valid_config(tmp_path):
+    config = {"aws:region": "eu-west-1",
+              "solarmonitor:homeCidrs": ["8.8.8.8/32", "2a01:4f8:1:2::/64"],
+              "solarmonitor:nodes": {"grafana": {"publicIpv4": False},
+                                     "influx": {"instanceType": "t3.small", "volumeGb": 50}},
+              "solarmonitor:mqttPlaintext": True, "solarmonitor:topicPrefix": "home/pv",
+              "solarmonitor:influxRetention": "52w", "solarmonitor:domain": "solar.example.org"}
+    done, out = plan(tmp_path, config)
+    assert done.returncode == 0, done.stderr
+    document = json.loads((out / "plan.json").read_text())
+    assert document["monthlyCostUsd"]["pricedAs"] == "us-east-1"
+    assert "priced as us-east-1" in done.stdout
+    volume = next(r for r in document["resources"] if r["type"] == "aws:ebs/volume:Volume")
+    assert volume["inputs"]["size"] == 50
+    conf = (out / "files/mqtt/etc/mosquitto/mosquitto.conf").read_text()
+    assert "listener 1883" in conf
+    assert "topic write home/pv/#" in (out / "files/mqtt/etc/mosquitto/acl").read_text()
+    assert document["outputs"]["mqttHost"] == "mqtt.solar.example.org"
+
+
+def test_plan_without_a_region_plans_for_the_default(tmp_path):
+    done, out = plan(tmp_path, {"solarmonitor:homeCidrs": ["8.8.8.8"]})
+    assert done.returncode == 0 and "aws:region is not set" in done.stderr

@@ -27,6 +27,9 @@ ENDPOINT_OUTPUTS = ("mqttHost", "mqttPort", "grafanaUrl", "influxUrl", "security
                     "ipGuardFunctionName")
 
 
+DEFAULT_REGION = "eu-central-1"
+
+
 class PlanError(Exception):
     """A problem with the user's input; the message is the one line to show."""
 
@@ -94,7 +97,9 @@ def summary(run: ProgramRun, document: dict, out: Path) -> str:
         lines += ["", "Endpoints (placeholders until deployed):"]
         lines += [f"  {key:<20} {value}" for key, value in endpoints]
     cost = document["monthlyCostUsd"]
-    lines += ["", f"Monthly cost estimate, {cost['region']}, prices as of {cost['pricesAsOf']}:"]
+    priced = "" if cost["pricedAs"] == cost["region"] else f" (priced as {cost['pricedAs']})"
+    lines += ["", f"Monthly cost estimate, {cost['region']}{priced}, "
+                  f"prices as of {cost['pricesAsOf']}:"]
     lines += [f"  {row['item']:<58} {row['monthlyUsd']:>7.2f} USD" for row in cost["items"]]
     lines += [f"  {'total':<58} {cost['total']:>7.2f} USD"]
     return "\n".join(lines)
@@ -107,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     try:
         stack, config = load_stack_config(options.config)
+        if "aws:region" not in config:
+            print(f"note: aws:region is not set in {options.config}; planning for "
+                  f"{DEFAULT_REGION}", file=sys.stderr)
+            config = {**config, "aws:region": DEFAULT_REGION}
         run = run_program(config, stack=stack)
     except (PlanError, ConfigError, pulumi.RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
