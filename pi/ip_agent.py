@@ -63,9 +63,11 @@ def load_settings(path: str) -> Settings:
     try:
         aws = ini["aws"]
         region, function_name = aws["region"].strip(), aws["function_name"].strip()
-        state_path = Path(ini["state"]["path"].strip())
     except KeyError as missing:
         raise ValueError(f"{path}: missing setting {missing}") from None
+    state = ini["state"] if ini.has_section("state") else {}
+    # Left out: next to the config file.
+    state_path = Path(str(state.get("path", "")).strip() or f"{path}.state.json")
     detect = ini["detect"] if ini.has_section("detect") else {}
     ipv6 = str(detect.get("ipv6", "yes")).strip().lower()
     if ipv6 not in ("yes", "no", "true", "false", "1", "0"):
@@ -98,9 +100,10 @@ def fritzbox_call(base_url: str, action: str) -> dict[str, str]:
     body = _http(base_url + WAN_IP_PATH, envelope.encode(), {
         "Content-Type": 'text/xml; charset="utf-8"',
         "SOAPAction": f'"{WAN_IP_SERVICE}#{action}"'})
-    if f"{action}Response" not in body:
+    values = dict(re.findall(r"<(?:\w+:)?(New\w+)>([^<]*)</(?:\w+:)?\1>", body))
+    if not values:
         raise DetectionError(f"FritzBox gave no {action} answer")
-    return dict(re.findall(r"<(New\w+)>([^<]*)</\1>", body))
+    return values
 
 
 def detect_ipv4(settings: Settings) -> tuple[str | None, str]:
@@ -109,8 +112,8 @@ def detect_ipv4(settings: Settings) -> tuple[str | None, str]:
         answer = fritzbox_call(settings.fritzbox_url, "GetExternalIPAddress")
     except (OSError, DetectionError, ValueError):
         answer = None  # no FritzBox (or not reachable): ask the echo services
-    if answer is not None:
-        address = answer.get("NewExternalIPAddress", "").strip()
+    if answer is not None and "NewExternalIPAddress" in answer:
+        address = answer["NewExternalIPAddress"].strip()
         if address in ("", "0.0.0.0") or _is_cgnat(address):
             # DS-Lite: the line has no public IPv4 of its own. An echo service would name the
             # carrier's shared address, which must never be opened, so send only IPv6.
@@ -123,8 +126,10 @@ def detect_ipv4(settings: Settings) -> tuple[str | None, str]:
     for url in settings.ipv4_urls:
         try:
             text = _http(url).strip()
+            if text.startswith("{"):  # e.g. {"ip": "..."} from ?format=json services
+                text = json.loads(text).get("ip", "")
             return normalise_ipv4(text), url
-        except (OSError, ValueError, AddressError) as error:
+        except (OSError, ValueError, AttributeError, AddressError) as error:
             problems.append(f"{url}: {str(error)[:80]}")
     raise DetectionError("no valid public IPv4: " + ("; ".join(problems) or "no fallback URL"))
 

@@ -291,3 +291,16 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
     assert "OnUnitActiveSec=1min" in timer
     service = (ROOT / "pi" / "solarmonitor-ip-agent.service").read_text()
     assert "After=network-online.target" in service and "--once" in service
+
+
+def test_fritzbox_answer_without_the_address_is_not_taken_for_ds_lite(home):
+    home.ipv4 = "!" + soap("GetExternalIPAddress", {"NewSomethingElse": "x"})
+    done = home.run()
+    assert done.returncode == 0
+    assert home.payloads == [{"ipv4": "9.9.9.9/32", "ipv6_prefix": "2a01:4f8:1:200::/56"}]
+
+
+def test_echo_service_json_answers_are_understood(home):
+    home.write_config(fritzbox_url="http://127.0.0.1:9", ipv6="no")
+    home.echo = '{"ip": "9.9.9.9"}'
+    assert home.run().returncode == 0 and home.payloads == [{"ipv4": "9.9.9.9/32"}]
