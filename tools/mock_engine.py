@@ -384,6 +384,12 @@ class RecordingMonitor(mocks.MockMonitor):
             id=registration.id or "", outputs=_plain(unwrap(registration.state)),
             protect=bool(request.protect), dependencies=list(request.dependencies),
             secret_outputs=list(request.additionalSecretOutputs)))
+        # Like the real engine: outputs a resource declares secret (a provider's generated
+        # passwords, `additional_secret_outputs`) come back to the program as secrets.
+        state = json_format.MessageToDict(response.object)
+        for key in request.additionalSecretOutputs:
+            if key in state and not (isinstance(state[key], dict) and _SIG in state[key]):
+                response.object.update({key: {_SIG: rpc._special_secret_sig, "value": state[key]}})
         return response
 
 
