@@ -11,8 +11,8 @@ import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, Placement
-from components.provisioning import RemoteFile, content_hashes, run_script, write_files
-from components.templates import render, render_output, source
+from components.provisioning import Provisioner, RemoteFile
+from components.templates import render_output, source
 
 PORT = 3000
 DATASOURCE_UID = "solarmonitor-influxdb"
@@ -83,17 +83,13 @@ class GrafanaNode(pulumi.ComponentResource):
                 bucket=args.bucket, token=pulumi.Output.secret(args.influx_token)),
                 "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/provisioning/dashboards/solarmonitor.yaml",
-                       render("grafana/dashboards.yaml"), "0640", "root", "grafana"),
+                       source("grafana/dashboards.yaml"), "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard(args.bucket),
                        "0640", "root", "grafana"),
         ]
-        after = child.merge(pulumi.ResourceOptions(depends_on=[host, *(args.after or [])]))
-        install = run_script(f"{name}-install", host.connection, "grafana/repo.sh", opts=after)
-        written = write_files(name, host.connection, files,
-                              child.merge(pulumi.ResourceOptions(depends_on=[install])))
-        run_script(f"{name}-apply", host.connection, "grafana/apply.sh", args=[public_host],
-                   triggers=content_hashes(files),
-                   opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
+        steps = Provisioner(name, host.connection, self, after=[host, *(args.after or [])])
+        steps.run("install", "grafana/repo.sh")
+        steps.apply("apply", "grafana/apply.sh", files, args=[public_host])
 
         self.url = pulumi.Output.concat("https://", public_host, f":{PORT}/")
         self.admin_password = admin_password

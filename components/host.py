@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -53,8 +53,6 @@ class HostArgs:
     """Root volume size. Left out: `placement.spec.volume_gb`."""
     forwards_traffic: bool = False
     """True for a NAT instance: disables the source/destination check."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Extra tags."""
 
 
 def ubuntu_image(architecture: str, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -81,7 +79,7 @@ class Host(pulumi.ComponentResource):
         super().__init__("solarmonitor:index:Host", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         where = args.placement
-        tags = {"Name": f"solarmonitor-{where.node}", NODE_TAG: where.node, **args.tags}
+        tags = {"Name": f"solarmonitor-{where.node}", NODE_TAG: where.node}
 
         self.instance = aws.ec2.Instance(
             f"{name}-instance",

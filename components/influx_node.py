@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from components.cost import BACKUP_TAG, NODE_TAG, ROOT_VOLUME_GB_WITH_DATA_VOLUME
 from components.host import Host, HostArgs, Placement
-from components.provisioning import RemoteFile, content_hashes, run_script, write_files
+from components.provisioning import Provisioner, RemoteFile
 from components.templates import render_output, source
 
 PORT = 8086
@@ -46,7 +46,6 @@ class InfluxNode(pulumi.ComponentResource):
     """Token that may read the bucket only (secret)."""
     ready: pulumi.Resource
     """The step after which InfluxDB runs with its org, bucket and tokens."""
-    data_volume_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: InfluxNodeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:InfluxNode", name, None, opts)
@@ -88,41 +87,31 @@ class InfluxNode(pulumi.ComponentResource):
 
         admin_password = random.RandomPassword(f"{name}-admin-password", length=32,
                                                special=False, opts=child)
-        operator_token = random.RandomPassword(f"{name}-operator-token", length=64,
-                                               special=False, opts=child)
+        operator_token = pulumi.Output.secret(random.RandomPassword(
+            f"{name}-operator-token", length=64, special=False, opts=child).result)
         files = [
             RemoteFile("/etc/influxdb/config.toml", source("influx/config.toml")),
             RemoteFile("/etc/solarmonitor/influx-setup.env", render_output(
-                "influx/setup.env", admin_password=pulumi.Output.secret(admin_password.result),
-                operator_token=pulumi.Output.secret(operator_token.result), org=args.org, bucket=args.bucket,
+                "influx/setup.env", admin_password=admin_password.result,
+                operator_token=operator_token, org=args.org, bucket=args.bucket,
                 retention=args.retention), "0600"),
         ]
 
-        connection = host.connection
-        after = child.merge(pulumi.ResourceOptions(
-            depends_on=[host, attachment, *(args.after or [])]))
-        mount = run_script(f"{name}-mount-data", connection, "influx/mount-data.sh",
-                           args=[volume.id], opts=after)
-        repo = run_script(f"{name}-repo", connection, "common/influxdata-repo.sh",
-                          opts=child.merge(pulumi.ResourceOptions(depends_on=[mount])))
-        install = run_script(f"{name}-install", connection, "influx/install.sh",
-                             opts=child.merge(pulumi.ResourceOptions(depends_on=[repo])))
-        written = write_files(name, connection, files,
-                              child.merge(pulumi.ResourceOptions(depends_on=[install])))
-        setup = run_script(f"{name}-setup", connection, "influx/setup.sh",
-                           triggers=content_hashes(files),
-                           opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
-        tokens_step = run_script(f"{name}-tokens", connection, "influx/tokens.sh",
-                                 triggers=[args.org, args.bucket], prints_secret=True,
-                                 opts=child.merge(pulumi.ResourceOptions(depends_on=[setup])))
+        steps = Provisioner(name, host.connection, self,
+                            after=[host, attachment, *(args.after or [])])
+        steps.run("mount-data", "influx/mount-data.sh", args=[volume.id])
+        steps.run("repo", "common/influxdata-repo.sh")
+        steps.run("install", "influx/install.sh")
+        steps.apply("setup", "influx/setup.sh", files)
+        tokens_step = steps.run("tokens", "influx/tokens.sh", triggers=[args.org, args.bucket],
+                                prints_secret=True)
         tokens = tokens_step.stdout.apply(json.loads)
 
         self.url = pulumi.Output.concat("http://", host.private_ip, f":{PORT}")
-        self.admin_token = pulumi.Output.secret(operator_token.result)
+        self.admin_token = operator_token
         self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
         self.grafana_token = pulumi.Output.secret(tokens["grafana"])
         self.ready = tokens_step
-        self.data_volume_id = volume.id
         self.register_outputs({"url": self.url, "adminToken": self.admin_token,
                                "telegrafToken": self.telegraf_token,
                                "grafanaToken": self.grafana_token})

@@ -13,7 +13,7 @@ import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, JumpHost, Placement
-from components.provisioning import RemoteFile, content_hashes, run_script, write_files
+from components.provisioning import Provisioner, RemoteFile
 from components.templates import render, source
 
 TLS_PORT = 8883
@@ -57,8 +57,6 @@ class MqttBroker(pulumi.ComponentResource):
     """8883 (MQTT over TLS)."""
     private_ip: pulumi.Output[str]
     """Address Telegraf connects to; it is in the certificate too."""
-    public_ip: pulumi.Output[str]
-    """The Elastic IP; jump host address for private nodes."""
     ca_cert: pulumi.Output[str]
     """PEM of the CA that signed the broker's certificate (OpenDTU's "CA certificate")."""
     opendtu_user: str
@@ -98,8 +96,7 @@ class MqttBroker(pulumi.ComponentResource):
             passwords[user] = pulumi.Output.secret(password.result)
             lines.append(pulumi.Output.all(passwords[user], salt.base64).apply(
                 lambda values, user=user: password_line(user, *values)))
-        password_file = pulumi.Output.secret(
-            pulumi.Output.all(*lines).apply(lambda entries: "\n".join(entries) + "\n"))
+        password_file = pulumi.Output.all(*lines).apply(lambda entries: "\n".join(entries) + "\n")
 
         conf = render("mqtt/mosquitto.conf", plaintext_listener=(
             source("mqtt/plaintext-listener.conf") if args.plaintext else ""))
@@ -122,31 +119,20 @@ class MqttBroker(pulumi.ComponentResource):
                        source("mqtt/60-solarmonitor-nat.conf")),
         ]
 
-        after_reachable = child.merge(pulumi.ResourceOptions(
-            depends_on=[host, *(args.after or [])]))
-        install = run_script(f"{name}-install", host.connection, "mqtt/install.sh",
-                             opts=after_reachable)
-        after_install = child.merge(pulumi.ResourceOptions(depends_on=[install]))
+        steps = Provisioner(name, host.connection, self, after=[host, *(args.after or [])])
+        steps.run("install", "mqtt/install.sh")
+        nat = steps.apply("enable-nat", "mqtt/enable-nat.sh", nat_files)
+        self.ready = steps.apply("apply", "common/restart-service.sh", mosquitto_files,
+                                 args=["mosquitto"])
 
-        written_nat = write_files(name, host.connection, nat_files, after_install)
-        nat = run_script(f"{name}-enable-nat", host.connection, "mqtt/enable-nat.sh",
-                         triggers=content_hashes(nat_files),
-                         opts=child.merge(pulumi.ResourceOptions(depends_on=written_nat)))
-
-        written = write_files(name, host.connection, mosquitto_files, after_install)
-        self.ready = run_script(f"{name}-apply", host.connection, "common/restart-service.sh",
-                                args=["mosquitto"], triggers=content_hashes(mosquitto_files),
-                                opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
-
-        self.public_ip = host.public_ip
         self.private_ip = host.private_ip
         self.host = pulumi.Output.from_input(args.dns_name) if args.dns_name else host.public_ip
         self.port = TLS_PORT
         self.ca_cert = args.ca.cert_pem
         self.opendtu_user = OPENDTU_USER
-        self.opendtu_password = pulumi.Output.secret(passwords[OPENDTU_USER])
+        self.opendtu_password = passwords[OPENDTU_USER]
         self.telegraf_user = TELEGRAF_USER
-        self.telegraf_password = pulumi.Output.secret(passwords[TELEGRAF_USER])
+        self.telegraf_password = passwords[TELEGRAF_USER]
         self.jump = JumpHost(host=host.public_ip, private_key=args.placement.private_key)
         self.nat_ready = [nat, nat_route]
         self.register_outputs({"host": self.host, "port": self.port, "caCert": self.ca_cert,

@@ -1,4 +1,5 @@
-"""Remote provisioning steps over SSH (pulumi-command): write a file, run a script.
+"""Remote provisioning steps over SSH (pulumi-command): write a file, run a script, and the
+`Provisioner` that chains a host's steps one after the other.
 
 Both send their content on stdin, never on the command line or in `environment` (which needs
 sshd's AcceptEnv), and carry the SHA-256 of that content in `triggers`, so editing one template
@@ -85,3 +86,32 @@ def run_script(name: str, connection: command.remote.ConnectionArgs, script: str
         logging=command.remote.Logging.NONE if prints_secret
         else command.remote.Logging.STDOUT_AND_STDERR,
         opts=opts)
+
+
+class Provisioner:
+    """The provisioning steps of one host, each run after the one before it.
+
+    Step names are `<name>-<step>`; file steps `<name>-file-<path>`. Children of `parent`."""
+
+    def __init__(self, name: str, connection: command.remote.ConnectionArgs,
+                 parent: pulumi.Resource, after: list[pulumi.Resource]):
+        self.name, self.connection, self.parent = name, connection, parent
+        self.last: list[pulumi.Resource] = list(after)
+
+    def _after_last(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self.parent, depends_on=self.last)
+
+    def run(self, step: str, script: str, args: list[pulumi.Input[str]] | None = None,
+            triggers: list[pulumi.Input] | None = None,
+            prints_secret: bool = False) -> command.remote.Command:
+        """Run `files/<script>` (see `run_script`) after the previous step."""
+        done = run_script(f"{self.name}-{step}", self.connection, script, self._after_last(),
+                          args=args, triggers=triggers, prints_secret=prints_secret)
+        self.last = [done]
+        return done
+
+    def apply(self, step: str, script: str, files: list[RemoteFile],
+              args: list[pulumi.Input[str]] | None = None) -> command.remote.Command:
+        """Write `files`, then run `script`, again whenever any of the files changes."""
+        self.last = write_files(self.name, self.connection, files, self._after_last())
+        return self.run(step, script, args=args, triggers=content_hashes(files))

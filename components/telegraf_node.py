@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.host import Host, HostArgs, Placement
-from components.provisioning import RemoteFile, content_hashes, run_script, write_files
+from components.provisioning import Provisioner, RemoteFile, content_hashes
 from components.telegraf_config import telegraf_conf
 from components.templates import render_output
 
@@ -58,17 +58,11 @@ class TelegrafNode(pulumi.ComponentResource):
                 "telegraf/telegraf.env", mqtt_password=args.mqtt_password,
                 influx_token=args.influx_token), "0600"),
         ]
-        after = child.merge(pulumi.ResourceOptions(depends_on=[host, *args.after]))
-        repo = run_script(f"{name}-repo", host.connection, "common/influxdata-repo.sh", opts=after)
-        install = run_script(f"{name}-install", host.connection, "telegraf/install.sh",
-                             opts=child.merge(pulumi.ResourceOptions(depends_on=[repo])))
-        written = write_files(name, host.connection, files,
-                              child.merge(pulumi.ResourceOptions(depends_on=[install])))
-        check = run_script(f"{name}-check", host.connection, "telegraf/check.sh",
-                           triggers=content_hashes(files),
-                           opts=child.merge(pulumi.ResourceOptions(depends_on=written)))
-        self.ready = run_script(f"{name}-apply", host.connection, "common/restart-service.sh",
-                                args=["telegraf"], triggers=content_hashes(files),
-                                opts=child.merge(pulumi.ResourceOptions(depends_on=[check])))
+        steps = Provisioner(name, host.connection, self, after=[host, *args.after])
+        steps.run("repo", "common/influxdata-repo.sh")
+        steps.run("install", "telegraf/install.sh")
+        steps.apply("check", "telegraf/check.sh", files)
+        self.ready = steps.run("apply", "common/restart-service.sh", args=["telegraf"],
+                               triggers=content_hashes(files))
         self.private_ip = host.private_ip
         self.register_outputs({"privateIp": self.private_ip})
