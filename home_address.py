@@ -13,11 +13,13 @@ import ipaddress
 IPV6_MIN_PREFIX = 48
 _MAX_TEXT = 64
 
+CGNAT = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: where DS-Lite lines sit
+
 # IANA IPv4 special-purpose registry plus multicast and the old class E: never a home's address.
-_IPV4_NOT_GLOBAL = tuple(
+_IPV4_NOT_GLOBAL = (CGNAT,) + tuple(
     ipaddress.IPv4Network(cidr)
     for cidr in (
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16",
         "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24",
         "192.88.99.0/24", "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15",
         "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",

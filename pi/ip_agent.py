@@ -28,12 +28,13 @@ from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(_HERE), str(_HERE.parent)]  # installed side by side, or in the repository
-from home_address import AddressError, normalise_ipv4, normalise_ipv6_prefix  # noqa: E402
+from home_address import (  # noqa: E402
+    CGNAT, AddressError, normalise_ipv4, normalise_ipv6_prefix,
+)
 
 TIMEOUT_SECONDS = 5
 MAX_BODY = 64 * 1024
 REASSERT_SECONDS = 24 * 3600
-CGNAT = ipaddress.IPv4Network("100.64.0.0/10")  # where DS-Lite lines sit
 WAN_IP_PATH = "/igdupnp/control/WANIPConn1"
 WAN_IP_SERVICE = "urn:schemas-upnp-org:service:WANIPConnection:1"
 EXIT_OK, EXIT_DETECTION, EXIT_LAMBDA, EXIT_CONFIG = 0, 1, 2, 3

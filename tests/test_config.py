@@ -130,9 +130,13 @@ def test_topic_prefix_accepts_opendtu_style():
 
 
 def test_every_accepted_instance_type_has_a_price_and_architecture():
+    from components.config import NodeSpec
     from components.cost import PRICES
     for region in PRICES["instanceHourly"]:
         assert set(PRICES["instanceHourly"][region]) == set(INSTANCE_TYPES)
+    for instance_type in INSTANCE_TYPES:
+        expected = "arm64" if instance_type.startswith("t4g.") else "x86_64"
+        assert NodeSpec(instance_type, False, 8).architecture == expected, instance_type
 
 
 # --- property-based: home addresses -----------------------------------------------------------

@@ -4,7 +4,7 @@ import json
 
 from components.cost import BACKUP_TAG
 from tools.mock_engine import SECRET
-from tools.plan import rendered_files
+from tools.plan import planned_cost, rendered_files
 
 
 def test_data_volume_is_encrypted_attached_and_protected(dev_run):
@@ -93,18 +93,12 @@ def test_telegraf_files_carry_the_scoped_token_only(dev_run):
 
 
 def test_plan_cost_includes_data_volume_and_snapshots(dev_run):
-    from components.cost import items_from_resources, monthly_cost
-    cost = monthly_cost(items_from_resources(
-        {"type": r.type, "id": r.id, "inputs": r.raw_inputs} for r in dev_run.resources),
-        "eu-central-1")
+    cost = planned_cost(dev_run, "eu-central-1")
     labels = [item["item"] for item in cost["items"]]
     assert "influx: gp3 data volume" in labels
     assert any("snapshots" in label for label in labels)
 
 
 def test_exported_cost_equals_the_plans(dev_run):
-    from components.cost import items_from_resources, monthly_cost
-    planned = monthly_cost(items_from_resources(
-        {"type": r.type, "id": r.id, "inputs": r.raw_inputs} for r in dev_run.resources),
-        "eu-central-1")
+    planned = planned_cost(dev_run, "eu-central-1")
     assert dev_run.outputs["monthlyCostUsd"] == planned

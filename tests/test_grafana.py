@@ -118,7 +118,9 @@ def test_grafana_ini_is_https_without_signup_or_anonymous(dev_run, grafana_files
     assert "allow_sign_up = false" in ini and re.search(r"\[auth.anonymous\]\nenabled = false", ini)
     assert "admin_password = $__file{/etc/grafana/solarmonitor/admin-password}" in ini
     assert dev_run.outputs["grafanaAdminPassword"] not in ini
-    assert dev_run.outputs["grafanaUrl"] == f"https://{dev_run.outputs['grafanaUrl'].split('//')[1]}"
+    host = re.search(r"^domain = (.+)$", ini, re.M).group(1)
+    assert dev_run.outputs["grafanaUrl"] == f"https://{host}:3000/"
+    assert f"root_url = https://{host}:3000/" in ini
 
 
 def test_admin_password_is_secret_never_logged_never_in_the_repo(dev_run):

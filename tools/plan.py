@@ -58,6 +58,12 @@ def rendered_files(run: ProgramRun) -> dict[str, dict[str, str]]:
     return files
 
 
+def planned_cost(run: ProgramRun, region: str) -> dict:
+    """The price table applied to the resources the program created."""
+    return monthly_cost(items_from_resources(
+        {"type": r.type, "id": r.id, "inputs": r.raw_inputs} for r in run.resources), region)
+
+
 def plan_document(run: ProgramRun, region: str) -> dict:
     by_urn = {r.urn: r for r in run.resources}
     return {
@@ -68,9 +74,7 @@ def plan_document(run: ProgramRun, region: str) -> dict:
             for r in run.resources
         ],
         "outputs": run.masked_outputs(),
-        "monthlyCostUsd": monthly_cost(
-            items_from_resources({"type": r.type, "id": r.id, "inputs": r.raw_inputs}
-                                 for r in run.resources), region),
+        "monthlyCostUsd": planned_cost(run, region),
     }
 
 
