@@ -1,10 +1,8 @@
 """`make deploy`'s script, run with a fake `pulumi` on PATH that records its arguments."""
 
-import os
 import stat
 import subprocess
 
-import pytest
 
 from conftest import ROOT
 
