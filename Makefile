@@ -17,7 +17,7 @@ plan: $(VENV)/.dev
 
 test: $(VENV)/.dev
 	tools/ensure-system-packages.sh
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)

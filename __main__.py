@@ -4,28 +4,31 @@ import os
 
 import pulumi
 
+from components.bill import Bill
 from components.certificates import CertificateAuthority
-from components.config import KNOWN_KEYS, ConfigError, parse_settings, raw_from_strings
-from components.cost import items_from_settings, monthly_cost
+from components.config import ConfigError, read_settings
 from components.grafana_node import GrafanaNode, GrafanaNodeArgs
 from components.host import Placement
 from components.influx_node import InfluxNode, InfluxNodeArgs
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
+from components.mqtt_users import OPENDTU, TELEGRAF, USERS
+from components.nat_instance import NatInstance, NatInstanceArgs
 from components.network import Network
 from components.ssh_key import SshKey
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
-config = pulumi.Config("solarmonitor")
 try:
     # The AWS provider falls back to the environment for its region; so do the cost figures.
     region = (pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION")
               or os.environ.get("AWS_DEFAULT_REGION"))
-    settings = parse_settings(raw_from_strings({key: config.get(key) for key in KNOWN_KEYS}),
-                              region=region)
+    settings = read_settings(pulumi.runtime.get_config_env(), region=region)
 except ConfigError as error:
     # RunError ends the program with this one line instead of a traceback.
     raise pulumi.RunError(str(error)) from None
+
+bill = Bill()
+bill.watch()
 
 network = Network("network")
 guard = IpGuard("ipguard", IpGuardArgs(
@@ -47,17 +50,19 @@ def placement(node: str, jump=None) -> Placement:
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    placement=placement("mqtt"), ca=ca,
-    private_subnet_cidr=network.private_subnet_cidr,
-    private_route_table_id=network.private_route_table_id, topic_prefix=settings.topic_prefix,
+    placement=placement("mqtt"), ca=ca, users=USERS, topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
-    after=[guard.seeded]))
+    forwards_traffic=True, after=[guard.seeded]))
+# The broker's node is public anyway, so it is also the private nodes' way to IPv4 addresses.
+nat = NatInstance("nat", NatInstanceArgs(
+    host=mqtt.node, private_subnet_cidr=network.private_subnet_cidr,
+    private_route_table_id=network.private_route_table_id, after=[mqtt.ready]))
 
 
 def reachable(node: str) -> list:
-    """SSH needs the home rules seeded; a private node's packages need the broker's NAT."""
-    return [guard.seeded, *([] if settings.nodes[node].public_ipv4 else mqtt.nat_ready)]
+    """SSH needs the home rules seeded; a private node's packages need the NAT."""
+    return [guard.seeded, *([] if settings.nodes[node].public_ipv4 else nat.ready)]
 
 
 influx = InfluxNode("influx", InfluxNodeArgs(
@@ -68,9 +73,10 @@ influx = InfluxNode("influx", InfluxNodeArgs(
     after=reachable("influx")))
 telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
     placement=placement("telegraf", mqtt.jump), topic_prefix=settings.topic_prefix,
-    broker_host=mqtt.private_ip, ca_cert=ca.cert_pem, mqtt_user=mqtt.telegraf_user, mqtt_password=mqtt.telegraf_password,
-    influx_url=influx.url, influx_token=influx.telegraf_token, org=settings.influx_org,
-    bucket=settings.influx_bucket, after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
+    broker_host=mqtt.private_ip, ca_cert=ca.cert_pem, mqtt_user=TELEGRAF.name,
+    mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
+    influx_token=influx.telegraf_token, org=settings.influx_org, bucket=settings.influx_bucket,
+    after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
 grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     placement=placement("grafana", mqtt.jump), ca=ca, influx_url=influx.url,
     influx_token=influx.grafana_token, org=settings.influx_org, bucket=settings.influx_bucket,
@@ -80,8 +86,8 @@ grafana = GrafanaNode("grafana", GrafanaNodeArgs(
 pulumi.export("mqttHost", mqtt.host)
 pulumi.export("mqttPort", mqtt.port)
 pulumi.export("caCert", mqtt.ca_cert)
-pulumi.export("openDtuMqttUser", mqtt.opendtu_user)
-pulumi.export("openDtuMqttPassword", mqtt.opendtu_password)
+pulumi.export("openDtuMqttUser", OPENDTU.name)
+pulumi.export("openDtuMqttPassword", mqtt.passwords[OPENDTU.name])
 pulumi.export("grafanaUrl", grafana.url)
 pulumi.export("grafanaAdminPassword", grafana.admin_password)
 pulumi.export("influxUrl", influx.url)
@@ -93,4 +99,4 @@ pulumi.export("ipGuardFunctionName", guard.function_name)
 pulumi.export("piAccessKeyId", guard.pi_access_key_id)
 pulumi.export("piSecretAccessKey", guard.pi_secret_access_key)
 pulumi.export("piAgentConfig", guard.pi_agent_config)
-pulumi.export("monthlyCostUsd", monthly_cost(items_from_settings(settings), settings.region))
+pulumi.export("monthlyCostUsd", bill.monthly_cost(settings.region))

@@ -6,16 +6,16 @@ Pure functions only; `__main__.py` hands in what `pulumi.Config` read. Every ref
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from components.cost import PRICES
+from components.prices import INSTANCE_TYPES
 from home_address import AddressError, classify
 
 NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
-INSTANCE_TYPES = tuple(sorted(PRICES["instanceHourly"]["us-east-1"]))
 MIN_VOLUME_GB = 8  # Ubuntu 24.04's image needs 8 GB for its root file system
 MAX_VOLUME_GB = 1024
 
@@ -217,6 +217,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     )
 
 
+NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
               "backupDays", "mqttPlaintext", "domain")
 _STRUCTURED_KEYS = ("homeCidrs", "nodes")
@@ -236,3 +237,27 @@ def raw_from_strings(values: Mapping[str, str | None]) -> dict[str, Any]:
         else:
             raw[key] = text
     return raw
+
+
+def own_keys(configured: Mapping[str, str]) -> dict[str, str]:
+    """The `solarmonitor:*` values of the stack's whole config, by key without the namespace.
+
+    A key the program does not know is refused, naming the closest known key: a typo such as
+    `influxRetension` would otherwise be ignored and the default applied silently."""
+    own = {}
+    for full_key, text in configured.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.6)
+            hint = (f"did you mean {NAMESPACE}:{close[0]}?" if close
+                    else f"the settings are {', '.join(KNOWN_KEYS)}")
+            raise ConfigError(f"{full_key}: no such setting; {hint}")
+        own[key] = text
+    return own
+
+
+def read_settings(configured: Mapping[str, str], region: Any) -> Settings:
+    """Settings from the stack's whole config as Pulumi hands it to the program."""
+    return parse_settings(raw_from_strings(own_keys(configured)), region=region)

@@ -87,7 +87,7 @@ class GrafanaNode(pulumi.ComponentResource):
             RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard(args.bucket),
                        "0640", "root", "grafana"),
         ]
-        steps = Provisioner(name, host.connection, self, after=[host, *(args.after or [])])
+        steps = Provisioner(name, host, self, after=list(args.after or []))
         steps.run("install", "grafana/repo.sh")
         steps.apply("apply", "grafana/apply.sh", files, args=[public_host])
 

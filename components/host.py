@@ -9,11 +9,12 @@ import pulumi_aws as aws
 import pulumi_command as command
 
 from components.config import NodeSpec
-from components.cost import NODE_TAG
 
 UBUNTU_OWNER = "099720109477"  # Canonical
 UBUNTU_IMAGE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-*-server-*"
 SSH_USER = "ubuntu"
+# On every billable resource: the bill (and AWS Cost Explorer) group by it.
+NODE_TAG = "solarmonitor:node"
 # A booting instance refuses SSH for a minute or two; 60 dials of up to 10 s ride that out.
 DIAL_ERROR_LIMIT = 60
 PER_DIAL_TIMEOUT = 10
@@ -65,6 +66,11 @@ def ubuntu_image(architecture: str, parent: pulumi.Resource) -> pulumi.Output[st
         opts=pulumi.InvokeOutputOptions(parent=parent)).id
 
 
+def node_tags(node: str, role: str | None = None) -> dict[str, str]:
+    """Tags for a node's resources: a readable Name and the node (what the bill groups by)."""
+    return {"Name": "-".join(["solarmonitor", node, *([role] if role else [])]), NODE_TAG: node}
+
+
 class Host(pulumi.ComponentResource):
     instance: aws.ec2.Instance
     """The instance (its id, ENI, availability zone)."""
@@ -74,12 +80,15 @@ class Host(pulumi.ComponentResource):
     """Elastic IP when the node is public (stable across instance replacement), else None."""
     connection: command.remote.ConnectionArgs
     """SSH connection for provisioning steps: user ubuntu, generous dial retries."""
+    owner: pulumi.Resource | None
+    """The component the host was created for (its parent)."""
 
     def __init__(self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:Host", name, None, opts)
+        self.owner = opts.parent if opts else None
         child = pulumi.ResourceOptions(parent=self)
         where = args.placement
-        tags = {"Name": f"solarmonitor-{where.node}", NODE_TAG: where.node}
+        tags = node_tags(where.node)
 
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
@@ -88,7 +97,9 @@ class Host(pulumi.ComponentResource):
             subnet_id=where.subnet_id,
             vpc_security_group_ids=where.security_group_ids,
             key_name=where.key_name,
-            associate_public_ip_address=where.spec.public_ipv4,
+            # A public node's IPv4 is its Elastic IP (it outlives the instance); an address from
+            # launch as well would only be billed until the EIP replaces it.
+            associate_public_ip_address=False,
             ipv6_address_count=1,
             source_dest_check=not args.forwards_traffic,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(

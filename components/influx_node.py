@@ -10,12 +10,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.cost import BACKUP_TAG, NODE_TAG, ROOT_VOLUME_GB_WITH_DATA_VOLUME
-from components.host import Host, HostArgs, Placement
+from components.host import Host, HostArgs, Placement, node_tags
 from components.provisioning import Provisioner, RemoteFile
 from components.templates import render_output, source
 
 PORT = 8086
+ROOT_VOLUME_GB = 8  # the root volume holds the system only; `volumeGb` sizes the data volume
+BACKUP_TAG = "solarmonitor:backup"  # the daily snapshot policy selects volumes by this tag
 DLM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
 
 
@@ -52,9 +53,9 @@ class InfluxNode(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         host = Host(f"{name}-host", HostArgs(
             placement=args.placement,
-            root_volume_gb=ROOT_VOLUME_GB_WITH_DATA_VOLUME), opts=child)
+            root_volume_gb=ROOT_VOLUME_GB), opts=child)
 
-        tags = {"Name": "solarmonitor-influx-data", NODE_TAG: "influx", BACKUP_TAG: args.backup_tag}
+        tags = {**node_tags(args.placement.node, "data"), BACKUP_TAG: args.backup_tag}
         # Protected and separate from the instance: replacing or deleting the instance leaves
         # the data where it is; `pulumi destroy` stops here until the user unprotects it.
         volume = aws.ebs.Volume(
@@ -97,8 +98,7 @@ class InfluxNode(pulumi.ComponentResource):
                 retention=args.retention), "0600"),
         ]
 
-        steps = Provisioner(name, host.connection, self,
-                            after=[host, attachment, *(args.after or [])])
+        steps = Provisioner(name, host, self, after=[attachment, *(args.after or [])])
         steps.run("mount-data", "influx/mount-data.sh", args=[volume.id])
         steps.run("repo", "common/influxdata-repo.sh")
         steps.run("install", "influx/install.sh")

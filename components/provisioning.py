@@ -1,9 +1,6 @@
-"""Remote provisioning steps over SSH (pulumi-command): write a file, run a script, and the
-`Provisioner` that chains a host's steps one after the other.
-
-Both send their content on stdin, never on the command line or in `environment` (which needs
-sshd's AcceptEnv), and carry the SHA-256 of that content in `triggers`, so editing one template
-replaces exactly the step that uses it. Neither logs anything that could hold a secret.
+"""Remote provisioning steps over SSH (pulumi-command): the `Provisioner` writes files and runs
+scripts on one host, one step after the other. Editing one template re-runs exactly the steps
+that use it; nothing that could hold a secret is logged.
 """
 
 from __future__ import annotations
@@ -11,11 +8,15 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_command as command
 
 from components.templates import sha256, source
+
+if TYPE_CHECKING:
+    from components.host import Host
 
 _INSTALL = "sudo install -D -m {mode} -o {owner} -g {group} /dev/stdin {path}"
 _INSTALL_PATTERN = re.compile(
@@ -48,70 +49,66 @@ def slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
 
 
-def write_file(name: str, connection: command.remote.ConnectionArgs, file: RemoteFile,
-               opts: pulumi.ResourceOptions) -> command.remote.Command:
-    """A step writing `file` on the host; re-run whenever its content changes."""
-    content = pulumi.Output.from_input(file.content)
-    return command.remote.Command(
-        name, connection=connection, create=install_command(file), stdin=content,
-        triggers=[content.apply(sha256)], logging=command.remote.Logging.NONE, opts=opts)
-
-
-def write_files(name: str, connection: command.remote.ConnectionArgs, files: list[RemoteFile],
-                opts: pulumi.ResourceOptions) -> list[command.remote.Command]:
-    """One `write_file` step per file, named `<name>-file-<path>`."""
-    return [write_file(f"{name}-file-{slug(f.path)}", connection, f, opts) for f in files]
-
-
 def content_hashes(files: list[RemoteFile]) -> list[pulumi.Output[str]]:
     """Triggers for a step that applies these files: it re-runs when any of them changes."""
     return [pulumi.Output.from_input(f.content).apply(sha256) for f in files]
 
 
-def run_script(name: str, connection: command.remote.ConnectionArgs, script: str,
-               opts: pulumi.ResourceOptions, args: list[pulumi.Input[str]] | None = None,
-               triggers: list[pulumi.Input] | None = None,
-               prints_secret: bool = False) -> command.remote.Command:
-    """Run `files/<script>` as root. `triggers` adds what else should re-run it (the hashes of
-    the files it applies). With `prints_secret`, nothing is logged and stdout is a secret."""
-    text = source(script)
-    create = pulumi.Output.all(*(args or [])).apply(
-        lambda values: " ".join(["sudo bash -s --", *(shlex.quote(str(v)) for v in values)]))
-    if prints_secret:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            additional_secret_outputs=["stdout"]))
-    return command.remote.Command(
-        name, connection=connection, create=create, stdin=text,
-        triggers=[sha256(text), *(triggers or [])],
-        logging=command.remote.Logging.NONE if prints_secret
-        else command.remote.Logging.STDOUT_AND_STDERR,
-        opts=opts)
-
-
 class Provisioner:
     """The provisioning steps of one host, each run after the one before it.
 
-    Step names are `<name>-<step>`; file steps `<name>-file-<path>`. Children of `parent`."""
+    Every step carries in its `triggers` the SHA-256 of what it sends and the id of the host's
+    instance: pulumi-command runs `create` again only when an input changes, so a replaced
+    instance behind the same Elastic IP would otherwise get nothing. Steps send their content on
+    stdin, never on the command line or in `environment` (which needs sshd's AcceptEnv), and
+    never pass the previous run's stdout along (`add_previous_output_in_env`, which would also go
+    through the environment). Step names are `<name>-<step>`; file steps `<name>-file-<path>`;
+    all are children of `parent`.
+    """
 
-    def __init__(self, name: str, connection: command.remote.ConnectionArgs,
-                 parent: pulumi.Resource, after: list[pulumi.Resource]):
-        self.name, self.connection, self.parent = name, connection, parent
-        self.last: list[pulumi.Resource] = list(after)
+    def __init__(self, name: str, host: "Host", parent: pulumi.Resource,
+                 after: list[pulumi.Resource]):
+        self.name, self.host, self.parent = name, host, parent
+        self.last: list[pulumi.Resource] = [host, *after]
 
-    def _after_last(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self.parent, depends_on=self.last)
+    def _step(self, name: str, create: pulumi.Input[str], stdin: pulumi.Input[str],
+              triggers: list[pulumi.Input], logged: bool,
+              secret_stdout: bool = False) -> command.remote.Command:
+        opts = pulumi.ResourceOptions(parent=self.parent, depends_on=self.last,
+                                      additional_secret_outputs=["stdout"] if secret_stdout else None)
+        return command.remote.Command(
+            name, connection=self.host.connection, create=create, stdin=stdin,
+            triggers=[*triggers, self.host.instance.id], add_previous_output_in_env=False,
+            logging=command.remote.Logging.STDOUT_AND_STDERR if logged
+            else command.remote.Logging.NONE, opts=opts)
+
+    def write(self, files: list[RemoteFile]) -> list[command.remote.Command]:
+        """One step per file, all after the previous step; nothing they send is logged."""
+        written = []
+        for file in files:
+            content = pulumi.Output.from_input(file.content)
+            written.append(self._step(f"{self.name}-file-{slug(file.path)}",
+                                      install_command(file), content,
+                                      [content.apply(sha256)], logged=False))
+        self.last = written
+        return written
 
     def run(self, step: str, script: str, args: list[pulumi.Input[str]] | None = None,
             triggers: list[pulumi.Input] | None = None,
             prints_secret: bool = False) -> command.remote.Command:
-        """Run `files/<script>` (see `run_script`) after the previous step."""
-        done = run_script(f"{self.name}-{step}", self.connection, script, self._after_last(),
-                          args=args, triggers=triggers, prints_secret=prints_secret)
+        """Run `files/<script>` as root after the previous step. `triggers` adds what else should
+        re-run it (the hashes of the files it applies). With `prints_secret`, nothing is logged
+        and stdout is a secret."""
+        text = source(script)
+        create = pulumi.Output.all(*(args or [])).apply(
+            lambda values: " ".join(["sudo bash -s --", *(shlex.quote(str(v)) for v in values)]))
+        done = self._step(f"{self.name}-{step}", create, text, [sha256(text), *(triggers or [])],
+                          logged=not prints_secret, secret_stdout=prints_secret)
         self.last = [done]
         return done
 
     def apply(self, step: str, script: str, files: list[RemoteFile],
               args: list[pulumi.Input[str]] | None = None) -> command.remote.Command:
         """Write `files`, then run `script`, again whenever any of the files changes."""
-        self.last = write_files(self.name, self.connection, files, self._after_last())
+        self.write(files)
         return self.run(step, script, args=args, triggers=content_hashes(files))

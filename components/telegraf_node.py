@@ -58,7 +58,7 @@ class TelegrafNode(pulumi.ComponentResource):
                 "telegraf/telegraf.env", mqtt_password=args.mqtt_password,
                 influx_token=args.influx_token), "0600"),
         ]
-        steps = Provisioner(name, host.connection, self, after=[host, *args.after])
+        steps = Provisioner(name, host, self, after=list(args.after))
         steps.run("repo", "common/influxdata-repo.sh")
         steps.run("install", "telegraf/install.sh")
         steps.apply("check", "telegraf/check.sh", files)

@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from components.config import (
     DEFAULT_NODES, INSTANCE_TYPES, ConfigError, HomeCidrs, parse_home_cidrs, parse_retention,
-    parse_settings, parse_topic_prefix, raw_from_strings,
+    parse_settings, parse_topic_prefix, raw_from_strings, read_settings,
 )
 from home_address import AddressError, classify, normalise_ipv4, normalise_ipv6_prefix
 
@@ -101,10 +101,32 @@ def test_region_must_be_a_region(region):
 
 
 def test_unpriced_region_is_priced_as_us_east_1():
-    from components.cost import items_from_settings, monthly_cost
-    s = parse_settings(GOOD, region="eu-west-3")
-    cost = monthly_cost(items_from_settings(s), s.region)
-    assert cost["region"] == "eu-west-3" and cost["pricedAs"] == "us-east-1" and cost["total"] > 0
+    from components.bill import Line, monthly_cost
+    cost = monthly_cost([Line("mqtt", "instance", "t4g.nano", 1)], "eu-west-3")
+    assert cost["region"] == "eu-west-3" and cost["pricedAs"] == "us-east-1"
+    assert cost["total"] == round(0.0042 * 730, 2)
+
+
+@pytest.mark.parametrize("key, closest", [("influxRetension", "influxRetention"),
+                                          ("homeCidr", "homeCidrs"), ("topicprefix", "topicPrefix")])
+def test_a_mistyped_key_is_refused_naming_the_closest(key, closest):
+    configured = {"solarmonitor:homeCidrs": '["1.2.3.4/32"]', f"solarmonitor:{key}": "30d",
+                  "aws:region": "eu-central-1"}
+    with pytest.raises(ConfigError) as caught:
+        read_settings(configured, region="eu-central-1")
+    assert str(caught.value) == (f"solarmonitor:{key}: no such setting; "
+                                 f"did you mean solarmonitor:{closest}?")
+
+
+def test_an_unknown_key_far_from_any_lists_the_settings():
+    with pytest.raises(ConfigError, match="the settings are homeCidrs, nodes"):
+        read_settings({"solarmonitor:homeCidrs": "1.2.3.4", "solarmonitor:zzz": "1"}, "eu-central-1")
+
+
+def test_other_namespaces_are_not_ours_to_refuse():
+    s = read_settings({"solarmonitor:homeCidrs": "1.2.3.4", "aws:profile": "home",
+                       "other:anything": "x"}, "eu-central-1")
+    assert s.home_cidrs.ipv4 == "1.2.3.4/32"
 
 
 def test_scalars_as_pulumi_hands_them_over():
@@ -131,7 +153,7 @@ def test_topic_prefix_accepts_opendtu_style():
 
 def test_every_accepted_instance_type_has_a_price_and_architecture():
     from components.config import NodeSpec
-    from components.cost import PRICES
+    from components.prices import PRICES
     for region in PRICES["instanceHourly"]:
         assert set(PRICES["instanceHourly"][region]) == set(INSTANCE_TYPES)
     for instance_type in INSTANCE_TYPES:

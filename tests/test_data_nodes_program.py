@@ -2,9 +2,12 @@
 
 import json
 
-from components.cost import BACKUP_TAG
+import pytest
+
+from components.influx_node import BACKUP_TAG
+from expected_bill import expected_total
 from tools.mock_engine import SECRET
-from tools.plan import planned_cost, rendered_files
+from tools.plan import rendered_files
 
 
 def test_data_volume_is_encrypted_attached_and_protected(dev_run):
@@ -71,7 +74,7 @@ def test_setup_uses_the_stack_operator_token_and_config(run):
 def test_telegraf_waits_for_broker_and_influx(dev_run):
     first = dev_run.one("command:remote:Command", "telegraf-repo")
     waits_for = {urn.rsplit("::", 1)[-1] for urn in first.dependencies}
-    assert {"mqtt-apply", "influx-tokens", "mqtt-enable-nat", "mqtt-nat-route"} <= waits_for
+    assert {"mqtt-apply", "influx-tokens", "nat-enable", "nat-route"} <= waits_for
 
 
 def test_private_nodes_are_reached_through_the_broker(dev_run):
@@ -92,13 +95,15 @@ def test_telegraf_files_carry_the_scoped_token_only(dev_run):
     assert env_step.raw_inputs["create"].startswith("sudo install -D -m 0600 -o root -g root")
 
 
-def test_plan_cost_includes_data_volume_and_snapshots(dev_run):
-    cost = planned_cost(dev_run, "eu-central-1")
-    labels = [item["item"] for item in cost["items"]]
+def test_the_bill_includes_data_volume_and_snapshots(dev_run):
+    labels = [item["item"] for item in dev_run.outputs["monthlyCostUsd"]["items"]]
     assert "influx: gp3 data volume" in labels
     assert any("snapshots" in label for label in labels)
 
 
-def test_exported_cost_equals_the_plans(dev_run):
-    planned = planned_cost(dev_run, "eu-central-1")
-    assert dev_run.outputs["monthlyCostUsd"] == planned
+@pytest.mark.parametrize("overrides", [{}, {"nodes": {"influx": {"volumeGb": 40}}},
+                                       {"nodes": {"grafana": {"publicIpv4": False}}}])
+def test_the_exported_bill_matches_an_independent_recomputation(run, overrides):
+    result = run(**overrides)
+    assert result.outputs["monthlyCostUsd"]["total"] == pytest.approx(
+        expected_total(result, "eu-central-1"), abs=0.011)

@@ -1,40 +1,46 @@
-"""The project's recording mock engine: runs the real `__main__.py` offline, without the Pulumi
-CLI or AWS, and records every resource as the engine would see it.
+"""The project's recording mock engine: runs the real `__main__.py` (or one component) offline,
+without the Pulumi CLI or AWS, and records every resource as the engine would see it.
 
-- Every registered resource is recorded with its type, name, parent, `inputs` (camelCase, each
-  secret replaced by "[secret]") and `raw_inputs` (the real values, for tests and rendered files).
-- Providers are answered by type; a type or data source it does not know fails loudly.
-- pulumi-tls and pulumi-random are emulated for real (keys, certificates, passwords), so the
-  files a plan renders work: a plan's broker files start a real mosquitto.
+- Every registered resource is recorded with its type, name, parent, resource options, `inputs`
+  (camelCase, each secret replaced by "[secret]") and `raw_inputs` (the real values, for tests and
+  for the files a plan renders).
+- AWS resources and data sources are answered by type with stable fake identifiers; a type or
+  data source it does not know fails loudly. pulumi-tls, pulumi-random and what remote commands
+  print come from `tools/mock_providers.py`.
+- Built on the public Mocks/MockMonitor API; the one unavoidable SDK internal is fenced in
+  `tools/pulumi_runtime.py`.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime
 import hashlib
 import ipaddress
 import json
+import os
 import runpy
 import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pulumi
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from google.protobuf import json_format
-from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.mocks import MockMonitor
+
+from tools import mock_providers
+from tools.pulumi_runtime import run_fresh
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
-_SIG = rpc._special_sig_key
+
+# Pulumi's property wire format (sdk/proto/README: "special signatures"): a map carrying this key
+# is a secret, an asset, an archive or a resource reference rather than a plain map.
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+_ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 
 
 @dataclass
@@ -53,6 +59,11 @@ class Recorded:
     """URNs this resource waits for (depends_on and inputs from other resources)."""
     secret_outputs: list[str] = field(default_factory=list)
     """Output names the program marked secret (additional_secret_outputs)."""
+    delete_before_replace: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    """Alias names (`name` of each alias spec)."""
 
 
 @dataclass
@@ -71,6 +82,9 @@ class ProgramRun:
         assert len(found) == 1, f"expected one {type_} named {name}, found {len(found)}"
         return found[0]
 
+    def by_urn(self, urn: str) -> Recorded:
+        return next(r for r in self.resources if r.urn == urn)
+
     def node_of(self, resource: Recorded) -> str | None:
         """Name of the top-level component a resource belongs to."""
         by_urn = {r.urn: r for r in self.resources}
@@ -82,165 +96,44 @@ class ProgramRun:
         return {k: SECRET if k in self.secret_outputs else v for k, v in self.outputs.items()}
 
 
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def mask(value: Any) -> Any:
     """A serialized property value with each secret replaced by SECRET and assets described."""
     if isinstance(value, dict):
         sig = value.get(_SIG)
-        if sig == rpc._special_secret_sig:
+        if sig == _SECRET_SIG:
             return SECRET
-        if sig == rpc._special_asset_sig:
-            return {"asset": value.get("path") or value.get("uri") or "<inline text>"}
-        if sig == rpc._special_archive_sig:
-            return {"archive": value.get("path") or sorted(value.get("assets", {}))}
-        if sig == rpc._special_resource_sig:
-            return value.get("urn")
+        if sig is not None:
+            return unwrap(value)
         return {k: mask(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # protobuf carries every number as a double
-    return value
+    return _number(value)  # protobuf carries every number as a double
 
 
 def unwrap(value: Any) -> Any:
-    """Deserialized properties with every secret wrapper replaced by its value."""
+    """A serialized property value as plain data: secrets unwrapped, assets by their path."""
     if isinstance(value, dict):
-        if value.get(_SIG) == rpc._special_secret_sig:
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
             return unwrap(value.get("value"))
+        if sig == _ASSET_SIG:
+            return {"asset": value.get("path") or value.get("uri") or "<inline text>"}
+        if sig == _ARCHIVE_SIG:
+            return {"archive": value.get("path") or sorted(value.get("assets", {}))}
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
-    return value
+    return _number(value)
 
 
-# --- emulated providers -----------------------------------------------------------------------
-
-def _pem_private(key) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
-def _tls_private_key(inputs: dict) -> dict:
-    algorithm = inputs.get("algorithm", "RSA")
-    if algorithm == "ED25519":
-        key = ed25519.Ed25519PrivateKey.generate()
-    elif algorithm == "ECDSA":
-        curve = {"P256": ec.SECP256R1(), "P384": ec.SECP384R1()}[inputs.get("ecdsaCurve", "P224")]
-        key = ec.generate_private_key(curve)
-    else:
-        key = rsa.generate_private_key(65537, int(inputs.get("rsaBits", 2048)))
-    public = key.public_key()
-    return {
-        "privateKeyPem": _pem_private(key), "privateKeyPemPkcs8": _pem_private(key),
-        "privateKeyOpenssh": key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption()).decode(),
-        "publicKeyPem": public.public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
-        "publicKeyOpenssh": public.public_bytes(serialization.Encoding.OpenSSH,
-                                                serialization.PublicFormat.OpenSSH).decode() + "\n",
-    }
-
-
-def _subject(inputs: dict) -> x509.Name:
-    subject = inputs.get("subject") or {}
-    parts = [(NameOID.COMMON_NAME, subject.get("commonName")),
-             (NameOID.ORGANIZATION_NAME, subject.get("organization"))]
-    return x509.Name([x509.NameAttribute(oid, v) for oid, v in parts if v])
-
-
-def _sans(inputs: dict) -> list[x509.GeneralName]:
-    return ([x509.DNSName(n) for n in inputs.get("dnsNames") or []]
-            + [x509.IPAddress(ipaddress.ip_address(a)) for a in inputs.get("ipAddresses") or []])
-
-
-def _sign(inputs: dict, subject: x509.Name, public_key, issuer: x509.Name, issuer_key,
-          sans: list, is_ca: bool) -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    uses = set(inputs.get("allowedUses") or [])
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-               .public_key(public_key).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(hours=int(inputs["validityPeriodHours"])))
-               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False))
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    builder = builder.add_extension(x509.KeyUsage(
-        digital_signature="digital_signature" in uses, content_commitment=False,
-        key_encipherment="key_encipherment" in uses, data_encipherment=False,
-        key_agreement="key_agreement" in uses, key_cert_sign="cert_signing" in uses,
-        crl_sign="crl_signing" in uses, encipher_only=False, decipher_only=False), critical=True)
-    extended = [oid for use, oid in (("server_auth", ExtendedKeyUsageOID.SERVER_AUTH),
-                                     ("client_auth", ExtendedKeyUsageOID.CLIENT_AUTH))
-                if use in uses]
-    if extended:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(extended), critical=False)
-    algorithm = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(issuer_key, algorithm).public_bytes(serialization.Encoding.PEM).decode()
-
-
-def _load_key(pem: str):
-    return serialization.load_pem_private_key(pem.encode(), password=None)
-
-
-def _tls_self_signed(inputs: dict) -> dict:
-    key = _load_key(inputs["privateKeyPem"])
-    subject = _subject(inputs)
-    return {"certPem": _sign(inputs, subject, key.public_key(), subject, key, _sans(inputs),
-                             bool(inputs.get("isCaCertificate")))}
-
-
-def _tls_cert_request(inputs: dict) -> dict:
-    key = _load_key(inputs["privateKeyPem"])
-    builder = x509.CertificateSigningRequestBuilder().subject_name(_subject(inputs))
-    if _sans(inputs):
-        builder = builder.add_extension(x509.SubjectAlternativeName(_sans(inputs)), False)
-    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return {"certRequestPem": builder.sign(key, algorithm)
-            .public_bytes(serialization.Encoding.PEM).decode()}
-
-
-def _tls_locally_signed(inputs: dict) -> dict:
-    request = x509.load_pem_x509_csr(inputs["certRequestPem"].encode())
-    ca_cert = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
-    try:
-        sans = list(request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
-    except x509.ExtensionNotFound:
-        sans = []
-    return {"certPem": _sign(inputs, request.subject, request.public_key(), ca_cert.subject,
-                             _load_key(inputs["caPrivateKeyPem"]), sans, False)}
-
-
-def _random_password(inputs: dict) -> dict:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-    length = int(inputs.get("length", 16))
-    value = "".join(secrets.choice(alphabet) for _ in range(length))
-    return {"result": value, "bcryptHash": "$2a$10$" + "x" * 53}
-
-
-def _random_bytes(inputs: dict) -> dict:
-    data = secrets.token_bytes(int(inputs["length"]))
-    return {"base64": base64.b64encode(data).decode(), "hex": data.hex()}
-
-
-# Like Pulumi's state: keys, certificates and random values stay the same across runs of the
-# program in one process while their inputs stay the same (a changed input makes new ones).
-_STATEFUL = ("tls:", "random:")
-_STATE: dict[tuple[str, str, str], tuple[str, dict]] = {}
-
-
-def _command_output(name: str, inputs: dict) -> dict:
-    """A script whose second line reads `# prints: a b` prints a JSON object with those keys;
-    the engine answers with placeholder values (tokens only a real host can create)."""
-    lines = (inputs.get("stdin") or "").splitlines()
-    if len(lines) > 1 and lines[1].startswith("# prints:"):
-        keys = lines[1].removeprefix("# prints:").split()
-        stdout = json.dumps({k: f"plan-{k}-{hashlib.sha256(name.encode()).hexdigest()[:24]}"
-                             for k in keys})
-    else:
-        stdout = ""
-    return {"stdout": stdout, "stderr": ""}
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(_SIG) == _SECRET_SIG
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -258,19 +151,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"arn:aws:{service}:{self.region}:123456789012:{kind}/{name}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        inputs, name, typ = unwrap(dict(args.inputs)), args.name, args.typ
+        inputs, name, typ = unwrap(json.loads(json.dumps(args.inputs, default=str))), args.name, args.typ
         if not args.custom:
             return f"{name}-component", {}
+        if typ in mock_providers.GENERATED:
+            return self._id("gen", name), {**inputs, **mock_providers.generated(typ, name, inputs)}
+        if typ == "command:remote:Command":
+            return self._id("cmd", name), {**inputs, **mock_providers.command_output(name)}
         handler = self._HANDLERS.get(typ)
         if handler is None:
             raise NotImplementedError(f"mock engine: unknown resource type {typ} ({name})")
-        if typ.startswith(_STATEFUL):
-            key = (typ, name, json.dumps(inputs, sort_keys=True, default=str))
-            if key not in _STATE:
-                _STATE[key] = handler(self, name, inputs)
-            rid, outputs = _STATE[key]
-        else:
-            rid, outputs = handler(self, name, inputs)
+        rid, outputs = handler(self, name, inputs)
         return rid, {**inputs, **outputs}
 
     def _instance(self, name, inputs):
@@ -279,7 +170,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # From the name, not the order: resources register concurrently, and a changing address
         # would change the certificates that name it from one run to the next.
         used = 10 + int(hashlib.sha256(name.encode()).hexdigest(), 16) % 200
-        out = {"privateIp": str(cidr.network_address + used), "arn": self._arn("ec2", "instance", rid),
+        out = {"privateIp": inputs.get("privateIp") or str(cidr.network_address + used),
+               "arn": self._arn("ec2", "instance", rid),
                "primaryNetworkInterfaceId": self._id("eni", name),
                "availabilityZone": self.subnet_zones.get(inputs.get("subnetId"), f"{self.region}a"),
                "ipv6Addresses": [f"2001:db8:42:42{cidr.network_address.packed[2]:02x}::{used:x}"]}
@@ -292,6 +184,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.subnet_cidrs[rid] = inputs["cidrBlock"]
         self.subnet_zones[rid] = inputs.get("availabilityZone") or f"{self.region}a"
         return rid, {"arn": self._arn("ec2", "subnet", rid)}
+
+    def _eip(self, name, inputs):
+        address = f"203.0.113.{int(hashlib.sha256(name.encode()).hexdigest(), 16) % 200 + 10}"
+        # AWS's public DNS name for the address (VPCs with DNS hostnames enabled).
+        dns = (f"ec2-{address.replace('.', '-')}.compute-1.amazonaws.com" if self.region == "us-east-1"
+               else f"ec2-{address.replace('.', '-')}.{self.region}.compute.amazonaws.com")
+        return self._id("eipalloc", name), {"publicIp": address, "publicDns": dns,
+                                             "allocationId": self._id("eipalloc", name)}
 
     def _named(prefix: str, service: str, kind: str, extra=None):
         def handler(self, name, inputs):
@@ -320,9 +220,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         "aws:ec2/keyPair:KeyPair": _named("key", "ec2", "key-pair", lambda s, n, i: {
             "keyName": i.get("keyName") or f"{n}-key"}),
         "aws:ec2/instance:Instance": _instance,
-        "aws:ec2/eip:Eip": _named("eipalloc", "ec2", "elastic-ip", lambda s, n, i: {
-            "publicIp": f"203.0.113.{int(hashlib.sha256(n.encode()).hexdigest(), 16) % 200 + 10}",
-            "allocationId": s._id("eipalloc", n)}),
+        "aws:ec2/eip:Eip": _eip,
         "aws:ebs/volume:Volume": _named("vol", "ec2", "volume"),
         "aws:ec2/volumeAttachment:VolumeAttachment": _named("vai", "ec2", "attachment"),
         "aws:dlm/lifecyclePolicy:LifecyclePolicy": _named("policy", "dlm", "policy"),
@@ -339,16 +237,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
             "invokeArn": f"arn:aws:apigateway:{s.region}:lambda:path/{n}"}),
         "aws:lambda/invocation:Invocation": lambda s, n, i: (
             s._id("inv", n), {"result": json.dumps({"statusCode": 200, "changed": True})}),
-        "tls:index/privateKey:PrivateKey": lambda s, n, i: (s._id("key", n), _tls_private_key(i)),
-        "tls:index/selfSignedCert:SelfSignedCert": lambda s, n, i: (
-            s._id("cert", n), _tls_self_signed(i)),
-        "tls:index/certRequest:CertRequest": lambda s, n, i: (s._id("csr", n), _tls_cert_request(i)),
-        "tls:index/locallySignedCert:LocallySignedCert": lambda s, n, i: (
-            s._id("cert", n), _tls_locally_signed(i)),
-        "random:index/randomPassword:RandomPassword": lambda s, n, i: (
-            s._id("pw", n), _random_password(i)),
-        "random:index/randomBytes:RandomBytes": lambda s, n, i: (s._id("rb", n), _random_bytes(i)),
-        "command:remote:Command": lambda s, n, i: (s._id("cmd", n), _command_output(n, i)),
     }
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -362,56 +250,50 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"mock engine: unknown data source {args.token}")
 
 
-class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping each registration's parent and masked inputs."""
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's parent, options and inputs, and
+    the stack's outputs."""
 
     def __init__(self, mocks_: RecordingMocks):
         super().__init__(mocks_)
         self.records: list[Recorded] = []
+        self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
         serialized = json_format.MessageToDict(request.object)
-        raw = unwrap(rpc.deserialize_properties(request.object))
         top_level = request.parent.split("::")[2] == "pulumi:pulumi:Stack"
-        parent = None if top_level else request.parent
         registration = self.resources[response.urn]
         self.records.append(Recorded(
-            urn=response.urn, type=request.type, name=request.name, parent=parent,
-            custom=bool(request.custom), inputs=mask(serialized), raw_inputs=_plain(raw),
-            id=registration.id or "", outputs=_plain(unwrap(registration.state)),
+            urn=response.urn, type=request.type, name=request.name,
+            parent=None if top_level else request.parent, custom=bool(request.custom),
+            inputs=mask(serialized), raw_inputs=unwrap(serialized), id=registration.id or "",
+            outputs=unwrap(json.loads(json.dumps(registration.state, default=str))),
             protect=bool(request.protect), dependencies=list(request.dependencies),
-            secret_outputs=list(request.additionalSecretOutputs)))
+            secret_outputs=list(request.additionalSecretOutputs),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            ignore_changes=list(request.ignoreChanges),
+            replace_on_changes=list(request.replaceOnChanges),
+            aliases=[alias.spec.name for alias in request.aliases if alias.HasField("spec")]))
         # Like the real engine: outputs a resource declares secret (a provider's generated
         # passwords, `additional_secret_outputs`) come back to the program as secrets.
         state = json_format.MessageToDict(response.object)
         for key in request.additionalSecretOutputs:
-            if key in state and not (isinstance(state[key], dict) and _SIG in state[key]):
-                response.object.update({key: {_SIG: rpc._special_secret_sig, "value": state[key]}})
+            if key in state and not _is_secret(state[key]):
+                response.object.update({key: {_SIG: _SECRET_SIG, "value": state[key]}})
         return response
 
-
-def _plain(value: Any) -> Any:
-    """Deserialized properties as JSON-able values (assets and resources by name)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, pulumi.FileAsset):
-        return {"asset": value.path}
-    if isinstance(value, pulumi.AssetArchive):
-        return {"archive": sorted(value.assets)}
-    return repr(value)
+    def RegisterResourceOutputs(self, request):
+        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+            self.stack_outputs = json_format.MessageToDict(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
-def _config_strings(config: dict[str, Any]) -> dict[str, str]:
-    """Stack YAML config values as Pulumi hands them to a program: strings, structures as JSON."""
+def _config_bag(config: dict[str, Any]) -> str:
+    """Stack YAML config as the Pulumi CLI hands it to a program (PULUMI_CONFIG): a JSON map of
+    strings, structured values JSON-encoded."""
     out = {}
     for key, value in config.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
@@ -422,33 +304,28 @@ def _config_strings(config: dict[str, Any]) -> dict[str, str]:
             out[key] = "true" if value else "false"
         else:
             out[key] = str(value)
-    return out
+    return json.dumps(out)
+
+
+def run(program: Callable[[], None], config: dict[str, Any] | None = None,
+        stack: str = "dev") -> ProgramRun:
+    """Run `program` once, fresh, under the recording engine; raise what it raises."""
+    config = config or {}
+    engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")))
+    monitor = RecordingMonitor(engine)
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    os.environ["PULUMI_CONFIG"] = _config_bag(config)
+    pulumi.runtime.set_all_config({})
+    pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
+                             monitor=monitor)
+    run_fresh(program)
+    outputs = monitor.stack_outputs
+    return ProgramRun(monitor.records, {k: unwrap(v) for k, v in outputs.items()},
+                      {k for k, v in outputs.items() if _is_secret(v)})
 
 
 def run_program(config: dict[str, Any], stack: str = "dev",
                 program: Path = PROJECT_DIR / "__main__.py") -> ProgramRun:
     """Run the real program once, fresh, under the recording engine; raise what it raises."""
-    region = str(config.get("aws:region", "eu-central-1"))
-    engine = RecordingMocks(region)
-    monitor = RecordingMonitor(engine)
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
-    pulumi.runtime.set_all_config(_config_strings(config))
-    settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
-                             monitor=monitor)
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
-
-    async def resolve(value):
-        output = pulumi.Output.from_input(value)
-        return await output.future(), await output.is_secret()
-
-    outputs, secret_names = {}, set()
-    for name, value in settings.get_root_resource().outputs.items():
-        resolved, is_secret = _sync_await(resolve(value))
-        outputs[name] = _plain(resolved)
-        if is_secret:
-            secret_names.add(name)
-    return ProgramRun(monitor.records, outputs, secret_names)
+    return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack)

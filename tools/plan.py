@@ -19,7 +19,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.config import ConfigError  # noqa: E402
-from components.cost import items_from_resources, monthly_cost  # noqa: E402
+from components.host import NODE_TAG  # noqa: E402
 from components.provisioning import parse_install_command  # noqa: E402
 from tools.mock_engine import ProgramRun, run_program  # noqa: E402
 
@@ -49,22 +49,21 @@ def load_stack_config(path: Path) -> tuple[str, dict]:
 
 
 def rendered_files(run: ProgramRun) -> dict[str, dict[str, str]]:
-    """{node: {absolute host path: content}} from every file-writing step."""
+    """{node: {absolute host path: content}} from every file-writing step, by the node whose
+    instance the step is tied to (the instance id in its triggers)."""
+    node_of_instance = {i.id: i.raw_inputs["tags"][NODE_TAG]
+                        for i in run.find("aws:ec2/instance:Instance")}
     files: dict[str, dict[str, str]] = {}
     for record in run.find("command:remote:Command"):
         target = parse_install_command(record.raw_inputs.get("create", ""))
         if target:
-            files.setdefault(run.node_of(record), {})[target["path"]] = record.raw_inputs["stdin"]
+            (node,) = {node_of_instance[t] for t in record.raw_inputs["triggers"]
+                       if t in node_of_instance}
+            files.setdefault(node, {})[target["path"]] = record.raw_inputs["stdin"]
     return files
 
 
-def planned_cost(run: ProgramRun, region: str) -> dict:
-    """The price table applied to the resources the program created."""
-    return monthly_cost(items_from_resources(
-        {"type": r.type, "id": r.id, "inputs": r.raw_inputs} for r in run.resources), region)
-
-
-def plan_document(run: ProgramRun, region: str) -> dict:
+def plan_document(run: ProgramRun) -> dict:
     by_urn = {r.urn: r for r in run.resources}
     return {
         "resources": [
@@ -74,13 +73,14 @@ def plan_document(run: ProgramRun, region: str) -> dict:
             for r in run.resources
         ],
         "outputs": run.masked_outputs(),
-        "monthlyCostUsd": planned_cost(run, region),
+        # The program prices what it creates (components/bill.py); the plan shows that figure.
+        "monthlyCostUsd": run.outputs["monthlyCostUsd"],
     }
 
 
-def write_plan(run: ProgramRun, region: str, out: Path) -> dict:
+def write_plan(run: ProgramRun, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    document = plan_document(run, region)
+    document = plan_document(run)
     (out / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     shutil.rmtree(out / "files", ignore_errors=True)
     for node, files in rendered_files(run).items():
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     except (PlanError, ConfigError, pulumi.RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    document = write_plan(run, str(config.get("aws:region")), options.out)
+    document = write_plan(run, options.out)
     print(summary(run, document, options.out))
     return 0
 

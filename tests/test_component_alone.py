@@ -1,0 +1,36 @@
+"""One component built on its own under the mock engine, as pulumi-awsx tests its components:
+the template for the next node's tests. No `__main__.py`, no config; plain inputs in, recorded
+resources out."""
+
+from components.certificates import CertificateAuthority
+from components.config import NodeSpec
+from components.host import Placement
+from components.mqtt_broker import MqttBroker, MqttBrokerArgs
+from components.mqtt_users import MqttUser
+from tools.mock_engine import SECRET, run
+
+PUBLISHER = MqttUser("meter", "A meter publishes its readings.", publishes=("meter/#",))
+READER = MqttUser("reader", "Reads the meter.", reads=("meter/#",))
+
+
+def build_broker():
+    placement = Placement(node="mqtt", spec=NodeSpec("t4g.nano", True, 8), subnet_id="subnet-1",
+                          security_group_ids=["sg-1"], key_name="key", private_key="not-a-key")
+    MqttBroker("broker", MqttBrokerArgs(placement=placement, ca=CertificateAuthority("ca"),
+                                        users=(PUBLISHER, READER), topic_prefix="home"))
+
+
+def test_a_broker_alone_renders_its_users_into_acl_and_password_file():
+    result = run(build_broker)
+    acl = result.one("command:remote:Command", "broker-file-etc-mosquitto-acl")
+    assert "user meter\ntopic write home/meter/#\n" in acl.raw_inputs["stdin"]
+    assert "user reader\ntopic read home/meter/#\n" in acl.raw_inputs["stdin"]
+    passwd = result.one("command:remote:Command", "broker-file-etc-mosquitto-passwd")
+    assert passwd.inputs["stdin"] == SECRET and passwd.inputs["logging"] == "none"
+    users = [line.split(":")[0] for line in passwd.raw_inputs["stdin"].splitlines()]
+    assert users == ["meter", "reader"]
+    for user in ("meter", "reader"):
+        assert result.one("random:index/randomPassword:RandomPassword", f"broker-{user}-password")
+    instance = result.one("aws:ec2/instance:Instance", "broker-host-instance")
+    assert instance.raw_inputs["subnetId"] == "subnet-1"
+    assert instance.raw_inputs["tags"]["solarmonitor:node"] == "mqtt"
