@@ -6,15 +6,20 @@ import pulumi
 
 from components.bill import Bill
 from components.certificates import CertificateAuthority
-from components.config import ConfigError, read_settings
+from components.config import NODE_NAMES, ConfigError, read_settings
 from components.grafana_node import GrafanaNode, GrafanaNodeArgs
 from components.host import Placement
 from components.influx_node import InfluxNode, InfluxNodeArgs
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
-from components.mqtt_broker import PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
+from components.mqtt_broker import INTERNAL_PORT, PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
 from components.mqtt_users import OPENDTU, TELEGRAF, USERS
 from components.nat_instance import NatInstance, NatInstanceArgs
-from components.network import Network
+from components.network import (
+    PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, Network, NetworkArgs, host_address,
+)
+from components.opendtu_data import CONSUMERS
+from components.opendtu_settings import settings_page
+from components.queue_sizing import queue_limits
 from components.ssh_key import SshKey
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
@@ -23,6 +28,10 @@ try:
     region = (pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION")
               or os.environ.get("AWS_DEFAULT_REGION"))
     settings = read_settings(pulumi.runtime.get_config_env(), region=region)
+    try:
+        queue = queue_limits(CONSUMERS, settings.nodes["mqtt"].instance_type)
+    except ValueError as error:
+        raise ConfigError(f"solarmonitor:nodes.mqtt.instanceType: {error}") from None
 except ConfigError as error:
     # RunError ends the program with this one line instead of a traceback.
     raise pulumi.RunError(str(error)) from None
@@ -30,7 +39,8 @@ except ConfigError as error:
 bill = Bill()
 bill.watch()
 
-network = Network("network")
+network = Network("network", NetworkArgs(
+    instance_types=tuple(spec.instance_type for spec in settings.nodes.values())))
 guard = IpGuard("ipguard", IpGuardArgs(
     vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(), region=settings.region,
     ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ())))
@@ -41,16 +51,21 @@ ca = CertificateAuthority("ca")
 def placement(node: str, jump=None) -> Placement:
     """Where a node runs; private nodes are provisioned through the broker as jump host."""
     public = settings.nodes[node].public_ipv4
+    # Fixed addresses: what Telegraf and Grafana are configured with (and Telegraf's disk
+    # buffer is keyed on) stays valid when the broker or InfluxDB is replaced.
+    address = host_address(PUBLIC_SUBNET_CIDR if public else PRIVATE_SUBNET_CIDR,
+                           10 + NODE_NAMES.index(node))
     return Placement(node=node, spec=settings.nodes[node],
                      subnet_id=network.public_subnet_id if public else network.private_subnet_id,
                      security_group_ids=[*([guard.security_group_id] if public else []),
                                          network.node_group_id],
                      key_name=ssh.key_name, private_key=ssh.private_key_openssh,
-                     jump=None if public else jump)
+                     private_ip=address, jump=None if public else jump)
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    placement=placement("mqtt"), ca=ca, users=USERS, topic_prefix=settings.topic_prefix,
+    placement=placement("mqtt"), ca=ca, users=USERS, queue=queue,
+    topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
     forwards_traffic=True, after=[guard.seeded]))
@@ -66,14 +81,16 @@ def reachable(node: str) -> list:
 
 
 influx = InfluxNode("influx", InfluxNodeArgs(
-    placement=placement("influx", mqtt.jump), org=settings.influx_org,
+    placement=placement("influx", mqtt.jump), availability_zone=network.availability_zone, ca=ca,
+    org=settings.influx_org,
     bucket=settings.influx_bucket, retention=settings.influx_retention,
     backup_days=settings.backup_days,
     backup_tag=f"{pulumi.get_project()}-{pulumi.get_stack()}",
     after=reachable("influx")))
 telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
     placement=placement("telegraf", mqtt.jump), topic_prefix=settings.topic_prefix,
-    broker_host=mqtt.private_ip, ca_cert=ca.cert_pem, mqtt_user=TELEGRAF.name,
+    broker_url=mqtt.private_ip.apply(lambda ip: f"ssl://{ip}:{INTERNAL_PORT}"),
+    ca_cert=ca.cert_pem, mqtt_user=TELEGRAF.name,
     mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
     influx_token=influx.telegraf_token, org=settings.influx_org, bucket=settings.influx_bucket,
     after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
@@ -100,3 +117,8 @@ pulumi.export("piAccessKeyId", guard.pi_access_key_id)
 pulumi.export("piSecretAccessKey", guard.pi_secret_access_key)
 pulumi.export("piAgentConfig", guard.pi_agent_config)
 pulumi.export("monthlyCostUsd", bill.monthly_cost(settings.region))
+pulumi.export("openDtuSettings", pulumi.Output.secret(pulumi.Output.all(
+    mqtt.host, mqtt.ca_cert, mqtt.passwords[OPENDTU.name]).apply(
+    lambda values: settings_page(host=values[0], port=mqtt.port, ca_cert=values[1],
+                                 username=OPENDTU.name, password=values[2],
+                                 topic_prefix=settings.topic_prefix))))

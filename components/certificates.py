@@ -1,8 +1,9 @@
 """The stack's own certificate authority and the server certificates it signs.
 
-A private CA (not a public one) because the endpoints are bare IP addresses that no public CA
-certifies; OpenDTU and browsers trust it by its PEM (`caCert` output). ECDSA P-256 keeps the CA's
-PEM far below OpenDTU's 2560-character limit.
+A private CA (not a public one): the endpoints are AWS's names for Elastic IPs and addresses
+inside the VPC, which no public CA certifies; OpenDTU, Telegraf, Grafana and browsers trust it by
+its PEM (`caCert` output). ECDSA P-256 keeps the CA's PEM far below OpenDTU's 2560-character
+limit (MQTT_MAX_CERT_STRLEN).
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ class ServerCertificate:
     cert_pem: pulumi.Output[str]
 
 
-def server_certificate(name: str, ca: CertificateAuthority, common_name: str,
-                       ip_addresses: list[pulumi.Input[str]], dns_names: list[str],
+def server_certificate(name: str, ca: CertificateAuthority, common_name: pulumi.Input[str],
+                       ip_addresses: list[pulumi.Input[str]], dns_names: list[pulumi.Input[str]],
                        opts: pulumi.ResourceOptions) -> ServerCertificate:
     """Key, request and CA-signed certificate for a TLS server; children of `opts.parent`."""
     key = tls.PrivateKey(f"{name}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)

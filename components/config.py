@@ -18,11 +18,12 @@ from home_address import AddressError, classify
 NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
 MIN_VOLUME_GB = 8  # Ubuntu 24.04's image needs 8 GB for its root file system
 MAX_VOLUME_GB = 1024
+MAX_DOMAIN = 128 - len("mqtt.")
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^(\d+(w|d|h|m|s))+$")
-_DOMAIN = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class ConfigError(ValueError):
@@ -163,10 +164,11 @@ def parse_nodes(value: Any) -> dict[str, NodeSpec]:
 def parse_topic_prefix(value: Any) -> str:
     # OpenDTU shows the prefix with its trailing slash ("solar/"); accept it as users copy it.
     text = value[:-1] if isinstance(value, str) and value.endswith("/") else value
-    if not isinstance(text, str) or len(value) > 32 or not _TOPIC_PREFIX.match(text):
+    # OpenDTU's base topic, trailing slash included, takes 32 characters (MQTT_MAX_TOPIC_STRLEN).
+    if not isinstance(text, str) or len(text) + 1 > 32 or not _TOPIC_PREFIX.match(text):
         raise _fail("topicPrefix", value,
-                    "OpenDTU's MQTT topic prefix: at most 32 characters of letters, digits, "
-                    "'_', '-' and '/' levels, no wildcards, e.g. solar")
+                    "OpenDTU's MQTT base topic: at most 31 characters (32 with the trailing "
+                    "'/') of letters, digits, '_', '-' and '/' levels, no wildcards, e.g. solar")
     return text
 
 
@@ -194,8 +196,10 @@ def parse_retention(value: Any) -> str:
 def parse_domain(value: Any) -> str | None:
     if value in (None, ""):
         return None
-    if not isinstance(value, str) or not _DOMAIN.match(value):
-        raise _fail("domain", value, "a lower-case DNS name such as solar.example.org")
+    # OpenDTU's Hostname field takes 128 characters (MQTT_MAX_HOSTNAME_STRLEN): mqtt.<domain>.
+    if not isinstance(value, str) or len(value) > MAX_DOMAIN or not _DOMAIN.match(value):
+        raise _fail("domain", value, f"a lower-case DNS name of at most {MAX_DOMAIN} characters "
+                    "(OpenDTU takes 128 for mqtt.<domain>), such as solar.example.org")
     return value
 
 

@@ -58,11 +58,15 @@ class GrafanaNode(pulumi.ComponentResource):
         host = Host(f"{name}-host", HostArgs(
             placement=args.placement), opts=child)
         address = host.public_ip if host.public_ip is not None else host.private_ip
-        public_host = pulumi.Output.from_input(args.dns_name) if args.dns_name else address
+        # A name in the URL: AWS's public DNS name of the Elastic IP, or grafana.<domain>.
+        # Browsers accept the IP too (it is in the certificate), but a name is nicer.
+        public_host = (pulumi.Output.from_input(args.dns_name) if args.dns_name
+                       else host.public_dns if host.public_dns is not None else address)
+        names = [*([args.dns_name] if args.dns_name else []),
+                 *([host.public_dns] if host.public_dns is not None else [])]
         certificate = server_certificate(
-            f"{name}-server", args.ca, common_name=args.dns_name or "solarmonitor-grafana",
-            ip_addresses=[address], dns_names=[args.dns_name] if args.dns_name else [],
-            opts=child)
+            f"{name}-server", args.ca, common_name=public_host, ip_addresses=[address],
+            dns_names=names, opts=child)
         password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
                                          opts=child)
         admin_password = pulumi.Output.secret(password.result)
@@ -80,7 +84,8 @@ class GrafanaNode(pulumi.ComponentResource):
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/provisioning/datasources/solarmonitor.yaml", render_output(
                 "grafana/datasource.yaml", uid=DATASOURCE_UID, url=args.influx_url, org=args.org,
-                bucket=args.bucket, token=pulumi.Output.secret(args.influx_token)),
+                bucket=args.bucket, token=pulumi.Output.secret(args.influx_token),
+                ca_cert=args.ca.cert_pem),
                 "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/provisioning/dashboards/solarmonitor.yaml",
                        source("grafana/dashboards.yaml"), "0640", "root", "grafana"),

@@ -1,4 +1,10 @@
-"""Host: the EC2 instance every node runs on, and how provisioning steps reach it over SSH."""
+"""Host: the EC2 instance every node runs on, and how provisioning steps reach it over SSH.
+
+Each host has an SSH host key made by the stack, installed by cloud-init before sshd first
+answers, and pinned in every connection to it (the jump included): pulumi-command accepts any
+host key when none is given (provider/pkg/provider/remote/connection.go, SSHConfig:
+InsecureIgnoreHostKey), and it sends passwords, TLS keys and tokens over these connections.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_command as command
+import pulumi_tls as tls
 
 from components.config import NodeSpec
+from components.templates import render_output
 
 UBUNTU_OWNER = "099720109477"  # Canonical
 UBUNTU_IMAGE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-*-server-*"
@@ -25,6 +33,8 @@ class JumpHost:
     """A public node that forwards SSH to nodes without a public address."""
     host: pulumi.Input[str]
     private_key: pulumi.Input[str]
+    host_key: pulumi.Input[str]
+    """Its SSH host key (authorized_keys format), checked on every hop through it."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,9 @@ class Placement:
     """EC2 key pair the SSH connection uses. Required."""
     private_key: pulumi.Input[str]
     """The matching private key (secret). Required."""
+    private_ip: str | None = None
+    """Fixed address in the subnet, kept by a replacement (what other nodes are configured
+    with stays valid). Left out: AWS picks one, and a replacement gets another."""
     jump: JumpHost | None = None
     """Jump host for SSH. Left out: SSH goes straight to the public address."""
 
@@ -78,8 +91,13 @@ class Host(pulumi.ComponentResource):
     """Address inside the VPC; what other nodes connect to."""
     public_ip: pulumi.Output[str] | None
     """Elastic IP when the node is public (stable across instance replacement), else None."""
+    public_dns: pulumi.Output[str] | None
+    """AWS's public DNS name of the Elastic IP (ec2-a-b-c-d.<region>.compute.amazonaws.com),
+    which resolves publicly without a domain of one's own; None without an Elastic IP."""
+    host_key: pulumi.Output[str]
+    """The host's SSH public key (authorized_keys format)."""
     connection: command.remote.ConnectionArgs
-    """SSH connection for provisioning steps: user ubuntu, generous dial retries."""
+    """SSH connection for provisioning steps: user ubuntu, host key pinned, patient dialling."""
     owner: pulumi.Resource | None
     """The component the host was created for (its parent)."""
 
@@ -90,11 +108,18 @@ class Host(pulumi.ComponentResource):
         where = args.placement
         tags = node_tags(where.node)
 
+        host_key = tls.PrivateKey(f"{name}-ssh-host-key", algorithm="ED25519", opts=child)
+        self.host_key = host_key.public_key_openssh.apply(str.strip)
+        user_data = render_output("common/cloud-config.yaml",
+                                  private_key=pulumi.Output.secret(host_key.private_key_openssh),
+                                  public_key=self.host_key)
+
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
             ami=ubuntu_image(where.spec.architecture, self),
             instance_type=where.spec.instance_type,
             subnet_id=where.subnet_id,
+            private_ip=where.private_ip,
             vpc_security_group_ids=where.security_group_ids,
             key_name=where.key_name,
             # A public node's IPv4 is its Elastic IP (it outlives the instance); an address from
@@ -102,6 +127,9 @@ class Host(pulumi.ComponentResource):
             associate_public_ip_address=False,
             ipv6_address_count=1,
             source_dest_check=not args.forwards_traffic,
+            user_data=user_data,
+            # cloud-init installs the host key on the first boot only: a new key needs a new host.
+            user_data_replace_on_change=True,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
@@ -110,23 +138,31 @@ class Host(pulumi.ComponentResource):
             # "standard" credits: a busy node slows down instead of running up a bill.
             credit_specification=aws.ec2.InstanceCreditSpecificationArgs(cpu_credits="standard"),
             tags=tags,
-            # A newer Ubuntu image must not replace a running node; patches come from apt.
-            opts=child.merge(pulumi.ResourceOptions(ignore_changes=["ami"])))
+            opts=child.merge(pulumi.ResourceOptions(
+                # A newer Ubuntu image must not replace a running node; patches come from apt.
+                ignore_changes=["ami"],
+                # But x86 <-> arm64 needs another image, which AWS cannot change in place: with
+                # the image ignored, the type alone would be an update AWS refuses.
+                replacement_trigger=where.spec.architecture,
+                # The fixed private address is free only once the old instance is gone.
+                delete_before_replace=True)))
 
         self.private_ip = self.instance.private_ip
-        self.public_ip = None
+        self.public_ip = self.public_dns = None
         if where.spec.public_ipv4:
             eip = aws.ec2.Eip(f"{name}-eip", domain="vpc", instance=self.instance.id, tags=tags,
                               opts=child)
-            self.public_ip = eip.public_ip
+            self.public_ip, self.public_dns = eip.public_ip, eip.public_dns
 
         proxy = None
         if where.jump is not None:
             proxy = command.remote.ProxyConnectionArgs(
                 host=where.jump.host, user=SSH_USER, private_key=where.jump.private_key,
+                host_key=where.jump.host_key,
                 dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
         self.connection = command.remote.ConnectionArgs(
             host=self.public_ip if self.public_ip is not None else self.private_ip,
-            user=SSH_USER, private_key=where.private_key, proxy=proxy,
+            user=SSH_USER, private_key=where.private_key, host_key=self.host_key, proxy=proxy,
             dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
-        self.register_outputs({"privateIp": self.private_ip, "publicIp": self.public_ip})
+        self.register_outputs({"privateIp": self.private_ip, "publicIp": self.public_ip,
+                               "hostKey": self.host_key})

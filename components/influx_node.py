@@ -1,5 +1,11 @@
-"""InfluxNode: InfluxDB 2 on its own instance, its data on a volume that outlives the instance,
-backed up daily by Data Lifecycle Manager, with scoped tokens for Telegraf and Grafana."""
+"""InfluxNode: InfluxDB 2 over TLS on its own instance, its data on a volume that outlives the
+instance, backed up daily by Data Lifecycle Manager, with scoped tokens for Telegraf and Grafana.
+
+Replacing the instance (a new image, another instance type, a lost host) keeps the data: the
+volume is protected, lives in the network's pinned zone, is detached before the old instance
+goes, and is mounted again (never formatted) by the new one. The tokens live on the volume too,
+so they outlive the instance, and the token step hands out the same ones every time it runs.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, Placement, node_tags
 from components.provisioning import Provisioner, RemoteFile
 from components.templates import render_output, source
@@ -17,17 +24,25 @@ from components.templates import render_output, source
 PORT = 8086
 ROOT_VOLUME_GB = 8  # the root volume holds the system only; `volumeGb` sizes the data volume
 BACKUP_TAG = "solarmonitor:backup"  # the daily snapshot policy selects volumes by this tag
+DATA_DEVICE = "/dev/sdf"
 DLM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
 
 
 @dataclass(frozen=True)
 class InfluxNodeArgs:
     placement: Placement
-    """Where the node runs and how provisioning reaches it. Required."""
+    """Where the node runs and how provisioning reaches it; needs a fixed `private_ip`, which
+    clients and the TLS certificate name. Required."""
+    availability_zone: pulumi.Input[str]
+    """Zone of the node's subnet, for the data volume: from the network, which pins it (not
+    from the instance, whose replacement would plan to replace the protected volume). Required."""
+    ca: CertificateAuthority
+    """Signs InfluxDB's TLS certificate. Required."""
     org: str
     bucket: str
     retention: str
-    """InfluxDB org, bucket and bucket retention ("0" keeps forever). Required."""
+    """InfluxDB org, bucket and bucket retention ("0" keeps forever). Renaming either in the
+    config renames it in InfluxDB, data and tokens kept. Required."""
     backup_days: int
     """Daily snapshots of the data volume are kept this many days. Required."""
     backup_tag: str
@@ -38,33 +53,38 @@ class InfluxNodeArgs:
 
 class InfluxNode(pulumi.ComponentResource):
     url: pulumi.Output[str]
-    """http://<private address>:8086, reachable from the other nodes only."""
+    """https://<fixed private address>:8086, reachable from the other nodes only."""
     admin_token: pulumi.Output[str]
     """Operator token (secret): everything, in every org."""
     telegraf_token: pulumi.Output[str]
-    """Token that may write the bucket only (secret)."""
+    """Token that may write the bucket only (secret); the same on every run of the token step."""
     grafana_token: pulumi.Output[str]
-    """Token that may read the bucket only (secret)."""
+    """Token that may read the bucket only (secret); the same on every run of the token step."""
     ready: pulumi.Resource
     """The step after which InfluxDB runs with its org, bucket and tokens."""
 
     def __init__(self, name: str, args: InfluxNodeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:InfluxNode", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        host = Host(f"{name}-host", HostArgs(
-            placement=args.placement,
-            root_volume_gb=ROOT_VOLUME_GB), opts=child)
+        if args.placement.private_ip is None:
+            raise ValueError("InfluxNode needs a fixed private_ip: its clients and its "
+                             "certificate name it")
+        host = Host(f"{name}-host", HostArgs(placement=args.placement,
+                                             root_volume_gb=ROOT_VOLUME_GB), opts=child)
 
         tags = {**node_tags(args.placement.node, "data"), BACKUP_TAG: args.backup_tag}
         # Protected and separate from the instance: replacing or deleting the instance leaves
         # the data where it is; `pulumi destroy` stops here until the user unprotects it.
         volume = aws.ebs.Volume(
-            f"{name}-data", availability_zone=host.instance.availability_zone,
+            f"{name}-data", availability_zone=args.availability_zone,
             size=args.placement.spec.volume_gb, type="gp3", encrypted=True, tags=tags,
             opts=child.merge(pulumi.ResourceOptions(protect=True)))
         attachment = aws.ec2.VolumeAttachment(
-            f"{name}-data-attachment", device_name="/dev/sdf", volume_id=volume.id,
-            instance_id=host.instance.id, stop_instance_before_detaching=True, opts=child)
+            f"{name}-data-attachment", device_name=DATA_DEVICE, volume_id=volume.id,
+            instance_id=host.instance.id, stop_instance_before_detaching=True,
+            # A volume is attached to one instance at a time: the old attachment must go before
+            # the new one is made, or AWS answers VolumeInUse.
+            opts=child.merge(pulumi.ResourceOptions(delete_before_replace=True)))
 
         dlm_role = aws.iam.Role(f"{name}-backup-role", assume_role_policy=json.dumps({
             "Version": "2012-10-17", "Statement": [{
@@ -86,28 +106,39 @@ class InfluxNode(pulumi.ComponentResource):
                         count=args.backup_days))]),
             opts=child.merge(pulumi.ResourceOptions(depends_on=[dlm_attachment])))
 
+        certificate = server_certificate(
+            f"{name}-server", args.ca, common_name=args.placement.private_ip,
+            ip_addresses=[args.placement.private_ip, "127.0.0.1"], dns_names=["localhost"],
+            opts=child)
         admin_password = random.RandomPassword(f"{name}-admin-password", length=32,
                                                special=False, opts=child)
         operator_token = pulumi.Output.secret(random.RandomPassword(
             f"{name}-operator-token", length=64, special=False, opts=child).result)
-        files = [
+
+        steps = Provisioner(name, host, self, after=[attachment, *(args.after or [])])
+        # Again when the volume grows, to grow the file system.
+        steps.run("mount-data", "influx/mount-data.sh", args=[volume.id], triggers=[volume.size])
+        # Before the package exists: influxd must never start without its data volume mounted.
+        steps.write([RemoteFile("/etc/systemd/system/influxdb.service.d/solarmonitor.conf",
+                                source("influx/requires-data-volume.conf"))])
+        steps.run("repo", "common/influxdata-repo.sh")
+        steps.run("install", "influx/install.sh")
+        steps.apply("setup", "influx/setup.sh", [
             RemoteFile("/etc/influxdb/config.toml", source("influx/config.toml")),
+            RemoteFile("/usr/local/share/ca-certificates/solarmonitor.crt", args.ca.cert_pem),
+            RemoteFile("/etc/influxdb/tls/server.crt", certificate.cert_pem),
+            RemoteFile("/etc/influxdb/tls/server.key", certificate.key_pem,
+                       "0640", "root", "influxdb"),
             RemoteFile("/etc/solarmonitor/influx-setup.env", render_output(
                 "influx/setup.env", admin_password=admin_password.result,
                 operator_token=operator_token, org=args.org, bucket=args.bucket,
                 retention=args.retention), "0600"),
-        ]
-
-        steps = Provisioner(name, host, self, after=[attachment, *(args.after or [])])
-        steps.run("mount-data", "influx/mount-data.sh", args=[volume.id])
-        steps.run("repo", "common/influxdata-repo.sh")
-        steps.run("install", "influx/install.sh")
-        steps.apply("setup", "influx/setup.sh", files)
+        ], args=[volume.id])
         tokens_step = steps.run("tokens", "influx/tokens.sh", triggers=[args.org, args.bucket],
                                 prints_secret=True)
         tokens = tokens_step.stdout.apply(json.loads)
 
-        self.url = pulumi.Output.concat("http://", host.private_ip, f":{PORT}")
+        self.url = pulumi.Output.from_input(f"https://{args.placement.private_ip}:{PORT}")
         self.admin_token = operator_token
         self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
         self.grafana_token = pulumi.Output.secret(tokens["grafana"])

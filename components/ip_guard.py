@@ -78,27 +78,39 @@ class IpGuard(pulumi.ComponentResource):
                  "Resource": f"{arns[1]}:*"},
             ])), opts=child)
 
-        function = aws.lambda_.Function(
-            f"{name}-function", runtime=LAMBDA_RUNTIME, architectures=["arm64"],
-            handler="ip_guard.handler", role=role.arn, timeout=30, memory_size=128,
-            code=pulumi.AssetArchive({
-                "ip_guard.py": pulumi.FileAsset(str(ROOT / "lambda" / "ip_guard.py")),
-                "home_address.py": pulumi.FileAsset(str(ROOT / "home_address.py")),
-            }),
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
-                "SECURITY_GROUP_ID": group.id,
-                "PORTS": ",".join(str(port) for port in args.ports),
-            }),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text",
-                                                                 log_group=logs.name),
-            description="Keeps the solarmonitor home security group on the home's address",
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[role_policy])))
+        code = pulumi.AssetArchive({
+            "ip_guard.py": pulumi.FileAsset(str(ROOT / "lambda" / "ip_guard.py")),
+            "home_address.py": pulumi.FileAsset(str(ROOT / "home_address.py")),
+        })
+        environment = aws.lambda_.FunctionEnvironmentArgs(variables={
+            "SECURITY_GROUP_ID": group.id, "PORTS": ",".join(str(port) for port in args.ports)})
+
+        def lambda_function(role_name: str, handler: str, timeout: int, description: str):
+            return aws.lambda_.Function(
+                f"{name}-{role_name}", runtime=LAMBDA_RUNTIME, architectures=["arm64"],
+                handler=handler, role=role.arn, timeout=timeout, memory_size=128, code=code,
+                environment=environment,
+                logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text",
+                                                                     log_group=logs.name),
+                description=description,
+                opts=child.merge(pulumi.ResourceOptions(depends_on=[role_policy])))
+
+        function = lambda_function("function", "ip_guard.handler", 30,
+                                   "Keeps the solarmonitor home security group on the home's address")
+        # The deploy's own entry point: it only adds (a seed from an out-of-date homeCidrs never
+        # takes away the address the Pi set since) and raises when the group was not set, since
+        # an Invocation whose function returns normally, 400 or not, counts as a success.
+        # Time for its retries while a new role's policy reaches EC2.
+        seeder = lambda_function("seeder", "ip_guard.seed_handler", 60,
+                                 "Seeds the solarmonitor home security group at deploy")
 
         # Seeding through the Lambda (rather than as rules Pulumi owns) keeps one owner of the
-        # home rules. A changed homeCidrs re-invokes it.
+        # home rules. A changed homeCidrs, or a changed set of guarded ports, invokes it again;
+        # a failed seed fails `pulumi up` and is tried again on the next one.
         self.seeded = aws.lambda_.Invocation(
-            f"{name}-seed", function_name=function.name, input=json.dumps(args.home_event),
-            triggers={"securityGroup": group.id}, opts=child)
+            f"{name}-seed", function_name=seeder.name, input=json.dumps(args.home_event),
+            triggers={"securityGroup": group.id,
+                      "ports": ",".join(str(port) for port in args.ports)}, opts=child)
 
         pi_user = aws.iam.User(f"{name}-pi", path="/solarmonitor/", opts=child)
         aws.iam.UserPolicy(f"{name}-pi-policy", user=pi_user.name,

@@ -3,6 +3,12 @@
 Its users come from a list (`components/mqtt_users.py`): the password file, the ACL and the
 `passwords` attribute are rendered from it. The node is public; it is also the SSH jump host for
 the private nodes, and the host a `NatInstance` can run on (`forwards_traffic`).
+
+OpenDTU reaches it by name. OpenDTU's TLS library (mbedTLS 2.28, ESP-IDF 4.4) matches the host
+name it is given only against DNS-type names in the certificate (library/x509_crt.c,
+x509_crt_verify_name; IP SANs are compared as raw bytes and never match, Mbed-TLS #5082), so the
+certificate names the Elastic IP's public DNS name (or `mqtt.<domain>`), and the IP address
+twice, as a DNS-type name (for OpenDTU) and as an IP SAN (for everyone else).
 """
 
 from __future__ import annotations
@@ -18,10 +24,18 @@ from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, JumpHost, Placement
 from components.mqtt_users import MqttUser
 from components.provisioning import Provisioner, RemoteFile
+from components.queue_sizing import DESIGN_LOAD, OUTAGE_HOURS, SESSION_EXPIRY, QueueLimits
 from components.templates import render, render_output
 
-TLS_PORT = 8883
+TLS_PORT = 8883  # from home: OpenDTU and the Pi
+INTERNAL_PORT = 8884  # inside the VPC: Telegraf
 PLAINTEXT_PORT = 1883
+HOME_CONNECTIONS = 64  # OpenDTU, the Pi's bridge, `make check`/`make simulate`: a handful
+INTERNAL_CONNECTIONS = 32  # one per Telegraf consumer, and as many for its configuration check
+# Both stay far below mosquitto's open-file limit (systemd's default soft limit, 1024), so a
+# refused connection is refused by mosquitto, not by running out of file descriptors.
+MAX_PACKET_BYTES = 16384
+AUTOSAVE_SECONDS = 30
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd writes for "$7$" (PBKDF2-SHA512) entries
 
 
@@ -40,6 +54,8 @@ class MqttBrokerArgs:
     """Signs the broker's certificate. Required."""
     users: tuple[MqttUser, ...]
     """Who may connect, and what each may publish and read. Required."""
+    queue: QueueLimits
+    """How much the broker queues for an absent consumer (components/queue_sizing.py). Required."""
     topic_prefix: str = "solar"
     """OpenDTU's topic prefix; every user's topics are below it. Left out: solar."""
     plaintext: bool = False
@@ -54,11 +70,11 @@ class MqttBrokerArgs:
 
 class MqttBroker(pulumi.ComponentResource):
     host: pulumi.Output[str]
-    """What OpenDTU connects to: the Elastic IP (or the DNS name when a domain is set)."""
+    """What OpenDTU connects to: the Elastic IP's public DNS name, or `mqtt.<domain>`."""
     port: int
     """8883 (MQTT over TLS)."""
     private_ip: pulumi.Output[str]
-    """Address Telegraf connects to; it is in the certificate too."""
+    """Address Telegraf connects to (on `INTERNAL_PORT`); it is in the certificate too."""
     ca_cert: pulumi.Output[str]
     """PEM of the CA that signed the broker's certificate (OpenDTU's "CA certificate")."""
     passwords: dict[str, pulumi.Output[str]]
@@ -76,10 +92,12 @@ class MqttBroker(pulumi.ComponentResource):
         host = Host(f"{name}-host", HostArgs(
             placement=args.placement, forwards_traffic=args.forwards_traffic), opts=child)
 
+        self.host = pulumi.Output.from_input(args.dns_name) if args.dns_name else host.public_dns
         certificate = server_certificate(
-            f"{name}-server", args.ca, common_name=args.dns_name or "solarmonitor-mqtt",
+            f"{name}-server", args.ca, common_name=self.host,
             ip_addresses=[host.public_ip, host.private_ip],
-            dns_names=[args.dns_name] if args.dns_name else [], opts=child)
+            dns_names=[*([args.dns_name] if args.dns_name else []), host.public_dns,
+                       host.public_ip], opts=child)
 
         self.passwords = {}
         entries = []
@@ -92,8 +110,14 @@ class MqttBroker(pulumi.ComponentResource):
                 lambda values, user=user: password_line(user.name, *values)))
 
         files = [
-            RemoteFile("/etc/mosquitto/mosquitto.conf",
-                       render("mqtt/mosquitto.conf", plaintext=args.plaintext)),
+            RemoteFile("/etc/mosquitto/mosquitto.conf", render(
+                "mqtt/mosquitto.conf", plaintext=args.plaintext, queue=args.queue,
+                outage_hours=f"{OUTAGE_HOURS:g}", outage_mib=args.queue.outage_bytes // 2**20,
+                design=DESIGN_LOAD,
+                session_expiry=SESSION_EXPIRY, autosave_seconds=AUTOSAVE_SECONDS,
+                max_packet_bytes=MAX_PACKET_BYTES, home_port=TLS_PORT,
+                home_connections=HOME_CONNECTIONS, internal_port=INTERNAL_PORT,
+                internal_connections=INTERNAL_CONNECTIONS, plaintext_port=PLAINTEXT_PORT)),
             RemoteFile("/etc/mosquitto/acl", render("mqtt/acl", prefix=args.topic_prefix,
                                                     users=args.users),
                        "0600", "mosquitto", "mosquitto"),
@@ -110,8 +134,8 @@ class MqttBroker(pulumi.ComponentResource):
 
         self.node = host
         self.private_ip = host.private_ip
-        self.host = pulumi.Output.from_input(args.dns_name) if args.dns_name else host.public_ip
         self.port = TLS_PORT
         self.ca_cert = args.ca.cert_pem
-        self.jump = JumpHost(host=host.public_ip, private_key=args.placement.private_key)
+        self.jump = JumpHost(host=host.public_ip, private_key=args.placement.private_key,
+                             host_key=host.host_key)
         self.register_outputs({"host": self.host, "port": self.port, "caCert": self.ca_cert})

@@ -11,9 +11,11 @@ import pulumi_aws as aws
 VPC_CIDR = "10.42.0.0/16"
 PUBLIC_SUBNET_CIDR = "10.42.0.0/24"
 PRIVATE_SUBNET_CIDR = "10.42.1.0/24"
-# Between nodes: SSH via the jump host, MQTT/TLS, InfluxDB, and HTTP(S) through the NAT instance.
-INTERNAL_PORTS = {22: "SSH from the jump host", 8883: "MQTT over TLS", 8086: "InfluxDB API",
-                  80: "HTTP out through the NAT instance", 443: "HTTPS out through the NAT instance"}
+# Between nodes: SSH via the jump host, MQTT/TLS for Telegraf, InfluxDB, and HTTP(S) through the
+# NAT instance.
+INTERNAL_PORTS = {22: "SSH from the jump host", 8884: "MQTT over TLS inside the VPC",
+                  8086: "InfluxDB API", 80: "HTTP out through the NAT instance",
+                  443: "HTTPS out through the NAT instance"}
 
 
 def ipv6_subnet(vpc_block: str, index: int) -> str:
@@ -24,11 +26,29 @@ def ipv6_subnet(vpc_block: str, index: int) -> str:
     return str(ipaddress.IPv6Network((int(block.network_address) + (index << 64), 64)))
 
 
+def host_address(subnet_cidr: str, number: int) -> str:
+    """The `number`-th address of a subnet (AWS keeps .0 to .3 for itself)."""
+    network = ipaddress.IPv4Network(subnet_cidr)
+    if not 4 <= number < network.num_addresses - 1:
+        raise ValueError(f"{number} is not a usable host number in {subnet_cidr}")
+    return str(network.network_address + number)
+
+
+def first_zone_offering(locations: list[str], offered: list[str], wanted: tuple[str, ...]) -> str:
+    """The first zone (by name) where every wanted instance type is offered; `locations` and
+    `offered` are the parallel lists of DescribeInstanceTypeOfferings."""
+    zones = sorted({zone for zone in locations
+                    if set(wanted) <= {t for z, t in zip(locations, offered) if z == zone}})
+    if not zones:
+        raise ValueError(f"no availability zone offers all of {', '.join(wanted)}")
+    return zones[0]
+
+
 @dataclass(frozen=True)
 class NetworkArgs:
-    availability_zone: pulumi.Input[str] | None = None
-    """Zone for both subnets. Left out: the region's first available zone (one zone keeps
-    traffic between nodes free; the nodes are single instances anyway)."""
+    instance_types: tuple[str, ...] = ()
+    """Instance types the nodes use: the zone is one that offers them all (not every zone has
+    every type, e.g. t4g). Left out: the region's first available zone."""
 
 
 class Network(pulumi.ComponentResource):
@@ -41,6 +61,8 @@ class Network(pulumi.ComponentResource):
     through the route a NAT instance adds to `private_route_table_id`."""
     private_route_table_id: pulumi.Output[str]
     """Route table of the private subnet; it has no IPv4 default route until a NAT adds one."""
+    availability_zone: pulumi.Output[str]
+    """The zone both subnets are in, as the subnet records it (stable across updates)."""
     node_group_id: pulumi.Output[str]
     """Security group every node is in: service ports between members only, all egress."""
 
@@ -49,8 +71,16 @@ class Network(pulumi.ComponentResource):
         super().__init__("solarmonitor:index:Network", name, None, opts)
         args = args or NetworkArgs()
         child = pulumi.ResourceOptions(parent=self)
-        zone = args.availability_zone or aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self)).names[0]
+        lookup = pulumi.InvokeOutputOptions(parent=self)
+        if args.instance_types:
+            offerings = aws.ec2.get_instance_type_offerings_output(
+                location_type="availability-zone", opts=lookup,
+                filters=[aws.ec2.GetInstanceTypeOfferingsFilterArgs(
+                    name="instance-type", values=sorted(set(args.instance_types)))])
+            zone = pulumi.Output.all(offerings.locations, offerings.instance_types).apply(
+                lambda lists: first_zone_offering(lists[0], lists[1], args.instance_types))
+        else:
+            zone = aws.get_availability_zones_output(state="available", opts=lookup).names[0]
 
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=VPC_CIDR,
                           assign_generated_ipv6_cidr_block=True,
@@ -84,7 +114,11 @@ class Network(pulumi.ComponentResource):
                 f"{name}-{role}", vpc_id=vpc.id, availability_zone=zone, cidr_block=cidr,
                 ipv6_cidr_block=vpc.ipv6_cidr_block.apply(lambda block, i=index: ipv6_subnet(block, i)),
                 assign_ipv6_address_on_creation=True, map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-{role}"}, opts=child)
+                tags={"Name": f"{name}-{role}"},
+                # Pinned where the first deploy put it: the zone chosen from today's offerings
+                # may differ tomorrow, and moving the subnet would replace every node and strand
+                # InfluxDB's data volume in the old zone.
+                opts=child.merge(pulumi.ResourceOptions(ignore_changes=["availabilityZone"])))
             aws.ec2.RouteTableAssociation(f"{name}-{role}-rta", subnet_id=subnet.id,
                                           route_table_id=table.id, opts=child)
             subnets[role] = subnet
@@ -104,6 +138,7 @@ class Network(pulumi.ComponentResource):
                 description="packages, time, and the nodes' own connections",
                 **{f"cidr_{family}": cidr}, opts=child)
 
+        self.availability_zone = subnets["private"].availability_zone
         self.vpc_id = vpc.id
         self.vpc_cidr = VPC_CIDR
         self.public_subnet_id = subnets["public"].id

@@ -134,6 +134,17 @@ def all_topics(inverters: dict[str, int]) -> list[Topic]:
     return topics
 
 
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT 3.1.1 matching of a topic against a filter with `+` and `#` wildcards."""
+    levels = topic.split("/")
+    for index, part in enumerate(topic_filter.split("/")):
+        if part == "#":
+            return True
+        if index >= len(levels) or part not in ("+", levels[index]):
+            return False
+    return len(topic_filter.split("/")) == len(levels)
+
+
 def fields_of(measurement: str) -> set[str]:
     """Every field name the description lands in a measurement (for dashboard checks)."""
     example = all_topics({"1": MAX_DC_INPUTS})

@@ -18,6 +18,7 @@ from components.templates import sha256, source
 if TYPE_CHECKING:
     from components.host import Host
 
+APT_HELPERS = "/usr/local/lib/solarmonitor/apt.sh"
 _INSTALL = "sudo install -D -m {mode} -o {owner} -g {group} /dev/stdin {path}"
 _INSTALL_PATTERN = re.compile(
     r"^sudo install -D -m (?P<mode>[0-7]{4}) -o (?P<owner>[a-z_][a-z0-9_-]*) "
@@ -70,6 +71,8 @@ class Provisioner:
                  after: list[pulumi.Resource]):
         self.name, self.host, self.parent = name, host, parent
         self.last: list[pulumi.Resource] = [host, *after]
+        # The first step of every host: the helpers its install scripts source.
+        self.write([RemoteFile(APT_HELPERS, source("common/apt.sh"))])
 
     def _step(self, name: str, create: pulumi.Input[str], stdin: pulumi.Input[str],
               triggers: list[pulumi.Input], logged: bool,

@@ -18,8 +18,9 @@ class TelegrafNodeArgs:
     """Where the node runs and how provisioning reaches it. Required."""
     topic_prefix: str
     """OpenDTU's topic prefix. Required."""
-    broker_host: pulumi.Input[str]
-    """The broker's private address (in its certificate). Required."""
+    broker_url: pulumi.Input[str]
+    """ssl://<the broker's private address>:<its VPC listener> (the address is in its
+    certificate). Required."""
     ca_cert: pulumi.Input[str]
     """PEM of the CA that signed the broker's certificate. Required."""
     mqtt_user: str
@@ -48,11 +49,15 @@ class TelegrafNode(pulumi.ComponentResource):
         host = Host(f"{name}-host", HostArgs(
             placement=args.placement), opts=child)
 
-        conf = pulumi.Output.all(args.broker_host, args.influx_url).apply(
-            lambda values: telegraf_conf(args.topic_prefix, values[0], args.mqtt_user,
-                                         values[1], args.org, args.bucket))
+        def conf(check: bool) -> pulumi.Output[str]:
+            return pulumi.Output.all(args.broker_url, args.influx_url).apply(
+                lambda urls: telegraf_conf(args.topic_prefix, urls[0], args.mqtt_user, urls[1],
+                                           args.org, args.bucket, check=check))
+
         files = [
-            RemoteFile("/etc/telegraf/telegraf.conf", conf, "0640", "root", "telegraf"),
+            RemoteFile("/etc/telegraf/telegraf.conf", conf(check=False), "0640", "root", "telegraf"),
+            RemoteFile("/etc/telegraf/telegraf-check.conf", conf(check=True),
+                       "0640", "root", "telegraf"),
             RemoteFile("/etc/telegraf/solarmonitor-ca.crt", args.ca_cert),
             RemoteFile("/etc/default/telegraf", render_output(
                 "telegraf/telegraf.env", mqtt_password=args.mqtt_password,

@@ -5,6 +5,11 @@ family's ingress on every guarded port to exactly that CIDR; an absent key leave
 The new CIDR is authorized before any other CIDR of its family is revoked, so the home is never
 without access, and rules added by hand for other CIDRs of that family are revoked too.
 Bad input answers statusCode 400 and touches nothing; this handler never raises on bad input.
+Rules this Lambda made on ports it no longer guards are revoked on every call.
+
+`seed_handler` is the deploy's entry point (a second function on the same code): it only adds,
+so a seed from an out-of-date `homeCidrs` never takes away the address the Pi agent set since,
+and it raises when the group was not set, so that `pulumi up` fails with the reason.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -92,30 +98,76 @@ def plan_changes(permissions: list[dict], ports: list[int], family: str, cidr: s
     return missing, stale
 
 
-def apply(ec2, group_id: str, ports: list[int], wanted: dict[str, str]) -> dict:
+def _managed(ranges: list[dict]) -> list[dict]:
+    return [r for r in ranges if r.get("Description") == RULE_DESCRIPTION]
+
+
+def unguarded(permissions: list[dict], ports: list[int]) -> list[dict]:
+    """This Lambda's own rules on ports it no longer guards (e.g. 1883 after mqttPlaintext is
+    turned off), to revoke; rules it did not make are left alone."""
+    revoke = []
+    for permission in permissions:
+        if permission.get("IpProtocol") != "tcp" or (
+                permission.get("FromPort") == permission.get("ToPort")
+                and permission.get("FromPort") in ports):
+            continue
+        for _, ranges_key, cidr_key in _FAMILIES.values():
+            mine = _managed(permission.get(ranges_key, []))
+            if mine:
+                revoke.append({"IpProtocol": "tcp", "FromPort": permission["FromPort"],
+                               "ToPort": permission["ToPort"],
+                               ranges_key: [{cidr_key: r[cidr_key]} for r in mine]})
+    return revoke
+
+
+def present(permissions: list[dict], ports: list[int], family: str) -> set[str]:
+    """CIDRs of a family that already reach some guarded port (one-port TCP rules)."""
+    _, ranges_key, cidr_key = _FAMILIES[family]
+    return {r[cidr_key] for p in permissions if p.get("IpProtocol") == "tcp"
+            and p.get("FromPort") == p.get("ToPort") and p.get("FromPort") in ports
+            for r in p.get(ranges_key, [])}
+
+
+def apply(ec2, group_id: str, ports: list[int], wanted: dict[str, str],
+          additive: bool = False) -> dict:
+    """Set each wanted family to exactly its CIDR on every guarded port (add first, then revoke
+    the others); with `additive`, only add: the wanted CIDRs and every CIDR already on a guarded
+    port go onto every guarded port, and nothing on a guarded port is revoked."""
     group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
     permissions = group.get("IpPermissions", [])
     added, revoked = [], []
     for family, cidr in wanted.items():
         _, ranges_key, cidr_key = _FAMILIES[family]
-        missing, stale = plan_changes(permissions, ports, family, cidr)
-        if missing:
-            ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-                 ranges_key: [{cidr_key: cidr, "Description": RULE_DESCRIPTION}]}
-                for port in missing
-            ])
-            added += [f"{cidr} tcp/{port}" for port in missing]
-        if stale:
+        cidrs = sorted({cidr} | present(permissions, ports, family)) if additive else [cidr]
+        for each in cidrs:
+            missing, stale = plan_changes(permissions, ports, family, each)
+            if missing:
+                ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
+                    {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                     ranges_key: [{cidr_key: each, "Description": RULE_DESCRIPTION}]}
+                    for port in missing
+                ])
+                added += [f"{each} tcp/{port}" for port in missing]
+        if stale and not additive:
             ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=stale)
             revoked += [
                 f"{r[cidr_key]} {p['IpProtocol']}/{p.get('FromPort', 'all')}-{p.get('ToPort', 'all')}"
                 for p in stale for r in p[ranges_key]
             ]
+    leftovers = unguarded(permissions, ports)
+    if leftovers:
+        ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=leftovers)
+        revoked += [f"{r.get('CidrIp') or r.get('CidrIpv6')} tcp/{p['FromPort']} (no longer guarded)"
+                    for p in leftovers for r in p.get("IpRanges", []) + p.get("Ipv6Ranges", [])]
     return {"changed": bool(added or revoked), "added": added, "revoked": revoked}
 
 
 def handler(event, context):
+    """The Pi agent's entry point: sets the group to exactly the event's CIDRs."""
+    return _answer(event, additive=False)
+
+
+def _answer(event, additive: bool) -> dict:
     try:
         wanted = parse_event(event)
     except BadEvent as error:
@@ -124,10 +176,43 @@ def handler(event, context):
     group_id = os.environ["SECURITY_GROUP_ID"]
     ports = guarded_ports(os.environ["PORTS"])
     try:
-        result = apply(boto3.client("ec2"), group_id, ports, wanted)
+        result = apply(boto3.client("ec2"), group_id, ports, wanted, additive=additive)
     except (ClientError, BotoCoreError) as error:
         LOG.error("could not update %s: %s", group_id, error)
-        return {"statusCode": 502, "error": f"AWS refused the change: {error}"}
+        return {"statusCode": 502, "error": f"AWS refused the change: {error}",
+                "retryable": _retryable(error)}
     answer = {"statusCode": 200, "securityGroupId": group_id, "ports": ports, **wanted, **result}
     LOG.info(json.dumps(answer))
     return answer
+
+
+class SeedFailed(RuntimeError):
+    """The deploy-time seed did not set the group; raised so that `pulumi up` fails with the
+    reason (an Invocation whose function returns normally counts as a success) and the seed
+    runs again on the next `pulumi up`."""
+
+
+# Right after `pulumi up` creates the role, its policy may not have reached EC2 yet.
+_RETRYABLE = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException",
+              "RequestLimitExceeded", "Throttling", "InternalError", "Unavailable")
+SEED_ATTEMPTS = 8
+SEED_PAUSE_SECONDS = 5
+
+
+def _retryable(error: Exception) -> bool:
+    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+    return code in _RETRYABLE or isinstance(error, BotoCoreError)
+
+
+def seed_handler(event, context):
+    """The deploy's entry point (`pulumi up` invokes it with `homeCidrs`): adds the event's CIDRs
+    and spreads every CIDR already allowed to every guarded port, revoking nothing the Pi agent
+    set since; raises SeedFailed when the group could not be set."""
+    for attempt in range(1, SEED_ATTEMPTS + 1):
+        answer = _answer(event, additive=True)
+        if answer["statusCode"] == 200:
+            return answer
+        if not answer.get("retryable") or attempt == SEED_ATTEMPTS:
+            raise SeedFailed(f"the home security group was not set: {answer['error']}")
+        time.sleep(SEED_PAUSE_SECONDS)
+    raise AssertionError("unreachable")

@@ -16,6 +16,70 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MBEDTLS_CLIENT_SOURCE = Path(__file__).resolve().parent / "mbedtls" / "opendtu_client.c"
+
+
+def self_signed(common_name: str, sans: list | None = None, ca: bool = False):
+    """A throwaway key and self-signed certificate (PEM bytes of each), valid for a day."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+               .not_valid_after(now + datetime.timedelta(days=1)))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    cert = builder.sign(key, hashes.SHA256())
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            cert.public_bytes(serialization.Encoding.PEM))
+
+
+def write_etc(rendered: dict[str, str], target: Path) -> Path:
+    """The mqtt node's /etc/mosquitto, from a plan's rendered files, as a directory."""
+    for path, content in rendered.items():
+        if path.startswith("/etc/mosquitto/"):
+            file = target / path.removeprefix("/etc/mosquitto/")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(content)
+    return target
+
+
+def build_mbedtls_client(target: Path) -> Path:
+    """Compile the OpenDTU-like client against Debian's libmbedtls (installed by `make test`)."""
+    binary = target / "opendtu_client"
+    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-o", str(binary), str(MBEDTLS_CLIENT_SOURCE),
+                    "-lmbedtls", "-lmbedx509", "-lmbedcrypto"],
+                   check=True, capture_output=True, text=True, timeout=120)
+    return binary
+
+
+class OpenDtu:
+    """The mbedTLS 2.28 client, connecting as OpenDTU does (see tests/mbedtls/opendtu_client.c)."""
+
+    def __init__(self, binary: Path, broker: "Broker", ca_file: Path):
+        self.binary, self.broker, self.ca_file = binary, broker, ca_file
+
+    def connect(self, hostname: str, user: str, password: str, prefix: str = "solar/",
+                retain: bool = False, client_id: str = "OpenDTU-1A2B3C", lines: str | None = None,
+                port: int | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Connect with `hostname` as OpenDTU's "Hostname" (the TLS name it verifies), to the
+        broker's loopback port; publish "topic<TAB>payload" `lines` when given."""
+        arguments = [str(self.binary), "127.0.0.1", str(port or self.broker.tls_port), hostname,
+                     str(self.ca_file), user, client_id, prefix, "1" if retain else "0"]
+        if lines is not None:
+            arguments.append("--stdin")
+        return subprocess.run(arguments, input=lines or "", capture_output=True, text=True,
+                              timeout=timeout, env={"MQTT_PASSWORD": password})
 
 
 def free_port() -> int:
@@ -33,15 +97,17 @@ class Broker:
         self.workdir = workdir = Path(tempfile.mkdtemp(prefix="solarmonitor-mqtt-"))
         self.etc = workdir / "etc"
         self.data = workdir / "data"
-        self.tls_port = free_port()
-        self.plain_port = free_port()
+        # The node's ports, each on a free loopback port here.
+        self.ports = {8883: free_port(), 8884: free_port(), 1883: free_port()}
+        self.tls_port, self.internal_port, self.plain_port = (
+            self.ports[8883], self.ports[8884], self.ports[1883])
         shutil.copytree(etc_mosquitto, self.etc, dirs_exist_ok=True)
         self.data.mkdir(exist_ok=True)
         conf = (self.etc / "mosquitto.conf").read_text()
         conf = (conf.replace("/etc/mosquitto/", f"{self.etc}/")
-                .replace("/var/lib/mosquitto/", f"{self.data}/")
-                .replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
-                .replace("listener 1883", f"listener {self.plain_port} 127.0.0.1"))
+                .replace("/var/lib/mosquitto/", f"{self.data}/"))
+        for node_port, port in self.ports.items():
+            conf = conf.replace(f"listener {node_port}\n", f"listener {port} 127.0.0.1\n")
         (self.etc / "mosquitto.conf").write_text(conf)
         if os.geteuid() == 0:  # mosquitto drops root for its own user, as on the node
             user = pwd.getpwnam("mosquitto")
@@ -91,7 +157,7 @@ class Client:
 
     def __init__(self, broker: Broker, user: str | None, password: str | None,
                  ca_file: Path | None = None, plain: bool = False, client_id: str | None = None,
-                 clean: bool = True):
+                 clean: bool = True, port: int | None = None):
         self.messages: list[mqtt.MQTTMessage] = []
         self.granted: list = []
         self.published: set[int] = set()
@@ -105,11 +171,17 @@ class Client:
             context.check_hostname = False  # the certificate names the node's addresses
             self.client.tls_set_context(context)
         self.reason = None
-        self.client.on_connect = lambda c, u, f, reason, p: setattr(self, "reason", reason)
+        self.session_present = None
+
+        def on_connect(client, userdata, flags, reason, properties):
+            self.session_present = flags.session_present
+            self.reason = reason
+
+        self.client.on_connect = on_connect
         self.client.on_message = lambda c, u, message: self.messages.append(message)
         self.client.on_subscribe = lambda c, u, mid, codes, p: self.granted.extend(codes)
         self.client.on_publish = lambda c, u, mid, codes, p: self.published.add(mid)
-        self.port = broker.plain_port if plain else broker.tls_port
+        self.port = port or (broker.plain_port if plain else broker.tls_port)
 
     def connect(self, timeout: float = 5) -> bool:
         try:

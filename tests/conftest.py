@@ -39,3 +39,24 @@ def dev_run() -> ProgramRun:
 def run():
     """Run the program afresh with overrides of the example stack's config."""
     return lambda **overrides: run_program(dev_config(**overrides))
+
+
+@pytest.fixture(scope="session")
+def mbedtls_client(tmp_path_factory):
+    """The OpenDTU-like mbedTLS 2.28 client, compiled once per test session."""
+    from broker import build_mbedtls_client
+    return build_mbedtls_client(tmp_path_factory.mktemp("mbedtls"))
+
+
+def waits_for(run: ProgramRun, resource, other) -> bool:
+    """Whether `resource` waits for `other`, directly or through what it waits for."""
+    by_urn = {r.urn: r for r in run.resources}
+    seen, todo = set(), list(resource.dependencies)
+    while todo:
+        urn = todo.pop()
+        if urn == other.urn:
+            return True
+        if urn not in seen and urn in by_urn:
+            seen.add(urn)
+            todo.extend(by_urn[urn].dependencies)
+    return False

@@ -98,8 +98,21 @@ def test_invocation_seeds_the_group_with_home_cidrs(run):
     invocation = result.one("aws:lambda/invocation:Invocation", "ipguard-seed")
     assert json.loads(invocation.raw_inputs["input"]) == {
         "ipv4": "8.8.8.8/32", "ipv6_prefix": "2a01:4f8:1:2::/64"}
+    seeder = result.one("aws:lambda/function:Function", "ipguard-seeder")
+    assert invocation.raw_inputs["functionName"] == seeder.outputs["name"]
+    # The deploy's entry point raises when the group was not set; the Pi's keeps answering.
+    assert seeder.raw_inputs["handler"] == "ip_guard.seed_handler"
     function = result.one("aws:lambda/function:Function", "ipguard-function")
-    assert invocation.raw_inputs["functionName"] == function.outputs["name"]
+    assert seeder.raw_inputs["environment"] == function.raw_inputs["environment"]
+    assert seeder.raw_inputs["code"] == function.raw_inputs["code"]
+
+
+def test_a_change_of_guarded_ports_seeds_again(run):
+    before = run().one("aws:lambda/invocation:Invocation", "ipguard-seed")
+    after = run(mqttPlaintext=True).one("aws:lambda/invocation:Invocation", "ipguard-seed")
+    assert before.raw_inputs["input"] == after.raw_inputs["input"]
+    assert before.raw_inputs["triggers"]["ports"] == "22,8883,3000"
+    assert after.raw_inputs["triggers"]["ports"] == "22,8883,3000,1883"
 
 
 def test_outputs_and_their_secrecy(dev_run):

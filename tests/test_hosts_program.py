@@ -6,6 +6,7 @@ import json
 import pytest
 
 from components.provisioning import parse_install_command
+from conftest import waits_for
 from tools.mock_engine import SECRET
 from tools.plan import rendered_files
 
@@ -86,7 +87,7 @@ def test_nodes_group_opens_only_service_ports_between_nodes(dev_run):
     group = dev_run.one("aws:ec2/securityGroup:SecurityGroup", "network-nodes")
     rules = dev_run.find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert {(r.raw_inputs["fromPort"], r.raw_inputs["toPort"]) for r in rules} == {
-        (p, p) for p in (22, 80, 443, 8086, 8883)}
+        (p, p) for p in (22, 80, 443, 8086, 8884)}
     for rule in rules:
         assert rule.raw_inputs["referencedSecurityGroupId"] == group.id
         assert rule.raw_inputs["ipProtocol"] == "tcp"
@@ -112,13 +113,13 @@ def test_ssh_connections_are_explicit_and_patient(dev_run):
         assert masked == SECRET or masked["privateKey"] == SECRET
 
 
-def test_first_steps_wait_for_ssh_access_to_be_seeded(dev_run):
+def test_every_step_waits_for_ssh_access_to_be_seeded(dev_run):
     seed = dev_run.one("aws:lambda/invocation:Invocation", "ipguard-seed")
-    for first in ("mqtt-install", "influx-mount-data", "telegraf-repo", "grafana-install"):
-        step = dev_run.one("command:remote:Command", first)
-        assert seed.urn in step.dependencies, first
+    for step in commands(dev_run):
+        assert waits_for(dev_run, step, seed), step.name
     install = dev_run.one("command:remote:Command", "mqtt-install")
-    assert install.raw_inputs["connection"]["host"] == dev_run.outputs["mqttHost"]
+    eip = dev_run.one("aws:ec2/eip:Eip", "mqtt-host-eip")
+    assert install.raw_inputs["connection"]["host"] == eip.outputs["publicIp"]
 
 
 def _secret_values(run):

@@ -170,3 +170,75 @@ def test_aws_failure_answers_an_error_and_keeps_access(group, monkeypatch):
     answer = invoke({"ipv4": "9.9.9.9"})
     assert answer["statusCode"] == 502
     assert ingress(ec2, group_id) == on_every_port("8.8.8.8/32")
+
+
+# --- the deploy's seed, and ports no longer guarded -----------------------------------------
+
+def seed(event):
+    answer = ip_guard.seed_handler(event, None)
+    json.dumps(answer)
+    return answer
+
+
+def test_the_seed_fills_an_empty_group(group):
+    ec2, group_id, _ = group
+    answer = seed({"ipv4": "8.8.8.8/32", "ipv6_prefix": "2a01:4f8:1:2::/64"})
+    assert answer["statusCode"] == 200
+    assert ingress(ec2, group_id) == on_every_port("8.8.8.8/32", "2a01:4f8:1:2::/64")
+
+
+def test_a_stale_seed_never_takes_away_the_address_the_pi_set(group):
+    ec2, group_id, _ = group
+    seed({"ipv4": "8.8.8.8/32"})
+    invoke({"ipv4": "9.9.9.9"})  # the Pi agent: the home moved
+    seed({"ipv4": "8.8.8.8/32"})  # `pulumi up` with the config's old address
+    assert "9.9.9.9/32" in ingress(ec2, group_id)[("tcp", 22, 22)]
+
+
+def test_the_seed_gives_newly_guarded_ports_the_addresses_already_allowed(group, monkeypatch):
+    ec2, group_id, _ = group
+    invoke({"ipv4": "9.9.9.9"})
+    monkeypatch.setenv("PORTS", "22,8883,3000,1883")
+    seed({"ipv4": "8.8.8.8/32"})
+    assert ingress(ec2, group_id)[("tcp", 1883, 1883)] == ["8.8.8.8/32", "9.9.9.9/32"]
+
+
+@pytest.mark.parametrize("entry", [invoke, seed])
+def test_rules_on_ports_no_longer_guarded_are_revoked(group, monkeypatch, entry):
+    ec2, group_id, _ = group
+    monkeypatch.setenv("PORTS", "22,8883,3000,1883")  # mqttPlaintext: true
+    invoke({"ipv4": "8.8.8.8"})
+    monkeypatch.setenv("PORTS", "22,8883,3000")  # mqttPlaintext back to false
+    entry({"ipv4": "8.8.8.8"})
+    assert ("tcp", 1883, 1883) not in ingress(ec2, group_id)
+    assert ingress(ec2, group_id) == on_every_port("8.8.8.8/32")
+
+
+def test_a_seed_that_did_not_apply_raises_with_the_reason(group, monkeypatch):
+    monkeypatch.setattr(ip_guard, "SEED_PAUSE_SECONDS", 0)
+    monkeypatch.setenv("SECURITY_GROUP_ID", "sg-0000000000000000")
+    with pytest.raises(ip_guard.SeedFailed, match="InvalidGroup.NotFound"):
+        seed({"ipv4": "8.8.8.8"})
+
+
+def test_a_bad_seed_raises_and_the_pis_entry_point_still_answers_400(group):
+    with pytest.raises(ip_guard.SeedFailed, match="not a globally routable"):
+        seed({"ipv4": "10.0.0.1"})
+    assert invoke({"ipv4": "10.0.0.1"})["statusCode"] == 400
+
+
+def test_the_seed_retries_while_the_roles_policy_propagates(group, monkeypatch):
+    ec2, group_id, counting = group
+    monkeypatch.setattr(ip_guard, "SEED_PAUSE_SECONDS", 0)
+    refusals = iter([True, True, False])
+    real = counting.client.describe_security_groups
+
+    def describe(**kwargs):
+        if next(refusals, False):
+            raise ip_guard.ClientError({"Error": {"Code": "UnauthorizedOperation",
+                                                  "Message": "not yet"}}, "DescribeSecurityGroups")
+        return real(**kwargs)
+
+    monkeypatch.setattr(counting.client, "describe_security_groups", describe)
+    assert seed({"ipv4": "8.8.8.8"})["statusCode"] == 200
+    assert ingress(ec2, group_id) == on_every_port("8.8.8.8/32")

@@ -1,17 +1,12 @@
 """A real mosquitto, started from exactly the files the program renders for the mqtt node."""
 
-import datetime
-import ipaddress
 import subprocess
 import time
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from broker import MOSQUITTO, Broker, Client
+from broker import MOSQUITTO, Broker, Client, self_signed, write_etc
 from conftest import dev_config
 from tools.mock_engine import run_program
 from tools.plan import rendered_files
@@ -20,15 +15,6 @@ pytestmark = pytest.mark.skipif(not MOSQUITTO or not __import__("os").path.exist
                                 reason="mosquitto is installed by `make test`")
 
 SERIAL = "116190745467"
-
-
-def write_etc(run, target):
-    for path, content in rendered_files(run)["mqtt"].items():
-        if path.startswith("/etc/mosquitto/"):
-            file = target / path.removeprefix("/etc/mosquitto/")
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text(content)
-    return target
 
 
 def add_observer(broker: Broker) -> tuple[str, str]:
@@ -52,7 +38,7 @@ def program():
 
 @pytest.fixture
 def broker(program, tmp_path):
-    etc = write_etc(program, tmp_path / "rendered")
+    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
     broker = Broker(etc)
     observer = add_observer(broker)
     broker.start()
@@ -77,24 +63,19 @@ def test_tls_verifies_against_the_rendered_ca_and_names_the_addresses(program, b
     cert = x509.load_pem_x509_certificate((broker.etc / "certs/server.crt").read_bytes())
     addresses = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     ips = {str(ip) for ip in addresses.get_values_for_type(x509.IPAddress)}
-    mqtt_host = program.outputs["mqttHost"]
+    names = set(addresses.get_values_for_type(x509.DNSName))
+    public_ip = program.one("aws:ec2/eip:Eip", "mqtt-host-eip").outputs["publicIp"]
     private_ip = program.one("aws:ec2/instance:Instance", "mqtt-host-instance").outputs["privateIp"]
-    assert ips == {mqtt_host, private_ip}
+    assert ips == {public_ip, private_ip}
+    # OpenDTU's mbedTLS matches DNS-type names only: the name, and the address as a name.
+    assert names == {program.outputs["mqttHost"], public_ip}
     assert program.outputs["caCert"] == (broker.etc / "certs/ca.crt").read_text()
     assert len(program.outputs["caCert"]) <= 2560  # OpenDTU's limit for the CA PEM
 
 
 def test_a_foreign_ca_is_refused(program, broker, tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone else")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    other = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-             .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-             .not_valid_after(now + datetime.timedelta(days=1))
-             .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-             .sign(key, hashes.SHA256()))
     ca_file = tmp_path / "other-ca.pem"
-    ca_file.write_bytes(other.public_bytes(serialization.Encoding.PEM))
+    ca_file.write_bytes(self_signed("someone else", ca=True)[1])
     _, ok = broker.connect("opendtu", passwords(program)["opendtu"], ca_file=ca_file)
     assert not ok
 
@@ -175,7 +156,7 @@ def test_retained_values_survive_a_restart(program, broker):
 
 def test_plaintext_listener_when_asked_still_needs_passwords(tmp_path):
     run = run_program(dev_config(mqttPlaintext=True))
-    broker = Broker(write_etc(run, tmp_path / "rendered"))
+    broker = Broker(write_etc(rendered_files(run)["mqtt"], tmp_path / "rendered"))
     with broker:
         anonymous = Client(broker, None, None, plain=True)
         assert not anonymous.connect()
@@ -192,4 +173,3 @@ def test_the_broker_certificate_chains_to_the_ca(program):
     ca = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/ca.crt"].encode())
     server = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/server.crt"].encode())
     server.verify_directly_issued_by(ca)
-    assert ipaddress.ip_address(program.outputs["mqttHost"])

@@ -1,17 +1,21 @@
-"""The scripts and templates under files/: shell hygiene, checked without a host."""
+"""The scripts and templates under files/: shell hygiene, checked without a host, and the apt
+helpers run against stand-in commands."""
 
+import os
 import shutil
+import stat
 import subprocess
 
 import pytest
 
 from conftest import ROOT
 
-SCRIPTS = sorted((ROOT / "files").rglob("*.sh"))
+APT_HELPERS = ROOT / "files" / "common" / "apt.sh"
+SCRIPTS = sorted(path for path in (ROOT / "files").rglob("*.sh") if path != APT_HELPERS)
 
 
 def test_scripts_exist():
-    assert len(SCRIPTS) >= 8
+    assert len(SCRIPTS) >= 10
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -22,17 +26,72 @@ def test_scripts_are_strict(script):
     assert "set -x" not in script.read_text()  # would print secrets into the command log
 
 
-@pytest.mark.parametrize("script", [s for s in SCRIPTS if "apt-get" in s.read_text()],
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if "apt" in s.read_text()],
                          ids=lambda p: str(p.relative_to(ROOT)))
-def test_scripts_wait_for_cloud_init_before_apt(script):
+def test_scripts_install_packages_only_through_the_helpers(script):
     text = script.read_text()
-    assert text.index("cloud-init status --wait") < text.index("apt-get")
-    assert "DPkg::Lock::Timeout" in text
+    code = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not any("apt-get" in line for line in code), "use apt_update / apt_install"
+    if "apt_install" in text:
+        assert text.index(". /usr/local/lib/solarmonitor/apt.sh") < text.index("apt_wait_for_boot")
+        assert text.index("apt_wait_for_boot") < text.index("apt_update") < text.index("apt_install")
 
 
 def test_shellcheck_passes_on_every_script():
     shellcheck = shutil.which("shellcheck") or str(ROOT / ".venv" / "bin" / "shellcheck")
-    done = subprocess.run([shellcheck, *map(str, SCRIPTS), str(ROOT / "pi" / "install.sh"),
+    done = subprocess.run([shellcheck, "-x", *map(str, SCRIPTS), str(APT_HELPERS),
+                           str(ROOT / "pi" / "install.sh"),
                            *map(str, (ROOT / "tools").glob("*.sh")), str(ROOT / ".ci" / "run")],
-                          capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout
+
+
+# --- the apt helpers, with stand-ins for apt-get, systemctl, cloud-init and sleep ------------
+
+def stand_ins(tmp_path, apt_failures: int, apt_daily_runs: int) -> tuple[dict, object]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    scripts = {
+        # apt-get update fails `apt_failures` times (the lists lock is taken), then works.
+        "apt-get": f"""echo "apt-get $* NEEDRESTART_MODE=$NEEDRESTART_MODE" >> {log}
+if [[ "$*" == *" update "* ]]; then
+  [ "$(grep -c ' update ' {log})" -gt {apt_failures} ] || exit 100
+fi""",
+        # apt-daily.service is active for its first `apt_daily_runs` checks.
+        "systemctl": f"""echo "systemctl $*" >> {log}
+n=$(grep -c 'systemctl is-active' {log}); [ "$n" -le {apt_daily_runs} ]""",
+        "cloud-init": f'echo "cloud-init $*" >> {log}',
+        "sleep": f'echo "sleep $*" >> {log}',
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f"#!/usr/bin/env bash\n{body}\n")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_RETRY_PAUSE": "0", "APT_WAIT_PAUSE": "0"}
+    return env, log
+
+
+def run_helpers(env, commands: str):
+    return subprocess.run(["bash", "-c", f"set -euo pipefail; . {APT_HELPERS}; {commands}"],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+
+
+def test_apt_waits_for_cloud_init_and_apt_daily_then_retries_the_update(tmp_path):
+    env, log = stand_ins(tmp_path, apt_failures=3, apt_daily_runs=2)
+    done = run_helpers(env, "apt_wait_for_boot; apt_update; apt_install mosquitto")
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == "cloud-init status --wait"
+    assert sum(c.startswith("systemctl is-active") for c in calls) == 3  # 2 busy, then idle
+    updates = [c for c in calls if " update " in c]
+    assert len(updates) == 4  # three refused, the fourth works
+    install = next(c for c in calls if " install " in c)
+    assert install.endswith("NEEDRESTART_MODE=l") and "--force-confold" in install
+
+
+def test_apt_update_gives_up_after_its_attempts(tmp_path):
+    env, log = stand_ins(tmp_path, apt_failures=99, apt_daily_runs=0)
+    done = run_helpers(env, "apt_update")
+    assert done.returncode != 0
+    assert sum(" update " in c for c in log.read_text().splitlines()) == 10

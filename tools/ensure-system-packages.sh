@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the tests need from Debian's packages when it is missing: mosquitto (the tests
-# start a real broker from the files the program renders).
+# Installs what the tests need from Debian's packages when it is missing: mosquitto and its
+# clients (the tests start a real broker from the files the program renders, and consume from
+# it), libmbedtls-dev and gcc (the tests build an OpenDTU-like client against mbedTLS 2.28, the
+# TLS library of OpenDTU's firmware), jq (the influx node's scripts use it).
 set -euo pipefail
 
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+[ -e /usr/include/mbedtls/ssl.h ] || missing+=(libmbedtls-dev)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"

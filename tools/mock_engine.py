@@ -64,6 +64,8 @@ class Recorded:
     replace_on_changes: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     """Alias names (`name` of each alias spec)."""
+    replacement_trigger: Any = None
+    """The value whose change replaces the resource (`replacement_trigger`), if any."""
 
 
 @dataclass
@@ -165,11 +167,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return rid, {**inputs, **outputs}
 
     def _instance(self, name, inputs):
-        rid = self._id("i", name)
+        # A new id when an input that replaces an instance differs, as AWS gives a new instance.
+        replaced_by = json.dumps([inputs.get(k) for k in ("ami", "subnetId", "privateIp")])
+        rid = self._id("i", name + replaced_by)
         cidr = ipaddress.ip_network(self.subnet_cidrs.get(inputs.get("subnetId"), "10.42.0.0/24"))
-        # From the name, not the order: resources register concurrently, and a changing address
-        # would change the certificates that name it from one run to the next.
-        used = 10 + int(hashlib.sha256(name.encode()).hexdigest(), 16) % 200
+        # From the id, not the order: resources register concurrently, and a changing address
+        # would change the certificates that name it from one run to the next. A replaced
+        # instance gets another address, as on AWS, unless it asks for a fixed one.
+        used = 100 + int(hashlib.sha256(rid.encode()).hexdigest(), 16) % 150
         out = {"privateIp": inputs.get("privateIp") or str(cidr.network_address + used),
                "arn": self._arn("ec2", "instance", rid),
                "primaryNetworkInterfaceId": self._id("eni", name),
@@ -243,6 +248,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{z}" for z in "abc"]
             return {"names": names, "zoneIds": [f"euc1-az{i}" for i in (2, 3, 1)], "id": self.region}
+        if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            # Like some real zones (use1-az3): the first zone has no Graviton (t4g) instances.
+            wanted = next(f["values"] for f in args.args["filters"] if f["name"] == "instance-type")
+            offered = [(f"{self.region}{zone}", kind) for zone in "abc" for kind in wanted
+                       if zone != "a" or not kind.startswith("t4g.")]
+            return {"locations": [z for z, _ in offered], "instanceTypes": [k for _, k in offered],
+                    "locationTypes": ["availability-zone"] * len(offered), "id": self.region}
         if args.token == "aws:ec2/getAmi:getAmi":
             arch = next(f["values"][0] for f in args.args["filters"] if f["name"] == "architecture")
             return {"id": f"ami-ubuntu2404{arch.replace('_', '')}", "architecture": arch,
@@ -276,7 +288,9 @@ class RecordingMonitor(MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             ignore_changes=list(request.ignoreChanges),
             replace_on_changes=list(request.replaceOnChanges),
-            aliases=[alias.spec.name for alias in request.aliases if alias.HasField("spec")]))
+            aliases=[alias.spec.name for alias in request.aliases if alias.HasField("spec")],
+            replacement_trigger=(unwrap(json_format.MessageToDict(request.replacement_trigger))
+                                 if request.HasField("replacement_trigger") else None)))
         # Like the real engine: outputs a resource declares secret (a provider's generated
         # passwords, `additional_secret_outputs`) come back to the program as secrets.
         state = json_format.MessageToDict(response.object)

@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
-# influx node: start InfluxDB, run the one-time setup with the stack's operator token, and keep
-# the bucket's retention as configured. Safe to run again. Prints nothing secret.
+# influx node: start InfluxDB over TLS, run the one-time setup with the stack's operator token,
+# and keep the org's and the bucket's names and the bucket's retention as configured. Safe to
+# run again. Usage: setup.sh <EBS volume id of the data volume>. Prints nothing secret.
+#
+# The org and the bucket this stack set up are remembered by id on the data volume, so a changed
+# influxOrg or influxBucket renames them: data and tokens (bound to ids) stay.
 set -euo pipefail
+volume_id="$1"
+DATA="${SOLARMONITOR_INFLUX_DATA:-/var/lib/influxdb}"  # elsewhere only in the tests
+IDS="$DATA/.solarmonitor-ids"
 set -a
-# shellcheck disable=SC1091
-. /etc/solarmonitor/influx-setup.env
+# shellcheck disable=SC1090,SC1091
+. "${SOLARMONITOR_SETUP_ENV:-/etc/solarmonitor/influx-setup.env}"
 set +a
-export INFLUX_HOST=http://127.0.0.1:8086
+# The CLI and curl trust the stack's CA through the system store; the certificate names localhost.
+export INFLUX_HOST=https://localhost:8086 INFLUX_TOKEN="$INFLUX_OPERATOR_TOKEN"
 
+# Never set up (or use) a database anywhere but on this stack's data volume.
+mountpoint -q "$DATA" || { echo "$DATA is not mounted: the data volume is missing" >&2; exit 1; }
+[ "$(cat "$DATA/.solarmonitor-volume" 2>/dev/null)" = "$volume_id" ] || {
+  echo "$DATA does not hold data volume $volume_id" >&2; exit 1; }
+
+update-ca-certificates >/dev/null
+chown -R root:influxdb /etc/influxdb/tls
+systemctl daemon-reload
 systemctl enable --quiet influxdb
 systemctl restart influxdb
 for _ in $(seq 1 60); do
@@ -23,14 +39,36 @@ if curl -fsS "$INFLUX_HOST/api/v2/setup" | jq -e '.allowed' >/dev/null; then
   echo "InfluxDB set up: org $INFLUX_ORG, bucket $INFLUX_BUCKET"
 fi
 
-export INFLUX_TOKEN="$INFLUX_OPERATOR_TOKEN"
-bucket_id="$(influx bucket list --org "$INFLUX_ORG" --name "$INFLUX_BUCKET" --json 2>/dev/null \
-  | jq -r '.[0].id // empty')"
-if [ -z "$bucket_id" ]; then
-  influx bucket create --org "$INFLUX_ORG" --name "$INFLUX_BUCKET" \
-    --retention "$INFLUX_RETENTION" >/dev/null
-  echo "bucket $INFLUX_BUCKET created"
-else
-  influx bucket update --id "$bucket_id" --retention "$INFLUX_RETENTION" >/dev/null
-  echo "bucket $INFLUX_BUCKET: retention $INFLUX_RETENTION"
+if [ ! -s "$IDS" ]; then
+  # Set up just now, or by a version that did not remember ids: find them by name.
+  org_id="$(influx org list --name "$INFLUX_ORG" --json 2>/dev/null | jq -r '.[0].id // empty')"
+  if [ -z "$org_id" ]; then
+    echo "InfluxDB has no org named $INFLUX_ORG (it has: $(influx org list --json | jq -r '[.[].name] | join(", ")'))." >&2
+    echo "Set solarmonitor:influxOrg back to it: only an org this stack set up is renamed." >&2
+    exit 1
+  fi
+  bucket_id="$(influx bucket list --org-id "$org_id" --name "$INFLUX_BUCKET" --json 2>/dev/null \
+    | jq -r '.[0].id // empty')"
+  if [ -z "$bucket_id" ]; then
+    bucket_id="$(influx bucket create --org-id "$org_id" --name "$INFLUX_BUCKET" \
+      --retention "$INFLUX_RETENTION" --json | jq -r '.id')"
+    echo "bucket $INFLUX_BUCKET created"
+  fi
+  jq -n --arg org "$org_id" --arg bucket "$bucket_id" '{org: $org, bucket: $bucket}' > "$IDS.tmp"
+  mv "$IDS.tmp" "$IDS"
 fi
+org_id="$(jq -r '.org' "$IDS")"
+bucket_id="$(jq -r '.bucket' "$IDS")"
+
+org_name="$(influx org list --id "$org_id" --json | jq -r '.[0].name')"
+if [ "$org_name" != "$INFLUX_ORG" ]; then
+  influx org update --id "$org_id" --name "$INFLUX_ORG" >/dev/null
+  echo "org $org_name renamed to $INFLUX_ORG"
+fi
+bucket_name="$(influx bucket list --id "$bucket_id" --json | jq -r '.[0].name')"
+if [ "$bucket_name" != "$INFLUX_BUCKET" ]; then
+  influx bucket update --id "$bucket_id" --name "$INFLUX_BUCKET" >/dev/null
+  echo "bucket $bucket_name renamed to $INFLUX_BUCKET"
+fi
+influx bucket update --id "$bucket_id" --retention "$INFLUX_RETENTION" >/dev/null
+echo "bucket $INFLUX_BUCKET in org $INFLUX_ORG: retention $INFLUX_RETENTION"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # NAT host: start forwarding for the private subnet now and at every boot. Safe to run again.
 set -euo pipefail
-cloud-init status --wait >/dev/null || [ $? -eq 2 ]  # 2: booted with recoverable warnings
+# shellcheck source=files/common/apt.sh
+. /usr/local/lib/solarmonitor/apt.sh
+
 if ! command -v iptables >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq iptables >/dev/null
+  apt_wait_for_boot
+  apt_update
+  apt_install iptables
 fi
 sysctl -q --system
 systemctl daemon-reload
