@@ -15,7 +15,8 @@ from components.mqtt_broker import INTERNAL_PORT, PLAINTEXT_PORT, MqttBroker, Mq
 from components.mqtt_users import OPENDTU, TELEGRAF, USERS
 from components.nat_instance import NatInstance, NatInstanceArgs
 from components.network import (
-    PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, Network, NetworkArgs, host_address,
+    IPV6_SUBNET_CIDR, PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, VPC_CIDR, Network, NetworkArgs,
+    host_address, ipv6_host_address,
 )
 from components.opendtu_data import CONSUMERS
 from components.opendtu_settings import settings_page
@@ -48,19 +49,35 @@ ssh = SshKey("ssh")
 ca = CertificateAuthority("ca")
 
 
+def reach(node: str) -> str:
+    """How the home reaches a node: "ipv4" (Elastic IP), "ipv6" (Grafana without a public
+    IPv4 for a home with an IPv6 prefix) or "private" (not at all)."""
+    if node == "grafana":
+        return settings.grafana_reach[0]
+    return "ipv4" if settings.nodes[node].public_ipv4 else "private"
+
+
+SUBNETS = {"ipv4": (PUBLIC_SUBNET_CIDR, network.public_subnet_id),
+           "ipv6": (IPV6_SUBNET_CIDR, network.ipv6_subnet_id),
+           "private": (PRIVATE_SUBNET_CIDR, network.private_subnet_id)}
+
+
 def placement(node: str, jump=None) -> Placement:
-    """Where a node runs; private nodes are provisioned through the broker as jump host."""
-    public = settings.nodes[node].public_ipv4
+    """Where a node runs; nodes without a public IPv4 are provisioned through the broker."""
+    way = reach(node)
+    cidr, subnet_id = SUBNETS[way]
     # Fixed addresses: what Telegraf and Grafana are configured with (and Telegraf's disk
-    # buffer is keyed on) stays valid when the broker or InfluxDB is replaced.
-    address = host_address(PUBLIC_SUBNET_CIDR if public else PRIVATE_SUBNET_CIDR,
-                           10 + NODE_NAMES.index(node))
-    return Placement(node=node, spec=settings.nodes[node],
-                     subnet_id=network.public_subnet_id if public else network.private_subnet_id,
-                     security_group_ids=[*([guard.security_group_id] if public else []),
+    # buffer is keyed on) stays valid when the broker or InfluxDB is replaced; and Grafana's
+    # IPv6 address, its URL without an Elastic IP, stays too.
+    number = 10 + NODE_NAMES.index(node)
+    return Placement(node=node, spec=settings.nodes[node], subnet_id=subnet_id,
+                     security_group_ids=[*([guard.security_group_id] if way != "private" else []),
                                          network.node_group_id],
                      key_name=ssh.key_name, private_key=ssh.private_key_openssh,
-                     private_ip=address, jump=None if public else jump)
+                     private_ip=host_address(cidr, number),
+                     ipv6_address=(network.ipv6_subnet_block.apply(
+                         lambda block: ipv6_host_address(block, number)) if way == "ipv6" else None),
+                     jump=None if way == "ipv4" else jump)
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
@@ -69,15 +86,16 @@ mqtt = MqttBroker("mqtt", MqttBrokerArgs(
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
     forwards_traffic=True, after=[guard.seeded]))
-# The broker's node is public anyway, so it is also the private nodes' way to IPv4 addresses.
+# The broker's node is public anyway, so it is also the others' way to IPv4 addresses.
 nat = NatInstance("nat", NatInstanceArgs(
-    host=mqtt.node, private_subnet_cidr=network.private_subnet_cidr,
-    private_route_table_id=network.private_route_table_id, after=[mqtt.ready]))
+    host=mqtt.node, source_cidr=VPC_CIDR,
+    route_table_ids={"private": network.private_route_table_id,
+                     "ipv6": network.ipv6_route_table_id}, after=[mqtt.ready]))
 
 
 def reachable(node: str) -> list:
-    """SSH needs the home rules seeded; a private node's packages need the NAT."""
-    return [guard.seeded, *([] if settings.nodes[node].public_ipv4 else nat.ready)]
+    """SSH needs the home rules seeded; a node without public IPv4 needs the NAT for packages."""
+    return [guard.seeded, *([] if reach(node) == "ipv4" else nat.ready)]
 
 
 influx = InfluxNode("influx", InfluxNodeArgs(
@@ -98,7 +116,7 @@ grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     placement=placement("grafana", mqtt.jump), ca=ca, influx_url=influx.url,
     influx_token=influx.grafana_token, org=settings.influx_org, bucket=settings.influx_bucket,
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
-    after=[influx.ready, *reachable("grafana")]))
+    over_ipv6=reach("grafana") == "ipv6", after=[influx.ready, *reachable("grafana")]))
 
 pulumi.export("mqttHost", mqtt.host)
 pulumi.export("mqttPort", mqtt.port)

@@ -120,3 +120,18 @@ def monthly_cost(lines: list[Line], region: str) -> dict:
         "pricesAsOf": prices.PRICES["asOf"],
         "items": rows,
     }
+
+
+# The design this project started from, done by hand: every node with its own public IPv4 and
+# an 8 GB gp3 root volume, no separate data volume, no backups.
+ORIGINAL_DESIGN = {"mqtt": "t4g.nano", "telegraf": "t3a.nano", "influx": "t4g.micro",
+                   "grafana": "t4g.micro"}
+
+
+def original_design_cost(region: str) -> dict:
+    """The original manual design, priced with the same table for the same region."""
+    lines = []
+    for node, instance_type in ORIGINAL_DESIGN.items():
+        lines += [Line(node, "instance", instance_type, 1), Line(node, "publicIpv4", "address", 1),
+                  Line(node, "gp3", "root", DEFAULT_ROOT_GB)]
+    return monthly_cost(lines, region)

@@ -42,9 +42,14 @@ class NodeSpec:
         return "arm64" if self.instance_type.split(".")[0].endswith("g") else "x86_64"
 
 
+# Telegraf runs on Graviton: InfluxData builds arm64 .deb packages for every release into the
+# repository we install from (influxdata/telegraf Makefile: `arm64 += ... arm64.deb`; the
+# release pages list telegraf_<version>-1_arm64.deb since 1.5), and t4g.nano costs less than
+# t3a.nano. Grafana's public IPv4 is the default only for a home without IPv6 (see
+# `grafana_reach`); these are an IPv4-only home's defaults.
 DEFAULT_NODES = {
     "mqtt": NodeSpec("t4g.nano", True, 8),
-    "telegraf": NodeSpec("t3a.nano", False, 8),
+    "telegraf": NodeSpec("t4g.nano", False, 8),
     "influx": NodeSpec("t4g.micro", False, 10),  # volumeGb sizes its data volume
     "grafana": NodeSpec("t4g.micro", True, 8),
 }
@@ -66,6 +71,8 @@ class Settings:
     region: str
     home_cidrs: HomeCidrs
     nodes: Mapping[str, NodeSpec]
+    grafana_reach: tuple[str, str] = ("ipv4", "the home has no IPv6 prefix")
+    """How the home reaches Grafana ("ipv4", "ipv6" or "private"), and why."""
     topic_prefix: str = "solar"
     influx_org: str = "solar"
     influx_bucket: str = "hoymiles"
@@ -125,9 +132,9 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
     return value
 
 
-def parse_node(name: str, value: Any) -> NodeSpec:
+def parse_node(name: str, value: Any, default: NodeSpec | None = None) -> NodeSpec:
     key = f"nodes.{name}"
-    default = DEFAULT_NODES[name]
+    default = default or DEFAULT_NODES[name]
     if not isinstance(value, Mapping):
         raise _fail(key, value, "a map with instanceType, publicIpv4 and/or volumeGb")
     unknown = sorted(set(value) - {"instanceType", "publicIpv4", "volumeGb"})
@@ -147,7 +154,15 @@ def parse_node(name: str, value: Any) -> NodeSpec:
     return NodeSpec(instance_type, public, volume)
 
 
-def parse_nodes(value: Any) -> dict[str, NodeSpec]:
+def default_nodes(home: HomeCidrs) -> dict[str, NodeSpec]:
+    """The defaults for this home: Grafana without a public IPv4 when the home has IPv6."""
+    grafana = DEFAULT_NODES["grafana"]
+    return {**DEFAULT_NODES, "grafana": NodeSpec(grafana.instance_type, home.ipv6 is None,
+                                                 grafana.volume_gb)}
+
+
+def parse_nodes(value: Any, home: HomeCidrs | None = None) -> dict[str, NodeSpec]:
+    defaults = default_nodes(home) if home else DEFAULT_NODES
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
@@ -156,9 +171,23 @@ def parse_nodes(value: Any) -> dict[str, NodeSpec]:
     if unknown:
         raise _fail("nodes", unknown[0], f"a node name: one of {', '.join(NODE_NAMES)}")
     return {
-        name: parse_node(name, value[name]) if name in value else DEFAULT_NODES[name]
+        name: parse_node(name, value[name], defaults[name]) if name in value else defaults[name]
         for name in NODE_NAMES
     }
+
+
+def grafana_reach(nodes: Mapping[str, NodeSpec], home: HomeCidrs,
+                  raw_nodes: Any) -> tuple[str, str]:
+    """How the home reaches Grafana ("ipv4", "ipv6" or "private") and why, in a sentence."""
+    explicit = isinstance(raw_nodes, Mapping) and "publicIpv4" in (raw_nodes.get("grafana") or {})
+    if nodes["grafana"].public_ipv4:
+        return "ipv4", ("nodes.grafana.publicIpv4 is true" if explicit and home.ipv6
+                        else "the home has no IPv6 prefix")
+    if home.ipv6:
+        return "ipv6", (f"the home has an IPv6 prefix ({home.ipv6}) and "
+                        "nodes.grafana.publicIpv4 is not true")
+    return "private", ("nodes.grafana.publicIpv4 is false and the home has no IPv6: Grafana is "
+                       "reachable only through an SSH tunnel via the broker")
 
 
 def parse_topic_prefix(value: Any) -> str:
@@ -207,10 +236,13 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """Settings from the raw `solarmonitor:*` values (camelCase keys, namespace stripped)."""
     if raw.get("homeCidrs") is None:
         raise _fail("homeCidrs", None, "your home's public CIDRs; this setting is required")
+    home = parse_home_cidrs(raw["homeCidrs"])
+    nodes = parse_nodes(raw.get("nodes"), home)
     return Settings(
         region=parse_region(region),
-        home_cidrs=parse_home_cidrs(raw["homeCidrs"]),
-        nodes=parse_nodes(raw.get("nodes")),
+        home_cidrs=home,
+        nodes=nodes,
+        grafana_reach=grafana_reach(nodes, home, raw.get("nodes")),
         topic_prefix=parse_topic_prefix(raw.get("topicPrefix", "solar")),
         influx_org=parse_name("influxOrg", raw.get("influxOrg", "solar")),
         influx_bucket=parse_name("influxBucket", raw.get("influxBucket", "hoymiles")),

@@ -41,6 +41,9 @@ class GrafanaNodeArgs:
     """InfluxDB org and default bucket. Required."""
     dns_name: str | None = None
     """Name for the URL and certificate when a domain is set. Left out: the public address."""
+    over_ipv6: bool = False
+    """The home reaches it over IPv6 only (no public IPv4): its IPv6 address goes into the URL
+    and the certificate. Left out: over its Elastic IP, or not at all for a private node."""
     after: list[pulumi.Resource] | None = None
     """Provisioning waits for these (SSH access, InfluxDB). Left out: none."""
 
@@ -57,23 +60,28 @@ class GrafanaNode(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         host = Host(f"{name}-host", HostArgs(
             placement=args.placement), opts=child)
-        address = host.public_ip if host.public_ip is not None else host.private_ip
+        address = (host.ipv6_address if args.over_ipv6 else
+                   host.public_ip if host.public_ip is not None else host.private_ip)
         # A name in the URL: AWS's public DNS name of the Elastic IP, or grafana.<domain>.
-        # Browsers accept the IP too (it is in the certificate), but a name is nicer.
+        # Browsers accept the address too (it is in the certificate), but a name is nicer; an
+        # IPv6 address goes into a URL in brackets.
         public_host = (pulumi.Output.from_input(args.dns_name) if args.dns_name
-                       else host.public_dns if host.public_dns is not None else address)
+                       else host.public_dns if host.public_dns is not None
+                       else address.apply(lambda a: f"[{a}]") if args.over_ipv6 else address)
         names = [*([args.dns_name] if args.dns_name else []),
                  *([host.public_dns] if host.public_dns is not None else [])]
         certificate = server_certificate(
-            f"{name}-server", args.ca, common_name=public_host, ip_addresses=[address],
+            f"{name}-server", args.ca, common_name=public_host.apply(lambda h: h.strip("[]")),
+            ip_addresses=[address],
             dns_names=names, opts=child)
         password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
                                          opts=child)
         admin_password = pulumi.Output.secret(password.result)
 
         files = [
-            RemoteFile("/etc/grafana/grafana.ini", render_output("grafana/grafana.ini",
-                                                                 host=public_host),
+            RemoteFile("/etc/grafana/grafana.ini", render_output(
+                "grafana/grafana.ini", host=public_host.apply(lambda h: h.strip("[]")),
+                url_host=public_host),
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/admin-password", admin_password,
                        "0640", "root", "grafana"),

@@ -55,6 +55,9 @@ class Placement:
     private_ip: str | None = None
     """Fixed address in the subnet, kept by a replacement (what other nodes are configured
     with stays valid). Left out: AWS picks one, and a replacement gets another."""
+    ipv6_address: pulumi.Input[str] | None = None
+    """Fixed IPv6 address in the subnet's /64, kept by a replacement (for a node the home
+    reaches over IPv6). Left out: AWS picks one."""
     jump: JumpHost | None = None
     """Jump host for SSH. Left out: SSH goes straight to the public address."""
 
@@ -91,6 +94,8 @@ class Host(pulumi.ComponentResource):
     """Address inside the VPC; what other nodes connect to."""
     public_ip: pulumi.Output[str] | None
     """Elastic IP when the node is public (stable across instance replacement), else None."""
+    ipv6_address: pulumi.Output[str]
+    """The instance's IPv6 address (the fixed one when the placement names it)."""
     public_dns: pulumi.Output[str] | None
     """AWS's public DNS name of the Elastic IP (ec2-a-b-c-d.<region>.compute.amazonaws.com),
     which resolves publicly without a domain of one's own; None without an Elastic IP."""
@@ -125,7 +130,8 @@ class Host(pulumi.ComponentResource):
             # A public node's IPv4 is its Elastic IP (it outlives the instance); an address from
             # launch as well would only be billed until the EIP replaces it.
             associate_public_ip_address=False,
-            ipv6_address_count=1,
+            ipv6_addresses=[where.ipv6_address] if where.ipv6_address is not None else None,
+            ipv6_address_count=None if where.ipv6_address is not None else 1,
             source_dest_check=not args.forwards_traffic,
             user_data=user_data,
             # cloud-init installs the host key on the first boot only: a new key needs a new host.
@@ -148,6 +154,7 @@ class Host(pulumi.ComponentResource):
                 delete_before_replace=True)))
 
         self.private_ip = self.instance.private_ip
+        self.ipv6_address = self.instance.ipv6_addresses[0]
         self.public_ip = self.public_dns = None
         if where.spec.public_ipv4:
             eip = aws.ec2.Eip(f"{name}-eip", domain="vpc", instance=self.instance.id, tags=tags,

@@ -1,4 +1,10 @@
-"""Network: one dual-stack VPC with a public and a private subnet in one availability zone."""
+"""Network: one dual-stack VPC in one availability zone, with three subnets:
+
+- public: IPv4 and IPv6 through the internet gateway (nodes with an Elastic IP);
+- ipv6: IPv6 through the internet gateway, IPv4 out through the NAT (nodes the home reaches
+  over IPv6 only: no public IPv4 to pay for);
+- private: IPv6 out through the egress-only gateway, IPv4 out through the NAT.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import pulumi_aws as aws
 VPC_CIDR = "10.42.0.0/16"
 PUBLIC_SUBNET_CIDR = "10.42.0.0/24"
 PRIVATE_SUBNET_CIDR = "10.42.1.0/24"
+IPV6_SUBNET_CIDR = "10.42.2.0/24"
 # Between nodes: SSH via the jump host, MQTT/TLS for Telegraf, InfluxDB, and HTTP(S) through the
 # NAT instance.
 INTERNAL_PORTS = {22: "SSH from the jump host", 8884: "MQTT over TLS inside the VPC",
@@ -24,6 +31,11 @@ def ipv6_subnet(vpc_block: str, index: int) -> str:
     if block.prefixlen != 56 or not 0 <= index < 256:
         raise ValueError(f"expected a /56 and an index below 256, got {vpc_block} and {index}")
     return str(ipaddress.IPv6Network((int(block.network_address) + (index << 64), 64)))
+
+
+def ipv6_host_address(subnet_block: str, number: int) -> str:
+    """The `number`-th address of an IPv6 subnet (a fixed address, like an Elastic IP's)."""
+    return str(ipaddress.IPv6Network(subnet_block).network_address + number)
 
 
 def host_address(subnet_cidr: str, number: int) -> str:
@@ -61,6 +73,12 @@ class Network(pulumi.ComponentResource):
     through the route a NAT instance adds to `private_route_table_id`."""
     private_route_table_id: pulumi.Output[str]
     """Route table of the private subnet; it has no IPv4 default route until a NAT adds one."""
+    ipv6_subnet_id: pulumi.Output[str]
+    """Subnet for nodes the home reaches over IPv6 only (IPv4 out through the NAT)."""
+    ipv6_subnet_block: pulumi.Output[str]
+    """Its IPv6 /64."""
+    ipv6_route_table_id: pulumi.Output[str]
+    """Its route table; no IPv4 default route until a NAT adds one."""
     availability_zone: pulumi.Output[str]
     """The zone both subnets are in, as the subnet records it (stable across updates)."""
     node_group_id: pulumi.Output[str]
@@ -98,17 +116,23 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id),
             aws.ec2.RouteTableRouteArgs(ipv6_cidr_block="::/0", gateway_id=gateway.id),
         ], tags={"Name": f"{name}-public-rt"}, opts=child)
-        # Private routes are separate resources because the NAT route is added by another
-        # component; mixing inline and separate routes on one table causes perpetual diffs.
+        # The other tables' routes are separate resources because the NAT's IPv4 route is added
+        # by another component; mixing inline and separate routes on one table causes
+        # perpetual diffs.
         private_rt = aws.ec2.RouteTable(f"{name}-private-rt", vpc_id=vpc.id,
                                         tags={"Name": f"{name}-private-rt"}, opts=child)
         aws.ec2.Route(f"{name}-private-ipv6-out", route_table_id=private_rt.id,
                       destination_ipv6_cidr_block="::/0",
                       egress_only_gateway_id=egress_only.id, opts=child)
+        ipv6_rt = aws.ec2.RouteTable(f"{name}-ipv6-rt", vpc_id=vpc.id,
+                                     tags={"Name": f"{name}-ipv6-rt"}, opts=child)
+        aws.ec2.Route(f"{name}-ipv6-in-and-out", route_table_id=ipv6_rt.id,
+                      destination_ipv6_cidr_block="::/0", gateway_id=gateway.id, opts=child)
 
         subnets = {}
         for index, (role, cidr, table) in enumerate(
-            (("public", PUBLIC_SUBNET_CIDR, public_rt), ("private", PRIVATE_SUBNET_CIDR, private_rt))
+            (("public", PUBLIC_SUBNET_CIDR, public_rt), ("private", PRIVATE_SUBNET_CIDR, private_rt),
+             ("ipv6", IPV6_SUBNET_CIDR, ipv6_rt))
         ):
             subnet = aws.ec2.Subnet(
                 f"{name}-{role}", vpc_id=vpc.id, availability_zone=zone, cidr_block=cidr,
@@ -140,11 +164,12 @@ class Network(pulumi.ComponentResource):
 
         self.availability_zone = subnets["private"].availability_zone
         self.vpc_id = vpc.id
-        self.vpc_cidr = VPC_CIDR
         self.public_subnet_id = subnets["public"].id
         self.private_subnet_id = subnets["private"].id
-        self.private_subnet_cidr = PRIVATE_SUBNET_CIDR
         self.private_route_table_id = private_rt.id
+        self.ipv6_subnet_id = subnets["ipv6"].id
+        self.ipv6_subnet_block = subnets["ipv6"].ipv6_cidr_block
+        self.ipv6_route_table_id = ipv6_rt.id
         self.node_group_id = nodes.id
         self.register_outputs({"vpcId": self.vpc_id, "publicSubnetId": self.public_subnet_id,
                                "privateSubnetId": self.private_subnet_id})

@@ -31,7 +31,7 @@ def test_defaults_follow_the_design():
     s = settings()
     assert s.home_cidrs == HomeCidrs("1.2.3.4/32", None)
     assert s.nodes == DEFAULT_NODES
-    assert s.nodes["mqtt"].architecture == "arm64" and s.nodes["telegraf"].architecture == "x86_64"
+    assert s.nodes["mqtt"].architecture == "arm64" and s.nodes["telegraf"].architecture == "arm64"
     assert (s.topic_prefix, s.influx_org, s.influx_bucket) == ("solar", "solar", "hoymiles")
     assert (s.influx_retention, s.backup_days, s.mqtt_plaintext, s.domain) == ("0", 7, False, None)
 

@@ -18,7 +18,7 @@ def test_vpc_is_dual_stack_with_subnets_and_routes(dev_run):
     vpc = dev_run.one("aws:ec2/vpc:Vpc", "network-vpc")
     assert vpc.inputs["assignGeneratedIpv6CidrBlock"] is True
     subnets = dev_run.find("aws:ec2/subnet:Subnet")
-    assert {s.name for s in subnets} == {"network-public", "network-private"}
+    assert {s.name for s in subnets} == {"network-public", "network-private", "network-ipv6"}
     for subnet in subnets:
         assert subnet.inputs["assignIpv6AddressOnCreation"] is True
         assert subnet.inputs["ipv6CidrBlock"].endswith("/64")
@@ -28,7 +28,7 @@ def test_vpc_is_dual_stack_with_subnets_and_routes(dev_run):
     assert destinations == {"0.0.0.0/0", "::/0"}
     out6 = dev_run.one("aws:ec2/route:Route", "network-private-ipv6-out")
     assert out6.inputs["destinationIpv6CidrBlock"] == "::/0" and out6.inputs["egressOnlyGatewayId"]
-    assert len(dev_run.find("aws:ec2/routeTableAssociation:RouteTableAssociation")) == 2
+    assert len(dev_run.find("aws:ec2/routeTableAssociation:RouteTableAssociation")) == 3
 
 
 def test_default_security_group_is_emptied(dev_run):

@@ -70,7 +70,7 @@ def test_private_subnet_routes_ipv4_through_the_broker(dev_run):
     assert broker.inputs["sourceDestCheck"] is False
     assert not dev_run.find("aws:ec2/natGateway:NatGateway")
     nat_unit = rendered_files(dev_run)["mqtt"]["/etc/systemd/system/solarmonitor-nat.service"]
-    assert "solarmonitor-nat 10.42.1.0/24" in nat_unit
+    assert "solarmonitor-nat 10.42.0.0/16" in nat_unit  # the VPC, to anywhere but the VPC
 
 
 def test_no_ingress_from_the_world_anywhere(dev_run):

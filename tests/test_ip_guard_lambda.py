@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import uuid
 
 import boto3
 import pytest
@@ -32,21 +33,29 @@ class CountingEc2:
         return call
 
 
+@pytest.fixture(scope="module")
+def ec2():
+    """moto's EC2, started once for the module (starting it costs a second); each test makes a
+    group of its own in it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        with mock_aws():
+            client = boto3.client("ec2")
+            yield client, client.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+
+
 @pytest.fixture
-def group(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        ec2 = boto3.client("ec2")
-        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-        group_id = ec2.create_security_group(GroupName="home", Description="home",
-                                             VpcId=vpc)["GroupId"]
-        monkeypatch.setenv("SECURITY_GROUP_ID", group_id)
-        monkeypatch.setenv("PORTS", ",".join(map(str, PORTS)))
-        counting = CountingEc2(ec2)
-        monkeypatch.setattr(ip_guard.boto3, "client", lambda service, **kw: counting)
-        yield ec2, group_id, counting
+def group(ec2, monkeypatch):
+    client, vpc = ec2
+    group_id = client.create_security_group(GroupName=f"home-{uuid.uuid4().hex[:8]}",
+                                            Description="home", VpcId=vpc)["GroupId"]
+    monkeypatch.setenv("SECURITY_GROUP_ID", group_id)
+    monkeypatch.setenv("PORTS", ",".join(map(str, PORTS)))
+    counting = CountingEc2(client)
+    monkeypatch.setattr(ip_guard.boto3, "client", lambda service, **kw: counting)
+    yield client, group_id, counting
 
 
 def ingress(ec2, group_id):

@@ -96,12 +96,12 @@ def test_every_step_is_tied_to_the_instance_it_runs_on(dev_run):
 
 
 def test_a_replaced_instance_reruns_every_step_on_it(run, dev_run):
-    # x86 -> arm64 replaces the telegraf instance (see the next test); the mock gives a new id.
+    # arm64 -> x86 replaces the telegraf instance (see the next test); the mock gives a new id.
     before = {s.name: s.raw_inputs["triggers"] for s in commands(dev_run)}
-    after = run(nodes={"telegraf": {"instanceType": "t4g.nano"}})
+    after = run(nodes={"telegraf": {"instanceType": "t3a.nano"}})
     rerun = {s.name for s in commands(after) if s.raw_inputs["triggers"] != before[s.name]}
     instance = after.one("aws:ec2/instance:Instance", "telegraf-host-instance")
-    assert instance.replacement_trigger == "arm64"
+    assert instance.replacement_trigger == "x86_64"
     assert {s.name for s in commands(after) if s.name.startswith("telegraf-")} <= rerun
 
 

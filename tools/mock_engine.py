@@ -168,7 +168,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def _instance(self, name, inputs):
         # A new id when an input that replaces an instance differs, as AWS gives a new instance.
-        replaced_by = json.dumps([inputs.get(k) for k in ("ami", "subnetId", "privateIp")])
+        replaced_by = json.dumps([inputs.get(k) for k in ("ami", "subnetId", "privateIp",
+                                                          "ipv6Addresses")])
         rid = self._id("i", name + replaced_by)
         cidr = ipaddress.ip_network(self.subnet_cidrs.get(inputs.get("subnetId"), "10.42.0.0/24"))
         # From the id, not the order: resources register concurrently, and a changing address
@@ -179,7 +180,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                "arn": self._arn("ec2", "instance", rid),
                "primaryNetworkInterfaceId": self._id("eni", name),
                "availabilityZone": self.subnet_zones.get(inputs.get("subnetId"), f"{self.region}a"),
-               "ipv6Addresses": [f"2001:db8:42:42{cidr.network_address.packed[2]:02x}::{used:x}"]}
+               "ipv6Addresses": inputs.get("ipv6Addresses")
+               or [f"2001:db8:42:42{cidr.network_address.packed[2]:02x}::{used:x}"]}
         if inputs.get("associatePublicIpAddress"):
             out["publicIp"] = f"198.51.100.{used}"
         return rid, out
@@ -305,7 +307,7 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def _config_bag(config: dict[str, Any]) -> str:
+def config_bag(config: dict[str, Any]) -> str:
     """Stack YAML config as the Pulumi CLI hands it to a program (PULUMI_CONFIG): a JSON map of
     strings, structured values JSON-encoded."""
     out = {}
@@ -329,7 +331,7 @@ def run(program: Callable[[], None], config: dict[str, Any] | None = None,
     monitor = RecordingMonitor(engine)
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
-    os.environ["PULUMI_CONFIG"] = _config_bag(config)
+    os.environ["PULUMI_CONFIG"] = config_bag(config)
     pulumi.runtime.set_all_config({})
     pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
                              monitor=monitor)

@@ -18,11 +18,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.config import ConfigError  # noqa: E402
+from components.bill import ORIGINAL_DESIGN, original_design_cost  # noqa: E402
+from components.config import ConfigError, Settings, read_settings  # noqa: E402
 from components.host import NODE_TAG  # noqa: E402
 from components.provisioning import parse_install_command  # noqa: E402
-from tools.mock_engine import ProgramRun, run_program  # noqa: E402
+from tools.mock_engine import ProgramRun, config_bag, run_program  # noqa: E402
 
+GRAFANA_REACH = {"ipv4": "over its public IPv4 (an Elastic IP)",
+                 "ipv6": "over IPv6, no public IPv4", "private": "no public address"}
 ENDPOINT_OUTPUTS = ("mqttHost", "mqttPort", "grafanaUrl", "influxUrl", "securityGroupId",
                     "ipGuardFunctionName")
 
@@ -92,7 +95,7 @@ def write_plan(run: ProgramRun, out: Path) -> dict:
     return document
 
 
-def summary(run: ProgramRun, document: dict, out: Path) -> str:
+def summary(run: ProgramRun, document: dict, out: Path, settings: Settings) -> str:
     per_node = Counter(run.node_of(r) for r in run.resources if r.custom)
     lines = [f"solarmonitor plan: {sum(per_node.values())} resources -> {out}/plan.json", ""]
     lines += [f"  {node:<10} {count:>3} resources" for node, count in sorted(per_node.items())]
@@ -106,6 +109,15 @@ def summary(run: ProgramRun, document: dict, out: Path) -> str:
                   f"prices as of {cost['pricesAsOf']}:"]
     lines += [f"  {row['item']:<58} {row['monthlyUsd']:>7.2f} USD" for row in cost["items"]]
     lines += [f"  {'total':<58} {cost['total']:>7.2f} USD"]
+    original = original_design_cost(cost["region"])["total"]
+    lines += ["", "Side by side, same region and prices:",
+              f"  {'this configuration':<58} {cost['total']:>7.2f} USD",
+              f"  {'the original manual design (see below)':<58} {original:>7.2f} USD",
+              f"  {'difference':<58} {cost['total'] - original:>+7.2f} USD",
+              "  (original: " + ", ".join(f"{n} {t}" for n, t in ORIGINAL_DESIGN.items())
+              + "; a public IPv4 each; 4 x 8 GB gp3; no backups)"]
+    way, why = settings.grafana_reach
+    lines += ["", f"Grafana: {GRAFANA_REACH[way]}, because {why}."]
     return "\n".join(lines)
 
 
@@ -125,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     document = write_plan(run, options.out)
-    print(summary(run, document, options.out))
+    settings = read_settings(json.loads(config_bag(config)), config["aws:region"])
+    print(summary(run, document, options.out, settings))
     return 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NAT host: start forwarding for the private subnet now and at every boot. Safe to run again.
+# NAT host: start forwarding for the nodes without a public IPv4, now and at every boot.
 set -euo pipefail
 # shellcheck source=files/common/apt.sh
 . /usr/local/lib/solarmonitor/apt.sh
@@ -13,4 +13,4 @@ sysctl -q --system
 systemctl daemon-reload
 systemctl enable --quiet solarmonitor-nat.service
 systemctl restart solarmonitor-nat.service
-echo "NAT for the private subnet is active"
+echo "NAT is active"

@@ -1,0 +1,149 @@
+"""IPv6 first: Grafana without a paid public IPv4 when the home has IPv6, and the costs side by
+side with the original manual design."""
+
+import ipaddress
+import json
+import socket
+import ssl
+import subprocess
+
+import pytest
+import yaml
+from cryptography import x509
+
+from conftest import ROOT
+from expected_bill import TABLE, expected_total
+from test_opendtu_tls import serve_tls_once
+from tools.plan import rendered_files
+
+IPV6_HOME = ["8.8.8.8/32", "2a01:4f8:1:2::/64"]
+
+
+@pytest.fixture(scope="module")
+def v6_run():
+    from conftest import dev_config
+    from tools.mock_engine import run_program
+    return run_program(dev_config(homeCidrs=IPV6_HOME))
+
+
+def grafana(run):
+    return run.one("aws:ec2/instance:Instance", "grafana-host-instance")
+
+
+def test_an_ipv6_home_reaches_grafana_over_ipv6_without_a_public_ipv4(v6_run):
+    instance = grafana(v6_run)
+    subnet = v6_run.one("aws:ec2/subnet:Subnet", "network-ipv6")
+    assert instance.raw_inputs["subnetId"] == subnet.id
+    assert not v6_run.find("aws:ec2/eip:Eip", "grafana-host-eip")
+    address = instance.raw_inputs["ipv6Addresses"][0]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet.raw_inputs["ipv6CidrBlock"])
+    assert v6_run.outputs["grafanaUrl"] == f"https://[{address}]:3000/"
+    home = v6_run.one("aws:ec2/securityGroup:SecurityGroup", "ipguard-home")
+    assert home.id in instance.raw_inputs["vpcSecurityGroupIds"]
+    # The home group's IPv6 rule for 3000: the seed sets every guarded port for the prefix.
+    seed = v6_run.one("aws:lambda/invocation:Invocation", "ipguard-seed")
+    assert json.loads(seed.raw_inputs["input"])["ipv6_prefix"] == IPV6_HOME[1]
+    function = v6_run.one("aws:lambda/function:Function", "ipguard-seeder")
+    assert "3000" in function.raw_inputs["environment"]["variables"]["PORTS"].split(",")
+
+
+def test_the_ipv6_subnet_routes_ipv6_both_ways_and_ipv4_out_through_the_nat(v6_run):
+    table = v6_run.one("aws:ec2/routeTable:RouteTable", "network-ipv6-rt")
+    gateway = v6_run.one("aws:ec2/internetGateway:InternetGateway", "network-igw")
+    routes = [r for r in v6_run.find("aws:ec2/route:Route") if r.raw_inputs["routeTableId"] == table.id]
+    ipv6 = next(r for r in routes if r.raw_inputs.get("destinationIpv6CidrBlock") == "::/0")
+    assert ipv6.raw_inputs["gatewayId"] == gateway.id
+    ipv4 = next(r for r in routes if r.raw_inputs.get("destinationCidrBlock") == "0.0.0.0/0")
+    broker = v6_run.one("aws:ec2/instance:Instance", "mqtt-host-instance")
+    assert ipv4.raw_inputs["networkInterfaceId"] == broker.outputs["primaryNetworkInterfaceId"]
+    # Provisioned through the broker, like the private nodes.
+    apply = v6_run.one("command:remote:Command", "grafana-apply")
+    assert apply.raw_inputs["connection"]["host"] == grafana(v6_run).raw_inputs["privateIp"]
+    assert apply.raw_inputs["connection"]["proxy"]["host"]
+
+
+def test_grafanas_certificate_verifies_for_its_ipv6_url(v6_run, tmp_path):
+    files = rendered_files(v6_run)["grafana"]
+    for name in ("server.crt", "server.key", "ca.crt"):
+        (tmp_path / name).write_text(files[f"/etc/grafana/solarmonitor/{name}"])
+    host = v6_run.outputs["grafanaUrl"].split("[")[1].split("]")[0]
+    port = serve_tls_once(tmp_path / "server.crt", tmp_path / "server.key")
+    client = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with client.wrap_socket(raw, server_hostname=host) as tls:
+            assert tls.version()
+            tls.sendall(b"x")
+    ini = files["/etc/grafana/grafana.ini"]
+    assert f"root_url = https://[{host}]:3000/" in ini and f"domain = {host}\n" in ini
+
+
+@pytest.mark.parametrize("home, grafana_setting, reach", [
+    (["8.8.8.8/32"], None, "ipv4"),
+    (IPV6_HOME, None, "ipv6"),
+    (["2a01:4f8:1:2::/64"], None, "ipv6"),
+    (IPV6_HOME, True, "ipv4"),
+    (["8.8.8.8/32"], False, "private"),
+])
+def test_the_choice_for_each_kind_of_home(run, home, grafana_setting, reach):
+    nodes = {"grafana": {"publicIpv4": grafana_setting}} if grafana_setting is not None else None
+    result = run(homeCidrs=home, nodes=nodes)
+    eip = result.find("aws:ec2/eip:Eip", "grafana-host-eip")
+    url = result.outputs["grafanaUrl"]
+    subnet = {s.id: s.name for s in result.find("aws:ec2/subnet:Subnet")}[
+        grafana(result).raw_inputs["subnetId"]]
+    if reach == "ipv4":
+        assert eip and "amazonaws.com" in url and subnet == "network-public"
+    elif reach == "ipv6":
+        assert not eip and url.startswith("https://[") and subnet == "network-ipv6"
+    else:
+        assert not eip and url.startswith("https://10.42.1.") and subnet == "network-private"
+
+
+def test_the_broker_keeps_its_ipv4_for_opendtu(v6_run):
+    assert v6_run.find("aws:ec2/eip:Eip", "mqtt-host-eip")
+
+
+def test_defaults_with_an_ipv6_home_cost_at_most_29_20_in_frankfurt(v6_run):
+    total = v6_run.outputs["monthlyCostUsd"]["total"]
+    assert total <= 29.20
+    assert total == pytest.approx(expected_total(v6_run, "eu-central-1"), abs=0.011)
+
+
+def original_design(region: str) -> float:
+    """Recomputed from the price table: four nodes, each with its own public IPv4 and 8 GB."""
+    hours = TABLE["hoursPerMonth"]
+    types = ("t4g.nano", "t3a.nano", "t4g.micro", "t4g.micro")
+    return sum(round(TABLE["instanceHourly"][region][t] * hours, 2)
+               + round(TABLE["publicIpv4Hourly"][region] * hours, 2)
+               + round(TABLE["gp3GbMonth"][region] * 8, 2) for t in types)
+
+
+@pytest.mark.parametrize("home", [["8.8.8.8/32"], IPV6_HOME])
+def test_make_plan_shows_the_costs_side_by_side(tmp_path, home):
+    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    config["solarmonitor:homeCidrs"] = home
+    (tmp_path / "Pulumi.side.yaml").write_text(yaml.safe_dump({"config": config}))
+    done = subprocess.run([str(ROOT / ".venv/bin/python"), "tools/plan.py", "--config",
+                           str(tmp_path / "Pulumi.side.yaml"), "--out", str(tmp_path / "plan")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    total = json.loads((tmp_path / "plan" / "plan.json").read_text())["monthlyCostUsd"]["total"]
+    original = original_design("eu-central-1")
+    lines = {line.split("  ")[1].strip(): line.split()[-2] for line in done.stdout.splitlines()
+             if line.startswith("  ") and line.endswith(" USD") and "  " in line.strip()}
+    assert float(lines["this configuration"]) == pytest.approx(total)
+    assert float(lines["the original manual design (see below)"]) == pytest.approx(original)
+    assert float(lines["difference"]) == pytest.approx(total - original, abs=0.011)
+    reason = "over IPv6, no public IPv4" if len(home) == 2 else "over its public IPv4"
+    assert f"Grafana: {reason}" in done.stdout
+
+
+def test_the_readme_cost_table_is_make_plans(run, v6_run):
+    """README's two profiles are the defaults' totals: kept true when prices or defaults move."""
+    readme = (ROOT / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| **this stack** |"))
+    v4_total, v6_total = (float(cell.strip(" *").split()[0]) for cell in row.split("|")[2:4])
+    assert v4_total == run(homeCidrs=["8.8.8.8/32"]).outputs["monthlyCostUsd"]["total"]
+    assert v6_total == v6_run.outputs["monthlyCostUsd"]["total"]
+    original = next(line for line in readme.splitlines() if "the original manual design (" in line)
+    assert f"{original_design('eu-central-1'):.2f} USD" in original
