@@ -9,7 +9,6 @@ import subprocess
 
 import pytest
 import yaml
-from cryptography import x509
 
 from conftest import ROOT
 from expected_bill import TABLE, expected_total
