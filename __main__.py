@@ -12,7 +12,7 @@ from components.host import Placement
 from components.influx_node import InfluxNode, InfluxNodeArgs
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import INTERNAL_PORT, PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
-from components.mqtt_users import OPENDTU, TELEGRAF, USERS
+from components.mqtt_users import OPENDTU, SOLIX, TELEGRAF, USERS
 from components.nat_instance import NatInstance, NatInstanceArgs
 from components.network import (
     IPV6_SUBNET_CIDR, PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, VPC_CIDR, Network, NetworkArgs,
@@ -20,6 +20,7 @@ from components.network import (
 )
 from components.opendtu_data import CONSUMERS
 from components.opendtu_settings import settings_page
+from components.pi_config import pi_config
 from components.queue_sizing import queue_limits
 from components.ssh_key import SshKey
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
@@ -43,7 +44,7 @@ bill.watch()
 network = Network("network", NetworkArgs(
     instance_types=tuple(spec.instance_type for spec in settings.nodes.values())))
 guard = IpGuard("ipguard", IpGuardArgs(
-    vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(), region=settings.region,
+    vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(),
     ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ())))
 ssh = SshKey("ssh")
 ca = CertificateAuthority("ca")
@@ -133,7 +134,12 @@ pulumi.export("securityGroupId", guard.security_group_id)
 pulumi.export("ipGuardFunctionName", guard.function_name)
 pulumi.export("piAccessKeyId", guard.pi_access_key_id)
 pulumi.export("piSecretAccessKey", guard.pi_secret_access_key)
-pulumi.export("piAgentConfig", guard.pi_agent_config)
+pulumi.export("piAgentConfig", pi_config(
+    region=settings.region, function_name=guard.function_name,
+    access_key_id=guard.pi_access_key_id, secret_access_key=guard.pi_secret_access_key,
+    ipv6=settings.home_cidrs.ipv6 is not None, mqtt_host=mqtt.host, mqtt_port=mqtt.port,
+    ca_cert=mqtt.ca_cert, username=SOLIX.name, password=mqtt.passwords[SOLIX.name],
+    topic_prefix=settings.topic_prefix, devices=settings.solix_devices))
 pulumi.export("monthlyCostUsd", bill.monthly_cost(settings.region))
 pulumi.export("openDtuSettings", pulumi.Output.secret(pulumi.Output.all(
     mqtt.host, mqtt.ca_cert, mqtt.passwords[OPENDTU.name]).apply(

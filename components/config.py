@@ -80,6 +80,8 @@ class Settings:
     backup_days: int = 7
     mqtt_plaintext: bool = False
     domain: str | None = None
+    solix_devices: tuple[tuple[str, str], ...] = ()
+    """Anker Solix devices the Pi's bridge reads: (Bluetooth address, SolixBLE model)."""
 
 
 def _fail(key: str, value: Any, expected: str) -> ConfigError:
@@ -232,6 +234,38 @@ def parse_domain(value: Any) -> str | None:
     return value
 
 
+# SolixBLE's device classes that read a battery or power station (SolixBLE 3.9.0; the Pi's
+# bridge keeps the same list, and a test holds both to the pinned SolixBLE).
+SOLIX_MODELS = ("C300", "C300DC", "C800", "C1000", "C1000G2", "F2000", "F2600", "F3800",
+                "Solarbank2", "Solarbank3", "PrimeCharger160w", "PrimeCharger250w",
+                "PrimePowerBank20k", "MagGo3in1")
+_BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def parse_solix_devices(value: Any) -> tuple[tuple[str, str], ...]:
+    """["AA:BB:CC:DD:EE:FF=Solarbank2", ...] or {"AA:BB:CC:DD:EE:FF": "Solarbank2"}."""
+    expected = ('Bluetooth addresses with their SolixBLE model, e.g. '
+                '["AA:BB:CC:DD:EE:FF=Solarbank2"]; models: ' + ", ".join(SOLIX_MODELS))
+    if value in (None, "", []):
+        return ()
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if isinstance(value, Mapping):
+        value = [f"{address}={model}" for address, model in value.items()]
+    if not isinstance(value, list):
+        raise _fail("solixDevices", value, expected)
+    devices = []
+    for entry in value:
+        address, _, model = str(entry).partition("=")
+        address, model = address.strip(), model.strip()
+        if not _BLE_ADDRESS.match(address) or model not in SOLIX_MODELS:
+            raise _fail("solixDevices", entry, expected)
+        devices.append((address.upper(), model))
+    if len({address for address, _ in devices}) != len(devices):
+        raise _fail("solixDevices", value, f"{expected} (an address twice)")
+    return tuple(devices)
+
+
 def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
     """Settings from the raw `solarmonitor:*` values (camelCase keys, namespace stripped)."""
     if raw.get("homeCidrs") is None:
@@ -250,13 +284,14 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         backup_days=_int("backupDays", raw.get("backupDays", 7), 1, 365),
         mqtt_plaintext=_bool("mqttPlaintext", raw.get("mqttPlaintext", False)),
         domain=parse_domain(raw.get("domain")),
+        solix_devices=parse_solix_devices(raw.get("solixDevices")),
     )
 
 
 NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
-              "backupDays", "mqttPlaintext", "domain")
-_STRUCTURED_KEYS = ("homeCidrs", "nodes")
+              "backupDays", "mqttPlaintext", "domain", "solixDevices")
+_STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices")
 
 
 def raw_from_strings(values: Mapping[str, str | None]) -> dict[str, Any]:

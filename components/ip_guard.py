@@ -10,7 +10,6 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.templates import render_output
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME_PORTS = (22, 8883, 3000)
@@ -24,8 +23,6 @@ class IpGuardArgs:
     """VPC of the home security group. Required."""
     home_event: dict[str, str]
     """The Lambda event seeding the group at deploy (from `homeCidrs`). Required."""
-    region: str
-    """Region the Pi agent calls; written into its config. Required."""
     ports: tuple[int, ...] = field(default=HOME_PORTS)
     """TCP ports opened to home. Left out: 22 (SSH), 8883 (MQTT/TLS), 3000 (Grafana)."""
 
@@ -43,8 +40,6 @@ class IpGuard(pulumi.ComponentResource):
     """Access key of the IAM user allowed to invoke the Lambda and nothing else."""
     pi_secret_access_key: pulumi.Output[str]
     """Its secret (a Pulumi secret)."""
-    pi_agent_config: pulumi.Output[str]
-    """The Pi agent's whole INI file (a Pulumi secret)."""
     seeded: pulumi.Resource
     """The deploy-time invocation; nodes that are reached over SSH depend on it."""
 
@@ -124,10 +119,6 @@ class IpGuard(pulumi.ComponentResource):
         self.function_name = function.name
         self.pi_access_key_id = pi_key.id
         self.pi_secret_access_key = pulumi.Output.secret(pi_key.secret)
-        self.pi_agent_config = pulumi.Output.secret(render_output(
-            "pi/ip-agent.ini", region=args.region, function_name=function.name,
-            access_key_id=pi_key.id, secret_access_key=pi_key.secret,
-            ipv6="yes" if "ipv6_prefix" in args.home_event else "no"))
         self.register_outputs({
             "securityGroupId": self.security_group_id, "functionName": self.function_name,
             "piAccessKeyId": self.pi_access_key_id,

@@ -27,5 +27,8 @@ OPENDTU = MqttUser(
 TELEGRAF = MqttUser(
     "telegraf", "Telegraf reads everything published under the prefix and writes nothing.",
     reads=("#",))
+SOLIX = MqttUser(
+    "solix", "The Pi's Solix bridge publishes the battery's values below solix/ and reads nothing.",
+    publishes=("solix/#",))
 
-USERS = (OPENDTU, TELEGRAF)
+USERS = (OPENDTU, TELEGRAF, SOLIX)

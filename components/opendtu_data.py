@@ -1,4 +1,5 @@
-"""The single description of what OpenDTU publishes and where each value lands in InfluxDB.
+"""The single description of what OpenDTU (and the Pi's Solix bridge) publish, and where each
+value lands in InfluxDB.
 
 Telegraf's configuration is rendered from it, the Grafana dashboard is checked against it, and
 the contract tests hold both to it. Topics are relative to the configured prefix.
@@ -11,6 +12,11 @@ Where values land:
 - DTU numbers (`uptime`, `rssi`, `temperature`, heap): `opendtu_dtu`; DTU strings (`status`,
   `ip`, `hostname`, `bssid`): `opendtu_dtu_info`.
 - Totals over all inverters (`ac/*`, `dc/*`): `opendtu_total`, tag `group` (ac or dc).
+- Anker Solix batteries, from the Pi's bridge (pi/solix_topics.py): numbers in `solix`, tags
+  `serial` and `model`, one field per SolixBLE property (`battery_percentage`, ...); names and
+  versions in `solix_info`, same tags; the bridge's online/offline in `solix_info`, field
+  `status`, without tags. No OpenDTU consumer matches a Solix topic, and no Solix consumer an
+  OpenDTU topic.
 Strings never share a measurement with numbers, so a numeric query never meets a string.
 """
 
@@ -80,7 +86,30 @@ CONSUMERS = (
     Consumer("totals", NUMBER, "opendtu_total",
              topics=("ac/+", "dc/+"),
              patterns=(("+/+", "group/field"),)),
+    Consumer("solix_numbers", NUMBER, "solix",
+             topics=("solix/+/+/+",),
+             patterns=(("solix/+/+/+", "_/serial/model/field"),)),
+    Consumer("solix_texts", STRING, "solix_info",
+             topics=("solix/+/+/text/+", "solix/bridge/status"),
+             patterns=(("solix/+/+/text/+", "_/serial/model/_/field"),
+                       ("solix/bridge/status", "_/_/field"))),
 )
+
+# The bridge publishes each device's latest values every this many seconds (pi/solix_bridge.py
+# `interval`, written into the Pi's config by the stack).
+SOLIX_INTERVAL_SECONDS = 30
+# Values a Solarbank 2 reports (SolixBLE's Solarbank2), the panels' fields among them.
+SOLIX_NUMBERS = ("battery_percentage", "battery_percentage_aggregate", "solar_power_in",
+                 "solar_pv_1_power_in", "solar_pv_2_power_in", "solar_pv_3_power_in",
+                 "solar_pv_4_power_in", "battery_charge_power", "battery_discharge_power",
+                 "ac_power_out", "ac_power_out_sockets", "power_out", "house_demand",
+                 "grid_to_home_power", "pv_to_grid_power", "pv_yield", "charged_energy",
+                 "output_energy", "consumed_energy", "grid_import_energy", "grid_export_energy",
+                 "temperature", "error_code", "battery_heating", "light_on", "home_load_preset",
+                 "lowpower_input_data", "last_update")
+SOLIX_TEXTS = ("software_version", "software_version_controller", "software_version_expansion",
+               "grid_status", "usage_mode", "temperature_unit", "light_mode", "max_load",
+               "output_cutoff_data", "input_cutoff_data")
 
 
 @dataclass(frozen=True)
@@ -126,6 +155,21 @@ def dtu_topics() -> Iterator[Topic]:
                         Landing("opendtu_total", {"group": group}, field))
 
 
+def solix_topics(serial: str, model: str, numbers=SOLIX_NUMBERS, texts=SOLIX_TEXTS,
+                 ) -> Iterator[Topic]:
+    """A Solix device's topics, relative to the prefix (as pi/solix_topics.py lays them out)."""
+    tags = {"serial": serial, "model": model}
+    for field in numbers:
+        yield Topic(f"solix/{serial}/{model}/{field}", NUMBER, "", Landing("solix", tags, field))
+    for field in texts:
+        yield Topic(f"solix/{serial}/{model}/text/{field}", STRING, "",
+                    Landing("solix_info", tags, field))
+
+
+def solix_bridge_topics() -> Iterator[Topic]:
+    yield Topic("solix/bridge/status", STRING, "", Landing("solix_info", {}, "status"))
+
+
 def all_topics(inverters: dict[str, int]) -> list[Topic]:
     """Every topic for inverters {serial: number of DC inputs}, plus the DTU's own."""
     topics = list(dtu_topics())
@@ -145,14 +189,20 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
     return len(topic_filter.split("/")) == len(levels)
 
 
+def example_topics() -> list[Topic]:
+    """One of everything the description knows: an inverter with every input, a Solarbank."""
+    return [*all_topics({"1": MAX_DC_INPUTS}), *solix_topics("S1", "Solarbank2"),
+            *solix_bridge_topics()]
+
+
 def fields_of(measurement: str) -> set[str]:
     """Every field name the description lands in a measurement (for dashboard checks)."""
-    example = all_topics({"1": MAX_DC_INPUTS})
+    example = example_topics()
     return {t.landing.field for t in example if t.landing.measurement == measurement}
 
 
 def tags_of(measurement: str) -> set[str]:
-    example = all_topics({"1": MAX_DC_INPUTS})
+    example = example_topics()
     return {"topic"} | {tag for t in example if t.landing.measurement == measurement
                         for tag in t.landing.tags}
 

@@ -16,10 +16,13 @@ import math
 from dataclasses import dataclass
 
 from components import prices
-from components.opendtu_data import INTERVAL_SECONDS, Consumer, all_topics, topic_matches
+from components.opendtu_data import (
+    INTERVAL_SECONDS, SOLIX_INTERVAL_SECONDS, Consumer, all_topics, solix_topics, topic_matches,
+)
 
 DESIGN_INVERTERS = 4
 DESIGN_DC_INPUTS = 6  # HMT-6T: the most DC inputs an inverter OpenDTU reads has
+DESIGN_SOLIX_DEVICES = 2  # batteries the Pi's bridge reads
 DESIGN_LOAD = (f"{DESIGN_INVERTERS} inverters with {DESIGN_DC_INPUTS} inputs each, every "
                f"{INTERVAL_SECONDS} s")
 OUTAGE_HOURS = 1.0
@@ -48,12 +51,16 @@ class QueueLimits:
 
 
 def messages_per_hour(consumer: Consumer, prefix: str = "solar") -> int:
-    """Messages a consumer gets in an hour of daylight at the design installation."""
+    """Messages a consumer gets in an hour of daylight at the design installation: OpenDTU's
+    every INTERVAL_SECONDS, the Solix bridge's every SOLIX_INTERVAL_SECONDS."""
+    def matched(topics) -> int:
+        return sum(1 for topic in topics if any(
+            topic_matches(f"{prefix}/{f}", f"{prefix}/{topic.topic}") for f in consumer.topics))
+
     inverters = {f"1161907454{n:02d}": DESIGN_DC_INPUTS for n in range(DESIGN_INVERTERS)}
-    topics = [f"{prefix}/{t.topic}" for t in all_topics(inverters)]
-    per_round = sum(1 for topic in topics
-                    if any(topic_matches(f"{prefix}/{f}", topic) for f in consumer.topics))
-    return per_round * 3600 // INTERVAL_SECONDS
+    solix = [t for n in range(DESIGN_SOLIX_DEVICES) for t in solix_topics(f"S{n}", "Solarbank2")]
+    return (matched(all_topics(inverters)) * 3600 // INTERVAL_SECONDS
+            + matched(solix) * 3600 // SOLIX_INTERVAL_SECONDS)
 
 
 def queue_limits(consumers: tuple[Consumer, ...], broker_instance_type: str) -> QueueLimits:

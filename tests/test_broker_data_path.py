@@ -125,6 +125,8 @@ def test_an_hour_of_telegraf_outage_through_a_broker_restart_loses_nothing(
 
     receivers = []
     for consumer in live:
+        if not expected[consumer["client_id"]]:
+            continue  # the Solix bridge's consumers: OpenDTU sends them nothing
         output = tmp_path / f"{consumer['client_id']}.txt"
         command = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.internal_port),
                    "--cafile", str(ca_file), "--insecure",  # the certificate names the node

@@ -221,3 +221,24 @@ def test_home_cidrs_either_valid_or_config_error(items):
         assert "homeCidrs" in str(error)
     else:
         assert cidrs.ipv4 in (None, "1.2.3.4/32") and cidrs.ipv6 in (None, "2a01:4f8::/64")
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, ()), ([], ()), ("none", None),
+    (["aa:bb:cc:dd:ee:ff=Solarbank2"], (("AA:BB:CC:DD:EE:FF", "Solarbank2"),)),
+    ({"AA:BB:CC:DD:EE:01": "C1000", "AA:BB:CC:DD:EE:02": "Solarbank3"},
+     (("AA:BB:CC:DD:EE:01", "C1000"), ("AA:BB:CC:DD:EE:02", "Solarbank3"))),
+    ("AA:BB:CC:DD:EE:01=C300, AA:BB:CC:DD:EE:02=F2000",
+     (("AA:BB:CC:DD:EE:01", "C300"), ("AA:BB:CC:DD:EE:02", "F2000"))),
+])
+def test_solix_devices(value, expected):
+    if expected is None:
+        refused("solixDevices", solixDevices=value)
+    else:
+        assert settings(solixDevices=value).solix_devices == expected
+
+
+@pytest.mark.parametrize("value", [["AA:BB:CC:DD:EE=Solarbank2"], ["AA:BB:CC:DD:EE:FF=E1600"],
+                                   ["AA:BB:CC:DD:EE:FF"], ["AA:BB:CC:DD:EE:FF=C1000"] * 2, 42])
+def test_bad_solix_devices_are_refused(value):
+    refused("solixDevices", solixDevices=value)

@@ -18,7 +18,7 @@ COLUMNS = {"_measurement", "_field", "_value", "_time", "_start", "_stop", "name
 
 def queries():
     for panel in DASHBOARD["panels"]:
-        for target in panel["targets"]:
+        for target in panel.get("targets", []):
             yield panel, target["query"]
     for variable in DASHBOARD["templating"]["list"]:
         yield variable, variable["query"]
@@ -39,7 +39,7 @@ def test_every_panel_and_variable_uses_the_provisioned_datasource():
     for item, _ in queries():
         assert item["datasource"] == {"type": "influxdb", "uid": DATASOURCE_UID}
     for panel in DASHBOARD["panels"]:
-        for target in panel["targets"]:
+        for target in panel.get("targets", []):
             assert target["datasource"]["uid"] == DATASOURCE_UID
 
 
@@ -76,7 +76,7 @@ def test_required_views_exist():
     assert '"yieldtotal"' in daily["targets"][0]["query"] and "spread()" in daily["targets"][0]["query"]
     assert daily["timeFrom"] == "now/d"
     names = {v["name"] for v in DASHBOARD["templating"]["list"]}
-    assert names == {"bucket", "serial"}
+    assert names == {"bucket", "serial", "solix_serial"}
     serial = next(v for v in DASHBOARD["templating"]["list"] if v["name"] == "serial")
     assert serial["multi"] and serial["includeAll"]
 
@@ -165,3 +165,15 @@ def test_grafana_node_is_public_in_the_home_group_and_waits_for_influx(dev_run):
         "grafana-file-etc-grafana-solarmonitor-admin-password",
         "grafana-file-etc-grafana-provisioning-datasources-solarmonitor-yaml",
         "grafana-file-etc-grafana-solarmonitor-server-key"}
+
+
+def test_a_battery_row_per_solix_device_with_what_owners_ask_for():
+    row = next(p for p in DASHBOARD["panels"] if p["type"] == "row" and "Solix" in p["title"])
+    assert row["repeat"] == "solix_serial"  # one row per battery, none without battery data
+    below = [p for p in DASHBOARD["panels"] if p["gridPos"]["y"] > row["gridPos"]["y"]]
+    text = json.dumps(below)
+    for field in ("battery_percentage", "battery_charge_power", "battery_discharge_power",
+                  "solar_pv_", "ac_power_out", "pv_yield", "charged_energy"):
+        assert field in text, field
+    variable = next(v for v in DASHBOARD["templating"]["list"] if v["name"] == "solix_serial")
+    assert 'r._measurement == "solix"' in variable["query"]

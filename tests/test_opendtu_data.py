@@ -1,7 +1,5 @@
 """Contract tests: every OpenDTU topic, through the rendered Telegraf file, lands where the data
-description says. Telegraf itself cannot run here, so its documented behaviour for the pieces we
-use (MQTT subscriptions, topic_parsing, the value parser, processors.pivot) is emulated below on
-the parsed TOML."""
+description says (Telegraf's behaviour emulated on the parsed TOML: tests/telegraf_emulation.py)."""
 
 import re
 import tomllib
@@ -10,16 +8,23 @@ import pytest
 
 from components.opendtu_data import (
     CONSUMERS, NUMBER, STRING, all_topics, fields_of, measurements, metrics_per_day,
+    solix_bridge_topics, solix_topics,
 )
 from components.telegraf_config import telegraf_conf
+from telegraf_emulation import EmulatedTelegraf
 
 INVERTERS = {"116190745467": 4, "114184020874": 6}  # an HM-1500 and an HMT-6T
+# Everything the stack consumes: two inverters, a Solarbank 2 through the Pi's bridge.
+TOPICS = [*all_topics(INVERTERS), *solix_topics("APCGQ80E00000001", "Solarbank2"),
+          *solix_bridge_topics()]
 BROKER, INFLUX = "ssl://10.42.0.10:8884", "https://10.42.1.12:8086"
 
 
 def payload(topic: str, kind: str) -> str:
     """A realistic payload for a topic (relative to the prefix), as OpenDTU sends it."""
     last = topic.rsplit("/", 1)[-1]
+    if topic.startswith("solix/"):
+        return "48" if kind == NUMBER else "CONNECTING"
     if kind == NUMBER:
         return {"reachable": "1", "producing": "0", "is_valid": "1", "last_update": "1732443000",
                 "uptime": "86400", "rssi": "-67", "yieldtotal": "1234.567"}.get(last, "231.4")
@@ -27,46 +32,6 @@ def payload(topic: str, kind: str) -> str:
             "bssid": "AA:BB:CC:DD:EE:FF", "hwpartnumber": "269553665", "hwversion": "01.00",
             "fwbuildversion": "10007", "fwbuilddatetime": "2023-11-02 10:45:00",
             "bootloaderversion": "0.1.0"}.get(last, "HM-800" if topic.count("/") == 1 else "Panel Ost")
-
-
-def mqtt_match(topic_filter: str, topic: str) -> bool:
-    """MQTT 3.1.1 wildcard matching for + and #."""
-    f, t = topic_filter.split("/"), topic.split("/")
-    for i, part in enumerate(f):
-        if part == "#":
-            return True
-        if i >= len(t) or (part != "+" and part != t[i]):
-            return False
-    return len(f) == len(t)
-
-
-class EmulatedTelegraf:
-    """What the rendered configuration does with one MQTT message."""
-
-    def __init__(self, conf: dict):
-        self.consumers = conf["inputs"]["mqtt_consumer"]
-        self.pivot = conf["processors"]["pivot"][0]
-
-    def matching(self, topic: str) -> list[dict]:
-        return [c for c in self.consumers if any(mqtt_match(f, topic) for f in c["topics"])]
-
-    def process(self, consumer: dict, topic: str, body: str) -> tuple[str, dict, str, object]:
-        # value parser: string keeps the whole payload, numbers take the last token as float
-        if consumer["data_type"] == "string":
-            value = body.strip()
-        else:
-            value = float(body.strip().split()[-1])  # raises for "online", "Panel Ost", ...
-        tags = {"topic": topic}
-        parsers = [p for p in consumer.get("topic_parsing", []) if mqtt_match(p["topic"], topic)]
-        assert len(parsers) == 1, f"{topic}: {len(parsers)} topic_parsing entries match"
-        names, levels = parsers[0]["tags"].split("/"), topic.split("/")
-        assert len(names) == len(levels), f"{topic}: pattern levels differ"
-        tags.update({n: v for n, v in zip(names, levels) if n != "_"})
-        measurement = consumer["name_override"]
-        field = "value"
-        if measurement in self.pivot["namepass"]:
-            field = tags.pop(self.pivot["tag_key"])
-        return measurement, tags, field, value
 
 
 @pytest.fixture(scope="module", params=["solar", "home/pv"])
@@ -77,14 +42,14 @@ def setup(request):
 
 def test_every_topic_is_matched_by_exactly_one_consumer(setup):
     prefix, _, telegraf = setup
-    for topic in all_topics(INVERTERS):
+    for topic in TOPICS:
         matched = telegraf.matching(f"{prefix}/{topic.topic}")
         assert len(matched) == 1, f"{topic.topic}: {[c['client_id'] for c in matched]}"
 
 
 def test_strings_never_reach_a_numeric_consumer(setup):
     prefix, _, telegraf = setup
-    for topic in all_topics(INVERTERS):
+    for topic in TOPICS:
         (consumer,) = telegraf.matching(f"{prefix}/{topic.topic}")
         expected = "string" if topic.kind == STRING else "float"
         assert consumer["data_type"] == expected, topic.topic
@@ -92,7 +57,7 @@ def test_strings_never_reach_a_numeric_consumer(setup):
 
 def test_each_message_lands_as_described(setup):
     prefix, _, telegraf = setup
-    for topic in all_topics(INVERTERS):
+    for topic in TOPICS:
         full = f"{prefix}/{topic.topic}"
         (consumer,) = telegraf.matching(full)
         measurement, tags, field, value = telegraf.process(consumer, full, payload(topic.topic, topic.kind))
@@ -120,7 +85,7 @@ def test_the_dc_input_count_covers_an_hmt_6t():
 
 def test_no_string_field_shares_a_measurement_with_numbers():
     kinds = {}
-    for topic in all_topics(INVERTERS):
+    for topic in TOPICS:
         kinds.setdefault(topic.landing.measurement, set()).add(topic.kind)
     assert all(len(k) == 1 for k in kinds.values()), kinds
     assert "power" in fields_of("mqtt_consumer") and measurements() == set(kinds)

@@ -115,3 +115,14 @@ def test_plan_with_another_valid_config(tmp_path):
 def test_plan_without_a_region_plans_for_the_default(tmp_path):
     done, out = plan(tmp_path, {"solarmonitor:homeCidrs": ["8.8.8.8"]})
     assert done.returncode == 0 and "aws:region is not set" in done.stderr
+
+
+def test_plan_renders_the_pis_config_with_stand_in_secrets(tmp_path):
+    config = {**DEV_CONFIG, "solarmonitor:solixDevices": ["AA:BB:CC:DD:EE:FF=Solarbank2"]}
+    done, out = plan(tmp_path, config)
+    assert done.returncode == 0, done.stderr
+    ini = (out / "files/pi/etc/solarmonitor/solarmonitor.ini").read_text()
+    assert "[solix]\n" in ini and "devices = AA:BB:CC:DD:EE:FF=Solarbank2" in ini
+    assert "username = solix" in ini and "secret_access_key = mock-secret-" in ini
+    conf = (out / "files/telegraf/etc/telegraf/telegraf.conf").read_text()
+    assert 'name_override = "solix"' in conf and 'name_override = "solix_info"' in conf

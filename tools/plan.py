@@ -24,6 +24,7 @@ from components.host import NODE_TAG  # noqa: E402
 from components.provisioning import parse_install_command  # noqa: E402
 from tools.mock_engine import ProgramRun, config_bag, run_program  # noqa: E402
 
+PI_CONFIG = "/etc/solarmonitor/solarmonitor.ini"  # where pi/install.sh puts it
 GRAFANA_REACH = {"ipv4": "over its public IPv4 (an Elastic IP)",
                  "ipv6": "over IPv6, no public IPv4", "private": "no public address"}
 ENDPOINT_OUTPUTS = ("mqttHost", "mqttPort", "grafanaUrl", "influxUrl", "securityGroupId",
@@ -86,7 +87,9 @@ def write_plan(run: ProgramRun, out: Path) -> dict:
     document = plan_document(run)
     (out / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     shutil.rmtree(out / "files", ignore_errors=True)
-    for node, files in rendered_files(run).items():
+    # The Raspberry Pi at home is a host too: its one file is the piAgentConfig output.
+    pi_files = {"pi": {PI_CONFIG: run.outputs["piAgentConfig"]}} if "piAgentConfig" in run.outputs else {}
+    for node, files in {**rendered_files(run), **pi_files}.items():
         for host_path, content in files.items():
             target = out / "files" / node / host_path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)

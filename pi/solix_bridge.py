@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""solarmonitor Solix bridge: Anker Solix batteries, read over Bluetooth, to the stack's broker.
+
+`python3 solix_bridge.py --config FILE [--once]`, with FILE the Pi's INI (`piAgentConfig`):
+    [mqtt]  host, port, ca (the CA's PEM, inline) or ca_file, username, password, topic_prefix
+    [solix] devices = AA:BB:CC:DD:EE:FF=Solarbank2, ...    interval = 30 (seconds)
+
+It publishes each device's latest values every `interval` seconds (and its first ones at once)
+over MQTT/TLS, below <topic_prefix>/solix/ (see solix_topics.py), and keeps a retained
+`solix/bridge/status` online, offline by its will when it goes away.
+--once: waits (at most --wait seconds) for every device's first values, publishes them, exits.
+
+Exit codes: 0 fine; 1 a device gave no values; 2 the broker refused or could not be reached;
+3 bad config. One line says why; a password never appears in what it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import configparser
+import logging
+import socket
+import ssl
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from solix_source import ADDRESS, BleSource, DeviceSpec, Reading  # noqa: E402
+from solix_topics import STATUS, messages  # noqa: E402
+
+LOG = logging.getLogger("solix")
+EXIT_OK, EXIT_DEVICE, EXIT_BROKER, EXIT_CONFIG = 0, 1, 2, 3
+# SolixBLE's device classes that read a battery or power station (SolixBLE 3.9.0).
+MODELS = ("C300", "C300DC", "C800", "C1000", "C1000G2", "F2000", "F2600", "F3800",
+          "Solarbank2", "Solarbank3", "PrimeCharger160w", "PrimeCharger250w",
+          "PrimePowerBank20k", "MagGo3in1")
+CONNECT_SECONDS = 15
+
+
+class BridgeError(Exception):
+    """A problem to report in one line; `code` is the exit code."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    ca_pem: str
+    username: str
+    password: str
+    prefix: str
+    devices: list[DeviceSpec]
+    interval: float
+
+
+def parse_devices(text: str) -> list[DeviceSpec]:
+    devices = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry or entry.lower() == "none":
+            continue
+        address, _, model = (part.strip() for part in entry.partition("="))
+        if not ADDRESS.match(address.upper()):
+            raise BridgeError(f"[solix] devices: {address!r} is not a Bluetooth address "
+                              "such as AA:BB:CC:DD:EE:FF", EXIT_CONFIG)
+        if model not in MODELS:
+            raise BridgeError(f"[solix] devices: unknown model {model!r} for {address}; "
+                              f"expected one of {', '.join(MODELS)}", EXIT_CONFIG)
+        devices.append(DeviceSpec(address.upper(), model))
+    return devices
+
+
+def load_settings(path: str) -> Settings:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        raise BridgeError(f"cannot read config file {path}", EXIT_CONFIG) from None
+    return load_settings_from_text(text, path)
+
+
+def load_settings_from_text(text: str, path: str = "config") -> Settings:
+    ini = configparser.ConfigParser(interpolation=None)
+    try:
+        ini.read_string(text)
+        mqtt, solix = ini["mqtt"], ini["solix"] if ini.has_section("solix") else {}
+        ca_pem = mqtt.get("ca", "").strip()
+        if not ca_pem and mqtt.get("ca_file"):
+            ca_pem = Path(mqtt["ca_file"]).read_text()
+        port = int(mqtt.get("port", "8883"))
+        interval = float(solix.get("interval", "30"))
+        settings = Settings(host=mqtt["host"].strip(), port=port, ca_pem=ca_pem,
+                            username=mqtt["username"].strip(), password=mqtt["password"].strip(),
+                            prefix=mqtt.get("topic_prefix", "solar").strip().rstrip("/"),
+                            devices=parse_devices(solix.get("devices", "")), interval=interval)
+    except KeyError as missing:
+        raise BridgeError(f"{path}: missing setting {missing}", EXIT_CONFIG) from None
+    except (ValueError, OSError, configparser.Error) as error:
+        raise BridgeError(f"{path}: {error}", EXIT_CONFIG) from None
+    if not settings.ca_pem:
+        raise BridgeError(f"{path}: [mqtt] needs ca (the CA's PEM) or ca_file", EXIT_CONFIG)
+    return settings
+
+
+class Publisher:
+    """MQTT over TLS to the broker, verified against the stack's CA, with a retained status."""
+
+    def __init__(self, settings: Settings, client_id: str | None = None,
+                 connect_to: tuple[str, int] | None = None):
+        import paho.mqtt.client as mqtt
+
+        self.settings = settings
+        self.connect_to = connect_to or (settings.host, settings.port)
+        self.status = f"{settings.prefix}/{STATUS}"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, clean_session=True,
+                                  client_id=client_id or f"solarmonitor-solix-{socket.gethostname()}")
+        self.client.username_pw_set(settings.username, settings.password)
+        try:
+            context = ssl.create_default_context(cadata=settings.ca_pem)
+        except ssl.SSLError as error:
+            raise BridgeError(f"[mqtt] ca is not a usable CA certificate ({error})",
+                              EXIT_CONFIG) from None
+        context.check_hostname = connect_to is None  # a test connects to loopback
+        self.client.tls_set_context(context)
+        self.client.will_set(self.status, "offline", qos=1, retain=True)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=120)
+        self.refused: str | None = None
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if reason.is_failure:
+            self.refused = str(reason)
+            return
+        LOG.info("broker %s:%d: connected", *self.connect_to)
+        client.publish(self.status, "online", qos=1, retain=True)
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        LOG.info("broker %s:%d: disconnected (%s)", *self.connect_to, reason)
+
+    def connect(self) -> None:
+        """Connect now, or raise BridgeError saying why (name, CA, password, address)."""
+        host, port = self.connect_to
+        try:
+            self.client.connect(host, port, keepalive=60)
+        except ssl.SSLCertVerificationError as error:
+            raise BridgeError(f"broker {host}:{port}: its certificate does not verify against "
+                              f"[mqtt] ca ({error.verify_message})", EXIT_BROKER) from None
+        except (OSError, ssl.SSLError) as error:
+            raise BridgeError(f"broker {host}:{port} unreachable: {error}", EXIT_BROKER) from None
+        self.client.loop_start()
+        deadline = time.monotonic() + CONNECT_SECONDS
+        while not self.client.is_connected() and self.refused is None:
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BridgeError(f"broker {host}:{port}: no answer to CONNECT", EXIT_BROKER)
+            time.sleep(0.05)
+        if self.refused:
+            self.stop()
+            raise BridgeError(f"broker {host}:{port} refused {self.settings.username!r}: "
+                              f"{self.refused}", EXIT_BROKER)
+
+    def publish(self, reading: Reading) -> None:
+        for topic, payload in messages(self.settings.prefix, reading):
+            self.client.publish(topic, payload, qos=1)
+
+    def stop(self, say_offline: bool = False) -> None:
+        if say_offline and self.client.is_connected():
+            self.client.publish(self.status, "offline", qos=1, retain=True).wait_for_publish(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def run(settings: Settings, once: bool, wait: float, publisher: Publisher) -> int:
+    """Read every device and publish; with `once`, until each has been published once."""
+    latest: dict[str, Reading] = {}
+
+    def on_reading(spec: DeviceSpec, reading: Reading) -> None:
+        first = spec.address not in latest
+        latest[spec.address] = reading
+        if first:  # the first values go out at once, the others every `interval`
+            publisher.publish(reading)
+
+    source = BleSource(settings.devices, on_reading)
+    await source.start()
+    try:
+        if once:
+            deadline = time.monotonic() + wait
+            while len(latest) < len(settings.devices) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            missing = [f"{spec.address} ({spec.model})" for spec in settings.devices
+                       if spec.address not in latest]
+            if missing:
+                LOG.error("solix bridge: no values within %g s from %s", wait, ", ".join(missing))
+                return EXIT_DEVICE
+            return EXIT_OK
+        while True:
+            await asyncio.sleep(settings.interval)
+            for reading in list(latest.values()):
+                publisher.publish(reading)
+    finally:
+        await source.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="the Pi's INI file")
+    parser.add_argument("--once", action="store_true",
+                        help="publish every device's first values, then exit")
+    parser.add_argument("--wait", type=float, default=60,
+                        help="with --once: how long to wait for them (seconds, default 60)")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("SolixBLE").setLevel(logging.CRITICAL)  # its own retries, in tracebacks
+    try:
+        settings = load_settings(options.config)
+        if not settings.devices:
+            print("no [solix] devices configured: nothing to bridge")
+            return EXIT_OK
+        publisher = Publisher(settings)
+        publisher.connect()
+    except BridgeError as error:
+        print(f"solix bridge: {error}")
+        return error.code
+    try:
+        return asyncio.run(run(settings, options.once, options.wait, publisher))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        publisher.stop(say_offline=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
