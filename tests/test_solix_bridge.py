@@ -154,6 +154,32 @@ def test_an_emulated_device_reaches_the_broker_and_lands_as_described(
         fields.add((tags["serial"], measurement, field))
     assert len(fields) == len({m.topic for m in values})  # every topic is one field
     assert any(field == "battery_percentage" for _, _, field in fields)
+    if model == "Solarbank2":  # an enum by name, in the strings; a number in the numbers
+        by_field = {m.topic.rsplit("/", 2)[-2:][-1]: m for m in values}
+        assert by_field["grid_status"].topic.endswith("/text/grid_status")
+        assert by_field["grid_status"].payload == b"CONNECTING"
+        assert by_field["battery_percentage"].payload == b"48"
+
+
+@pytest.mark.parametrize("model", ["Solarbank2", "Solarbank3", "C1000", "C1000G2", "C300", "F2000",
+                                   "F3800"])
+def test_a_device_that_knows_nothing_yet_gives_no_values(model):
+    """Before its first telemetry, SolixBLE reports every value as unknown (-1, "Unknown", an
+    UNKNOWN member): none of them may be published."""
+    import SolixBLE
+    from bleak.backends.device import BLEDevice
+    device = getattr(SolixBLE, model)(BLEDevice(DEVICE, None, {}))
+    assert solix_source.value_names(type(device))  # it has values to read...
+    reading = solix_source.read(device, model)
+    assert reading.numbers == {} and reading.texts == {}  # ...and none is known
+
+
+def test_enums_and_versions_are_texts_and_numbers_are_numbers():
+    from SolixBLE.states import GridStatus
+    assert solix_source.classify(GridStatus.CONNECTING) == ("text", "CONNECTING")
+    assert solix_source.classify(True) == ("number", 1)
+    assert solix_source.classify(48) == ("number", 48) and solix_source.classify(-1) is None
+    assert solix_source.classify("1.6.8") == ("text", "1.6.8")
 
 
 def test_a_device_that_never_answers_fails_once_naming_it(
