@@ -9,7 +9,7 @@ from components.certificates import CertificateAuthority
 from components.config import NODE_NAMES, ConfigError, read_settings
 from components.grafana_node import GrafanaNode, GrafanaNodeArgs
 from components.host import Placement
-from components.influx_node import InfluxNode, InfluxNodeArgs
+from components.influx_node import InfluxNode, InfluxNodeArgs, history_bucket
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import INTERNAL_PORT, PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
 from components.mqtt_users import OPENDTU, SOLIX, TELEGRAF, USERS
@@ -102,7 +102,8 @@ def reachable(node: str) -> list:
 influx = InfluxNode("influx", InfluxNodeArgs(
     placement=placement("influx", mqtt.jump), availability_zone=network.availability_zone, ca=ca,
     org=settings.influx_org,
-    bucket=settings.influx_bucket, retention=settings.influx_retention,
+    bucket=settings.influx_bucket, raw_retention=settings.raw_retention,
+    history_retention=settings.influx_retention, timezone=settings.timezone,
     backup_days=settings.backup_days,
     backup_tag=f"{pulumi.get_project()}-{pulumi.get_stack()}",
     after=reachable("influx")))
@@ -116,6 +117,8 @@ telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
 grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     placement=placement("grafana", mqtt.jump), ca=ca, influx_url=influx.url,
     influx_token=influx.grafana_token, org=settings.influx_org, bucket=settings.influx_bucket,
+    history_bucket=history_bucket(settings.influx_bucket), raw_retention=settings.raw_retention,
+    timezone=settings.timezone, energy_price=settings.energy_price, currency=settings.currency,
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
     over_ipv6=reach("grafana") == "ipv6", after=[influx.ready, *reachable("grafana")]))
 

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from components.prices import INSTANCE_TYPES
 from home_address import AddressError, classify
@@ -77,6 +78,14 @@ class Settings:
     influx_org: str = "solar"
     influx_bucket: str = "hoymiles"
     influx_retention: str = "0"
+    """How long the history (5-minute aggregates, daily energy) is kept; "0" keeps it forever."""
+    raw_retention: str = "30d"
+    """How long the raw values (every 5 s) are kept."""
+    timezone: str = "UTC"
+    """The owner's IANA time zone: their day, on the dashboard and in every daily window."""
+    energy_price: float = 0.0
+    """What a kWh is worth, in `currency` (the dashboard shows the value of the production)."""
+    currency: str = "EUR"
     backup_days: int = 7
     mqtt_plaintext: bool = False
     domain: str | None = None
@@ -209,19 +218,64 @@ def parse_name(key: str, value: Any) -> str:
     return value
 
 
-def parse_retention(value: Any) -> str:
+def parse_retention(value: Any, key: str = "influxRetention", forever: bool = True) -> str:
     """Days as a whole number, or an InfluxDB duration such as 52w; 0 keeps data forever."""
-    expected = "0 (keep forever), a number of days, or an InfluxDB duration such as 52w or 90d"
+    expected = (("0 (keep forever), " if forever else "")
+                + "a number of days, or an InfluxDB duration such as 52w or 90d")
     if isinstance(value, bool):
-        raise _fail("influxRetention", value, expected)
+        raise _fail(key, value, expected)
     if isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
         days = int(value)
-        if days < 0:
-            raise _fail("influxRetention", value, expected)
+        if days < 0 or (days == 0 and not forever):
+            raise _fail(key, value, expected)
         return "0" if days == 0 else f"{days}d"
     if isinstance(value, str) and _DURATION.match(value):
         return value
-    raise _fail("influxRetention", value, expected)
+    raise _fail(key, value, expected)
+
+
+# The owner's day, where the stack runs: "today" on the dashboard and every daily window.
+REGION_TIMEZONES = {
+    "eu-central-1": "Europe/Berlin", "eu-central-2": "Europe/Zurich", "eu-west-1": "Europe/Dublin",
+    "eu-west-2": "Europe/London", "eu-west-3": "Europe/Paris", "eu-north-1": "Europe/Stockholm",
+    "eu-south-1": "Europe/Rome", "eu-south-2": "Europe/Madrid", "us-east-1": "America/New_York",
+    "us-east-2": "America/New_York", "us-west-1": "America/Los_Angeles",
+    "us-west-2": "America/Los_Angeles", "ca-central-1": "America/Toronto",
+    "sa-east-1": "America/Sao_Paulo", "ap-southeast-2": "Australia/Sydney",
+    "ap-northeast-1": "Asia/Tokyo", "ap-south-1": "Asia/Kolkata", "ap-southeast-1": "Asia/Singapore",
+    "af-south-1": "Africa/Johannesburg"}
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_TIMEZONE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")
+
+
+def parse_timezone(value: Any, region: str) -> str:
+    if value in (None, ""):
+        return REGION_TIMEZONES.get(region, "UTC")
+    try:
+        if isinstance(value, str) and _TIMEZONE.match(value) and ("/" in value or value == "UTC"):
+            ZoneInfo(value)
+            return value
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    raise _fail("timezone", value, "an IANA time zone such as Europe/Berlin (default: the "
+                "region's, UTC where the region has none)")
+
+
+def parse_price(value: Any) -> float:
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        price = -1.0
+    if isinstance(value, bool) or not 0 <= price <= 10:
+        raise _fail("energyPrice", value, "the price of a kWh in your currency, from 0 to 10, "
+                    "e.g. 0.32")
+    return price
+
+
+def parse_currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value.upper()):
+        raise _fail("currency", value, "an ISO 4217 currency code such as EUR, CHF or USD")
+    return value.upper()
 
 
 def parse_domain(value: Any) -> str | None:
@@ -272,8 +326,9 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         raise _fail("homeCidrs", None, "your home's public CIDRs; this setting is required")
     home = parse_home_cidrs(raw["homeCidrs"])
     nodes = parse_nodes(raw.get("nodes"), home)
+    region = parse_region(region)
     return Settings(
-        region=parse_region(region),
+        region=region,
         home_cidrs=home,
         nodes=nodes,
         grafana_reach=grafana_reach(nodes, home, raw.get("nodes")),
@@ -281,6 +336,10 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         influx_org=parse_name("influxOrg", raw.get("influxOrg", "solar")),
         influx_bucket=parse_name("influxBucket", raw.get("influxBucket", "hoymiles")),
         influx_retention=parse_retention(raw.get("influxRetention", 0)),
+        raw_retention=parse_retention(raw.get("rawRetention", 30), "rawRetention", forever=False),
+        timezone=parse_timezone(raw.get("timezone"), region),
+        energy_price=parse_price(raw.get("energyPrice", 0)),
+        currency=parse_currency(raw.get("currency", "EUR")),
         backup_days=_int("backupDays", raw.get("backupDays", 7), 1, 365),
         mqtt_plaintext=_bool("mqttPlaintext", raw.get("mqttPlaintext", False)),
         domain=parse_domain(raw.get("domain")),
@@ -290,7 +349,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
 
 NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
-              "backupDays", "mqttPlaintext", "domain", "solixDevices")
+              "rawRetention", "backupDays", "mqttPlaintext", "domain", "solixDevices", "timezone",
+              "energyPrice", "currency")
 _STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices")
 
 

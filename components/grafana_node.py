@@ -11,20 +11,35 @@ import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, Placement
+from components.opendtu_data import MAX_INVERTER_WATTS
 from components.provisioning import Provisioner, RemoteFile
-from components.templates import render_output, source
+from components.templates import render, render_output, source
 
 PORT = 3000
 DATASOURCE_UID = "solarmonitor-influxdb"
 
 
-def dashboard(bucket: str) -> str:
-    """The provisioned dashboard, its bucket variable defaulting to the stack's bucket."""
-    document = json.loads(source("grafana/opendtu-dashboard.json"))
-    for variable in document["templating"]["list"]:
-        if variable["name"] == "bucket":
-            variable["current"] = {"text": bucket, "value": bucket}
-    return json.dumps(document, indent=2) + "\n"
+# Grafana's own currency units (its "Currency" unit category); another code is shown as a suffix.
+GRAFANA_CURRENCIES = {"USD", "GBP", "EUR", "JPY", "RUB", "UAH", "BRL", "DKK", "ISK", "NOK", "SEK",
+                      "CZK", "CHF", "PLN", "ZAR", "INR", "KRW", "IDR", "PHP", "VND", "TRY", "MYR",
+                      "BGN", "ILS", "HUF", "RON", "HRK", "AUD", "CAD", "NZD", "SGD", "HKD", "CNY"}
+
+
+def flux(name: str, **values) -> str:
+    """A panel's Flux query, `files/grafana/queries/<name>.flux` rendered, as a JSON string."""
+    return json.dumps(render(f"grafana/queries/{name}.flux", max_watts=MAX_INVERTER_WATTS, **values))
+
+
+def dashboard(bucket: str, history_bucket: str = "", raw_retention: str = "30d",
+              timezone: str = "UTC", price: float = 0.0, currency: str = "EUR") -> str:
+    """The provisioned dashboard for this stack's buckets, time zone and energy price."""
+    text = render("grafana/dashboard.json", flux=flux, datasource_uid=DATASOURCE_UID,
+                  bucket=bucket, history_bucket=history_bucket or f"{bucket}_history",
+                  raw_retention=raw_retention, timezone=timezone, price=str(price),
+                  currency=currency, currency_unit=(f"currency{currency}"
+                                                    if currency in GRAFANA_CURRENCIES
+                                                    else f"suffix: {currency}"))
+    return json.dumps(json.loads(text), indent=2) + "\n"
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,17 @@ class GrafanaNodeArgs:
     """InfluxDB and the read-only token (secret). Required."""
     org: str
     bucket: str
-    """InfluxDB org and default bucket. Required."""
+    """InfluxDB org and default (raw) bucket. Required."""
+    history_bucket: str
+    """The bucket the stack's tasks fill: 5-minute history, daily energy. Required."""
+    raw_retention: str
+    """How long the raw bucket keeps values: longer ranges read the history. Required."""
+    timezone: str
+    """The owner's IANA time zone: the dashboard's, and every daily window's. Required."""
+    energy_price: float = 0.0
+    """What a kWh is worth, in `currency`. Left out: 0 (the value panels show 0)."""
+    currency: str = "EUR"
+    """ISO 4217 code of the price. Left out: EUR."""
     dns_name: str | None = None
     """Name for the URL and certificate when a domain is set. Left out: the public address."""
     over_ipv6: bool = False
@@ -97,7 +122,9 @@ class GrafanaNode(pulumi.ComponentResource):
                 "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/provisioning/dashboards/solarmonitor.yaml",
                        source("grafana/dashboards.yaml"), "0640", "root", "grafana"),
-            RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard(args.bucket),
+            RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard(
+                args.bucket, args.history_bucket, args.raw_retention, args.timezone,
+                args.energy_price, args.currency),
                        "0640", "root", "grafana"),
         ]
         steps = Provisioner(name, host, self, after=list(args.after or []))

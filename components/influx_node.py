@@ -18,8 +18,9 @@ import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, Placement, node_tags
+from components.opendtu_data import MAX_INVERTER_WATTS, NUMBER, STRING, measurements_of
 from components.provisioning import Provisioner, RemoteFile
-from components.templates import render_output, source
+from components.templates import render, render_output, source
 
 PORT = 8086
 ROOT_VOLUME_GB = 8  # the root volume holds the system only; `volumeGb` sizes the data volume
@@ -40,15 +41,26 @@ class InfluxNodeArgs:
     """Signs InfluxDB's TLS certificate. Required."""
     org: str
     bucket: str
-    retention: str
-    """InfluxDB org, bucket and bucket retention ("0" keeps forever). Renaming either in the
-    config renames it in InfluxDB, data and tokens kept. Required."""
+    """InfluxDB org and the raw bucket (Telegraf's). Renaming either in the config renames it in
+    InfluxDB, data and tokens kept. Required."""
+    raw_retention: str
+    """How long the raw bucket keeps its values. Required."""
+    history_retention: str
+    """How long the history bucket (`<bucket>_history`: 5-minute aggregates, daily energy)
+    keeps them; "0" keeps them forever. Required."""
+    timezone: str
+    """The owner's IANA time zone: the daily energy's day. Required."""
     backup_days: int
     """Daily snapshots of the data volume are kept this many days. Required."""
     backup_tag: str
     """Value of the tag DLM selects volumes by; unique per stack. Required."""
     after: list[pulumi.Resource] | None = None
     """Resources the node needs before provisioning (NAT for IPv4, SSH access). Left out: none."""
+
+
+def history_bucket(bucket: str) -> str:
+    """Where the 5-minute history and the daily energy go, next to the raw bucket."""
+    return f"{bucket}_history"
 
 
 class InfluxNode(pulumi.ComponentResource):
@@ -132,8 +144,21 @@ class InfluxNode(pulumi.ComponentResource):
             RemoteFile("/etc/solarmonitor/influx-setup.env", render_output(
                 "influx/setup.env", admin_password=admin_password.result,
                 operator_token=operator_token, org=args.org, bucket=args.bucket,
-                retention=args.retention), "0600"),
+                retention=args.raw_retention, history_bucket=history_bucket(args.bucket),
+                history_retention=args.history_retention), "0600"),
         ], args=[volume.id])
+        history = history_bucket(args.bucket)
+        task_values = {
+            "downsample": dict(history_retention=(
+                "forever" if args.history_retention == "0" else args.history_retention),
+                numbers=measurements_of(NUMBER), strings=measurements_of(STRING)),
+            "daily-energy": dict(timezone=args.timezone, max_watts=MAX_INVERTER_WATTS)}
+        steps.apply("tasks", "influx/tasks.sh", [
+            RemoteFile(f"/etc/solarmonitor/influx-{kind}/{name}.flux", render(
+                f"influx/tasks/{name}.flux", bucket=args.bucket, history_bucket=history,
+                backfill=kind == "backfill", **values))
+            for kind in ("tasks", "backfill") for name, values in task_values.items()],
+            args=[args.raw_retention])
         tokens_step = steps.run("tokens", "influx/tokens.sh", triggers=[args.org, args.bucket],
                                 prints_secret=True)
         tokens = tokens_step.stdout.apply(json.loads)

@@ -155,6 +155,14 @@ def dtu_topics() -> Iterator[Topic]:
                         Landing("opendtu_total", {"group": group}, field))
 
 
+# Made by the stack's InfluxDB tasks (files/influx/tasks/), in the history bucket: every numeric
+# measurement above as 5-minute means and every string one as 5-minute last values, same tags
+# and fields; and the energy of each inverter's day (in the owner's time zone), robust to
+# OpenDTU's glitches (files/flux/robust-energy.flux).
+DERIVED = {"energy_daily": {"tags": {"serial"}, "fields": {"energy_wh", "total_kwh"}}}
+MAX_INVERTER_WATTS = 3000  # above any Hoymiles inverter's output: a step beyond it is a glitch
+
+
 def solix_topics(serial: str, model: str, numbers=SOLIX_NUMBERS, texts=SOLIX_TEXTS,
                  ) -> Iterator[Topic]:
     """A Solix device's topics, relative to the prefix (as pi/solix_topics.py lays them out)."""
@@ -197,18 +205,28 @@ def example_topics() -> list[Topic]:
 
 def fields_of(measurement: str) -> set[str]:
     """Every field name the description lands in a measurement (for dashboard checks)."""
+    if measurement in DERIVED:
+        return set(DERIVED[measurement]["fields"])
     example = example_topics()
     return {t.landing.field for t in example if t.landing.measurement == measurement}
 
 
 def tags_of(measurement: str) -> set[str]:
+    if measurement in DERIVED:
+        return set(DERIVED[measurement]["tags"])
     example = example_topics()
     return {"topic"} | {tag for t in example if t.landing.measurement == measurement
                         for tag in t.landing.tags}
 
 
 def measurements() -> set[str]:
+    """The measurements Telegraf writes (the raw bucket's; the history has them and DERIVED)."""
     return {consumer.measurement for consumer in CONSUMERS}
+
+
+def measurements_of(kind: str) -> list[str]:
+    """Telegraf's measurements holding numbers (NUMBER) or strings (STRING)."""
+    return sorted({c.measurement for c in CONSUMERS if c.kind == kind})
 
 
 def metrics_per_day(inverters: int = 1, dc_inputs: int = MAX_DC_INPUTS) -> int:

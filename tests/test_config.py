@@ -242,3 +242,27 @@ def test_solix_devices(value, expected):
                                    ["AA:BB:CC:DD:EE:FF"], ["AA:BB:CC:DD:EE:FF=C1000"] * 2, 42])
 def test_bad_solix_devices_are_refused(value):
     refused("solixDevices", solixDevices=value)
+
+
+def test_the_dashboard_settings_default_from_the_region():
+    s = settings()
+    assert (s.timezone, s.energy_price, s.currency, s.raw_retention) == (
+        "Europe/Berlin", 0.0, "EUR", "30d")
+    assert parse_settings(GOOD, region="us-west-2").timezone == "America/Los_Angeles"
+    assert parse_settings(GOOD, region="me-central-1").timezone == "UTC"
+
+
+def test_the_dashboard_settings_are_read():
+    s = settings(timezone="Europe/Vienna", energyPrice="0.285", currency="chf", rawRetention=14)
+    assert (s.timezone, s.energy_price, s.currency, s.raw_retention) == (
+        "Europe/Vienna", 0.285, "CHF", "14d")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("timezone", "Europe/Atlantis"), ("timezone", "CET; drop"), ("timezone", "../etc/passwd"),
+    ("timezone", 1), ("energyPrice", -0.1), ("energyPrice", 11), ("energyPrice", "cheap"),
+    ("energyPrice", True), ("currency", "Euro"), ("currency", "€"), ("currency", 978),
+    ("rawRetention", 0), ("rawRetention", -3), ("rawRetention", "forever"),
+])
+def test_bad_dashboard_settings_are_refused_naming_the_key(key, value):
+    refused(key, **{key: value})

@@ -59,12 +59,14 @@ def test_token_steps_log_nothing_and_their_output_is_secret(dev_run):
 
 
 def test_setup_uses_the_stack_operator_token_and_config(run):
-    result = run(influxOrg="home", influxBucket="pv", influxRetention=365)
+    result = run(influxOrg="home", influxBucket="pv", influxRetention=365, rawRetention=14)
     env = rendered_files(result)["influx"]["/etc/solarmonitor/influx-setup.env"]
     values = dict(line.split("=", 1) for line in env.splitlines() if "=" in line and line[0] != "#")
     assert values["INFLUX_OPERATOR_TOKEN"] == result.outputs["influxAdminToken"]
     assert (values["INFLUX_ORG"], values["INFLUX_BUCKET"], values["INFLUX_RETENTION"]) == (
-        "home", "pv", "365d")
+        "home", "pv", "14d")
+    assert (values["INFLUX_HISTORY_BUCKET"], values["INFLUX_HISTORY_RETENTION"]) == (
+        "pv_history", "365d")
     setup_file = result.one("command:remote:Command", "influx-file-etc-solarmonitor-influx-setup-env")
     assert setup_file.inputs["stdin"] == SECRET and setup_file.inputs["logging"] == "none"
     assert "influx setup --force" in result.one("command:remote:Command", "influx-setup").raw_inputs["stdin"]

@@ -7,84 +7,191 @@ import pytest
 import yaml
 
 from components.grafana_node import DATASOURCE_UID, dashboard
-from components.opendtu_data import fields_of, measurements, tags_of
+from components.opendtu_data import DERIVED, MAX_INVERTER_WATTS, fields_of, measurements, tags_of
+from components.templates import render
 from conftest import waits_for
 from tools.mock_engine import SECRET
 from tools.plan import rendered_files
 
-DASHBOARD = json.loads(dashboard("hoymiles"))
+DASHBOARD = json.loads(dashboard("hoymiles", "hoymiles_history", "30d", "Europe/Berlin", 0.32, "EUR"))
+PANELS = [p for p in DASHBOARD["panels"] if p["type"] != "row"]
 COLUMNS = {"_measurement", "_field", "_value", "_time", "_start", "_stop", "name"}
+BUCKETS = {'"${bucket}"', '"${history_bucket}"', "source"}
+# Counters that only grow (kWh): energy comes from their robust steps, never spread() or last().
+CUMULATIVE = {"yieldtotal", "yieldday", "pv_yield", "charged_energy", "output_energy",
+              "consumed_energy", "grid_import_energy", "grid_export_energy"}
 
 
 def queries():
-    for panel in DASHBOARD["panels"]:
+    for panel in PANELS:
         for target in panel.get("targets", []):
             yield panel, target["query"]
     for variable in DASHBOARD["templating"]["list"]:
-        yield variable, variable["query"]
+        if variable["type"] == "query":
+            yield variable, variable["query"]
+
+
+def code(query: str) -> str:
+    """The query without its // comments."""
+    return "\n".join(line.split("//")[0] for line in query.splitlines())
+
+
+def created_columns(query: str) -> set[str]:
+    """Columns a query makes itself (duplicate/rename/map/elapsed/pivot), allowed in its filters."""
+    body = code(query)
+    made = set(re.findall(r'\bas: "(\w+)"', body)) | set(re.findall(r'columnName: "(\w+)"', body))
+    made |= set(re.findall(r"with (\w+):", body))
+    if "elapsed(" in body:
+        made.add("elapsed")
+    return made
 
 
 def filter_bodies(query: str) -> list[str]:
-    return re.findall(r"filter\(fn: \(r\) => (.*?)\)\n", query + "\n")
+    return re.findall(r"filter\(fn: \(r\) => (.*?)\)\n", code(query) + "\n", re.S)
 
 
 def test_dashboard_loads_with_unique_panel_ids_and_no_import_placeholders():
     ids = [panel["id"] for panel in DASHBOARD["panels"]]
     assert len(ids) == len(set(ids)) and ids
     text = json.dumps(DASHBOARD)
-    assert "__inputs" not in DASHBOARD and "${DS_" not in text
+    assert "__inputs" not in DASHBOARD and "${DS_" not in text and "{{" not in text
 
 
 def test_every_panel_and_variable_uses_the_provisioned_datasource():
     for item, _ in queries():
         assert item["datasource"] == {"type": "influxdb", "uid": DATASOURCE_UID}
-    for panel in DASHBOARD["panels"]:
-        for target in panel.get("targets", []):
+    for panel in PANELS:
+        for target in panel["targets"]:
             assert target["datasource"]["uid"] == DATASOURCE_UID
 
 
-def test_queries_use_only_described_measurements_tags_and_fields():
+def test_queries_use_only_described_measurements_tags_fields_and_buckets():
+    derived_only = set(DERIVED)
     for item, query in queries():
-        for body in filter_bodies(query):
-            used = set(re.findall(r'r\._measurement == "([^"]+)"', body))
-            assert used <= measurements(), (item.get("title") or item.get("name"), used)
-        query_measurements = set(re.findall(r'r\._measurement == "([^"]+)"', query))
-        allowed_fields = set().union(*(fields_of(m) for m in query_measurements)) if query_measurements else set()
-        allowed_tags = set().union(*(tags_of(m) for m in query_measurements)) if query_measurements else set()
+        name = item.get("title") or item.get("name")
+        used = set(re.findall(r'r\._measurement == "([^"]+)"', code(query)))
+        assert used <= measurements() | derived_only, (name, used)
+        allowed_fields = set().union(*(fields_of(m) for m in used)) if used else set()
+        allowed_tags = set().union(*(tags_of(m) for m in used)) if used else set()
         for body in filter_bodies(query):
             for field in re.findall(r'r\._field == "([^"]+)"', body):
-                assert field in allowed_fields, (item.get("title"), field)
+                assert field in allowed_fields, (name, field)
             for column in re.findall(r"r\.(\w+)", body):
-                assert column in COLUMNS or column in allowed_tags, (item.get("title"), column)
+                assert column in COLUMNS | allowed_tags | created_columns(query), (name, column)
+        # Every bucket named, directly or through a function's `bucket` parameter, is the stack's.
+        parameters = {"bucket"} if re.search(r"= \(bucket\) =>", code(query)) else set()
+        for bucket in re.findall(r"\bbucket: ([^,)\s]+)", code(query)):
+            assert bucket in BUCKETS | parameters, (name, bucket)
+        if used & derived_only:  # made by the stack's tasks: only in the history bucket
+            assert re.findall(r"from\(bucket: ([^)]+)\)", code(query)) == ['"${history_bucket}"']
         for tag in re.findall(r'tag: "(\w+)"', query):
             assert tag in tags_of("mqtt_consumer")
 
 
 def test_every_panel_filters_by_the_chosen_inverters_where_it_shows_inverters():
     for panel, query in queries():
-        if '"mqtt_consumer"' in query and "title" in panel:
+        if ('"mqtt_consumer"' in query or '"energy_daily"' in query) and "title" in panel:
             assert "${serial:regex}" in query, panel["title"]
-        if "title" in panel:
-            assert '"${bucket}"' in query
+
+
+def test_every_panel_has_explicit_thresholds_or_a_fixed_colour():
+    for panel in PANELS:
+        defaults = panel["fieldConfig"]["defaults"]
+        fixed = defaults.get("color", {}).get("mode") == "fixed"
+        steps = defaults.get("thresholds", {}).get("steps")
+        assert fixed or steps, panel["title"]
+        if steps and not fixed:  # Grafana's default paints anything over 80 red
+            assert steps != [{"color": "green", "value": None}, {"color": "red", "value": 80}]
+
+
+def test_no_spread_or_last_on_a_cumulative_counter():
+    for panel, query in queries():
+        fields = set(re.findall(r'r\._field == "(\w+)"', code(query)))
+        if fields & CUMULATIVE:
+            assert "spread(" not in code(query) and "last(" not in code(query), panel["title"]
+            assert "robustSteps()" in query or "max(" in code(query), panel["title"]
+
+
+def test_every_day_month_and_year_is_the_owners():
+    for panel, query in queries():
+        body = code(query)
+        if re.search(r"every: 1(d|mo|y)\b|today\(\)|date\.truncate", body):
+            assert 'option location = timezone.location(name: "${timezone}")' in body, panel["title"]
+    assert DASHBOARD["timezone"] == "Europe/Berlin"
+    timezone = next(v for v in DASHBOARD["templating"]["list"] if v["name"] == "timezone")
+    assert timezone["query"] == "Europe/Berlin"
+
+
+def test_energy_is_computed_the_same_robust_way_everywhere():
+    snippet = render("flux/robust-energy.flux", max_watts=MAX_INVERTER_WATTS).strip()
+    for panel, query in queries():
+        if "robustSteps()" in query:
+            assert snippet in query, panel["title"]
+    for field_query in (q for p, q in queries() if '"yieldtotal"' in q):
+        assert "robustSteps()" in field_query
 
 
 def test_required_views_exist():
-    titles = " / ".join(panel["title"] for panel in DASHBOARD["panels"]).lower()
-    for words in ("ac power", "dc power per input", "yield today", "total yield", "status", "dtu"):
-        assert words in titles
-    daily = next(p for p in DASHBOARD["panels"] if p["title"] == "Yield today")
-    assert '"yieldtotal"' in daily["targets"][0]["query"] and "spread()" in daily["targets"][0]["query"]
-    assert daily["timeFrom"] == "now/d"
+    titles = " / ".join(panel["title"] for panel in PANELS).lower()
+    for words in ("ac power", "dc power per input", "yield today", "total yield", "status", "dtu",
+                  "energy per day", "energy per month", "energy per year", "per dc input",
+                  "peak power today", "temperature", "efficiency", "ac voltage and frequency",
+                  "dc voltage and current", "producing and reachable", "power limit",
+                  "radio statistics", "age of the last statistics", "value today",
+                  "value this month", "value this year"):
+        assert words in titles, words
     names = {v["name"] for v in DASHBOARD["templating"]["list"]}
-    assert names == {"bucket", "serial", "solix_serial"}
+    assert names == {"bucket", "history_bucket", "raw_retention", "timezone", "price", "currency",
+                     "serial", "solix_serial"}
     serial = next(v for v in DASHBOARD["templating"]["list"] if v["name"] == "serial")
     assert serial["multi"] and serial["includeAll"]
 
 
-def test_bucket_variable_defaults_to_the_stack_bucket():
-    document = json.loads(dashboard("pv"))
-    bucket = next(v for v in document["templating"]["list"] if v["name"] == "bucket")
-    assert bucket["current"]["value"] == "pv"
+def test_status_values_read_as_words():
+    status = next(p for p in PANELS if p["title"] == "Producing and reachable")
+    mapping = status["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert mapping["0"]["text"] == "No" and mapping["1"]["text"] == "Yes"
+    dtu = next(p for p in PANELS if p["title"] == "DTU")
+    mapping = dtu["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert mapping["online"]["text"] == "Online" and mapping["offline"]["text"] == "Offline"
+
+
+def test_nights_are_gaps_and_now_is_0_w_without_data():
+    for panel in PANELS:
+        if panel["type"] == "timeseries" and panel["fieldConfig"]["defaults"].get("custom", {}).get(
+                "drawStyle") != "bars":
+            assert panel["fieldConfig"]["defaults"]["custom"]["spanNulls"] is False, panel["title"]
+            assert "createEmpty: true" in panel["targets"][0]["query"], panel["title"]
+    now = next(p for p in PANELS if p["title"] == "AC power now (all inverters)")
+    assert now["fieldConfig"]["defaults"]["noValue"] == "0"
+
+
+def test_the_total_is_summed_per_moment_not_windowed_twice():
+    query = code(next(p for p in PANELS if p["title"] == "AC power per inverter and total")[
+        "targets"][0]["query"])
+    assert query.count("aggregateWindow(") == 1 and 'group(columns: ["_time"])' in query
+
+
+def test_dc_inputs_without_a_name_are_kept():
+    query = code(next(p for p in PANELS if p["title"] == "DC power per input")["targets"][0]["query"])
+    assert "join.left(" in query and "join(" not in query.replace("join.left(", "")
+
+
+def test_money_uses_the_price_and_currency():
+    value = next(p for p in PANELS if p["title"] == "Value today")
+    assert value["fieldConfig"]["defaults"]["unit"] == "currencyEUR"
+    assert 'float(v: "${price}")' in value["targets"][0]["query"]
+    price = next(v for v in DASHBOARD["templating"]["list"] if v["name"] == "price")
+    assert price["query"] == "0.32"
+    other = json.loads(dashboard("b", "b_history", "30d", "UTC", 0.2, "XAF"))
+    assert next(p for p in other["panels"] if p["title"] == "Value today")["fieldConfig"][
+        "defaults"]["unit"] == "suffix: XAF"
+
+
+def test_bucket_variables_are_the_stacks_buckets():
+    document = json.loads(dashboard("pv", "pv_history"))
+    variables = {v["name"]: v["query"] for v in document["templating"]["list"]}
+    assert variables["bucket"] == "pv" and variables["history_bucket"] == "pv_history"
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +284,13 @@ def test_a_battery_row_per_solix_device_with_what_owners_ask_for():
         assert field in text, field
     variable = next(v for v in DASHBOARD["templating"]["list"] if v["name"] == "solix_serial")
     assert 'r._measurement == "solix"' in variable["query"]
+
+
+def test_every_read_is_filtered_right_after_its_range():
+    # InfluxDB pushes from |> range |> filter down to storage; a filter after a union or a map is
+    # applied to everything read, which over years of history is slow on a small node.
+    for item, query in queries():
+        body = code(query)
+        for after_range in re.findall(r"range\((?:[^()]|\([^()]*\))*\)(.{0,20})", body, re.S):
+            assert re.match(r"\s*\|>\s*filter", after_range), (item.get("title") or item.get("name"))
+        assert len(re.findall(r"\brange\(", body)) == len(re.findall(r"\bfrom\(", body))

@@ -5,8 +5,10 @@ mkfs.ext4 and cmp on image files; the token and setup steps against a stand-in `
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -103,12 +105,13 @@ class InfluxNode:
     def configure(self, org: str, bucket: str) -> None:
         self.env_file.write_text(
             "INFLUX_ADMIN_PASSWORD=admin-password\nINFLUX_OPERATOR_TOKEN=operator-token\n"
-            f"INFLUX_ORG={org}\nINFLUX_BUCKET={bucket}\nINFLUX_RETENTION=0\n")
+            f"INFLUX_ORG={org}\nINFLUX_BUCKET={bucket}\nINFLUX_RETENTION=30d\n"
+            f"INFLUX_HISTORY_BUCKET={bucket}_history\nINFLUX_HISTORY_RETENTION=0\n")
 
-    def run(self, script: str, *args: str) -> subprocess.CompletedProcess:
+    def run(self, script: str, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}",
                "FAKE_INFLUX_STATE": str(self.state), "SOLARMONITOR_INFLUX_DATA": str(self.data),
-               "SOLARMONITOR_SETUP_ENV": str(self.env_file)}
+               "SOLARMONITOR_SETUP_ENV": str(self.env_file), **extra_env}
         return subprocess.run(["bash", str(ROOT / "files" / "influx" / script), *args], env=env,
                               capture_output=True, text=True, timeout=60)
 
@@ -143,12 +146,12 @@ def test_the_token_step_hands_out_the_same_tokens_every_time(node):
 def test_the_tokens_have_the_scopes_they_need(node):
     tokens = node.tokens()
     state = node.influx_state()
-    bucket = state["buckets"][0]["id"]
+    raw, history = (state["buckets"][0]["id"], state["buckets"][1]["id"])
+    org = state["orgs"][0]["id"]
     by_token = {a["token"]: a for a in state["auths"]}
-    assert by_token[tokens["telegraf"]]["permissions"] == [
-        f"write:orgs/{state['orgs'][0]['id']}/buckets/{bucket}"]
+    assert by_token[tokens["telegraf"]]["permissions"] == [f"write:orgs/{org}/buckets/{raw}"]
     assert by_token[tokens["grafana"]]["permissions"] == [
-        f"read:orgs/{state['orgs'][0]['id']}/buckets/{bucket}"]
+        f"read:orgs/{org}/buckets/{raw}", f"read:orgs/{org}/buckets/{history}"]
 
 
 def test_a_token_that_went_away_is_replaced_and_only_that_one(node):
@@ -166,9 +169,10 @@ def test_renaming_org_and_bucket_in_the_config_renames_them_and_keeps_the_tokens
     done = node.setup()
     assert done.returncode == 0, done.stderr
     assert "org solar renamed to home" in done.stdout and "bucket hoymiles renamed to pv" in done.stdout
+    assert "bucket hoymiles_history renamed to pv_history" in done.stdout
     state = node.influx_state()
     assert [o["name"] for o in state["orgs"]] == ["home"]
-    assert [b["name"] for b in state["buckets"]] == ["pv"]
+    assert [b["name"] for b in state["buckets"]] == ["pv", "pv_history"]
     assert node.tokens() == first
 
 
@@ -186,3 +190,95 @@ def test_an_org_it_did_not_set_up_is_refused_with_a_clear_message(tmp_path):
     done = node.setup()
     assert done.returncode != 0
     assert "no org named elsewhere (it has: solar)" in done.stderr
+
+
+# --- tasks and the one-time backfill ------------------------------------------------------------
+
+@pytest.fixture
+def task_node(node, dev_run):
+    """A set-up node with the task and backfill files the program writes."""
+    from tools.plan import rendered_files
+    for path, text in rendered_files(dev_run)["influx"].items():
+        for kind in ("tasks", "backfill"):
+            if path.startswith(f"/etc/solarmonitor/influx-{kind}/"):
+                (node.data.parent / kind).mkdir(exist_ok=True)
+                (node.data.parent / kind / Path(path).name).write_text(text)
+    return node
+
+
+def run_tasks(node, **env) -> subprocess.CompletedProcess:
+    return node.run("tasks.sh", "30d", SOLARMONITOR_TASKS=str(node.data.parent / "tasks"),
+                    SOLARMONITOR_BACKFILL=str(node.data.parent / "backfill"), **env)
+
+
+def raw_bucket(node) -> dict:
+    return node.influx_state()["buckets"][0]
+
+
+def set_earliest(node, when: datetime) -> None:
+    state = node.influx_state()
+    state["earliest"] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    node.state.write_text(json.dumps(state))
+
+
+def backfill_windows(node) -> list[tuple[str, str]]:
+    return [tuple(re.findall(r'time\(v: "([^"]+)"\)', q)) for q in node.influx_state()["queries"]
+            if "option task" not in q and 'time(v: "' in q]
+
+
+def test_tasks_are_created_once_then_updated_in_place(task_node):
+    first = run_tasks(task_node)
+    assert first.returncode == 0, first.stderr
+    second = run_tasks(task_node)
+    assert second.returncode == 0, second.stderr
+    assert "task solarmonitor-downsample updated" in second.stdout
+    tasks = task_node.influx_state()["tasks"]
+    assert sorted(t["name"] for t in tasks) == ["solarmonitor-daily-energy", "solarmonitor-downsample"]
+    files = {p.read_text() for p in (task_node.data.parent / "tasks").iterdir()}
+    assert {t["flux"] for t in tasks} == files
+
+
+def test_a_new_database_has_nothing_to_backfill_and_gets_its_raw_retention(task_node):
+    done = run_tasks(task_node)
+    assert done.returncode == 0, done.stderr
+    assert backfill_windows(task_node) == [] and "from 0 week(s)" in done.stdout
+    assert raw_bucket(task_node)["retention"] == "30d"
+
+
+def test_raw_data_older_than_the_tasks_is_copied_week_by_week_before_its_retention_shortens(task_node):
+    earliest = datetime.now(timezone.utc) - timedelta(days=20, minutes=7)
+    set_earliest(task_node, earliest)
+    done = run_tasks(task_node)
+    assert done.returncode == 0, done.stderr
+    windows = backfill_windows(task_node)
+    assert len(windows) == 3 * 2  # three weeks, each through both backfill files
+    starts = [datetime.fromisoformat(w[0]) for w in windows[::2]]
+    stops = [datetime.fromisoformat(w[1]) for w in windows[::2]]
+    assert starts[0] <= earliest and starts[0].timestamp() % 300 == 0
+    assert all(start == stop for start, stop in zip(starts[1:], stops))  # no gap, no overlap
+    assert stops[-1] > datetime.now(timezone.utc)
+    calls = (task_node.state.parent / (task_node.state.name + ".calls")).read_text().splitlines()
+    last_query = max(i for i, c in enumerate(calls) if c.startswith("query"))
+    assert calls[last_query + 1].startswith("bucket update") and "--retention 30d" in calls[last_query + 1]
+    # Done once: a later run copies nothing again, however long ago the copy ended.
+    ids = task_node.data / ".solarmonitor-ids"
+    ids.write_text(json.dumps({**json.loads(ids.read_text()), "backfilled_until": "2020-01-01T00:00:00Z"}))
+    assert run_tasks(task_node).returncode == 0 and len(backfill_windows(task_node)) == 6
+
+
+def test_a_failed_backfill_keeps_the_raw_data_and_resumes_where_it_stopped(task_node):
+    set_earliest(task_node, datetime.now(timezone.utc) - timedelta(days=20))
+    failed = run_tasks(task_node, FAKE_INFLUX_FAIL_QUERY="5")  # the oldest-point query is the 1st
+    assert failed.returncode != 0
+    assert "retention" not in raw_bucket(task_node)  # the raw bucket still keeps everything
+    done = run_tasks(task_node)
+    assert done.returncode == 0, done.stderr
+    windows = backfill_windows(task_node)
+    assert len(windows) == 2 + 2 * 2 + 1  # week 1, then week 2 failed half-way, redone with week 3
+    assert windows[3][0] == windows[2][0] and raw_bucket(task_node)["retention"] == "30d"
+
+
+def test_when_the_oldest_point_cannot_be_read_the_raw_retention_is_left_alone(task_node):
+    set_earliest(task_node, datetime.now(timezone.utc) - timedelta(days=20))
+    failed = run_tasks(task_node, FAKE_INFLUX_FAIL_QUERY="1")
+    assert failed.returncode != 0 and "retention" not in raw_bucket(task_node)

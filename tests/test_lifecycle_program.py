@@ -13,14 +13,17 @@ from conftest import waits_for
 from tools.mock_engine import SECRET
 
 # Each node's steps in the order they must run; a name ending in "/" stands for the file steps
-# written together before the script after them (files under that host path prefix).
+# written together before the script after them (files under that host path prefix); a tuple of
+# such names is one group.
 ORDER = {
     "mqtt": ["mqtt-file-usr-local-lib-solarmonitor-apt-sh", "mqtt-install", "mqtt-file-etc-",
              "mqtt-apply"],
     "nat": ["nat-file-usr-local-lib-solarmonitor-apt-sh", "nat-file-", "nat-enable"],
     "influx": ["influx-file-usr-local-lib-solarmonitor-apt-sh", "influx-mount-data",
                "influx-file-etc-systemd-system-influxdb-service-d-solarmonitor-conf",
-               "influx-repo", "influx-install", "influx-file-", "influx-setup", "influx-tokens"],
+               "influx-repo", "influx-install", "influx-file-", "influx-setup",
+               ("influx-file-etc-solarmonitor-influx-tasks-",
+                "influx-file-etc-solarmonitor-influx-backfill-"), "influx-tasks", "influx-tokens"],
     "telegraf": ["telegraf-file-usr-local-lib-solarmonitor-apt-sh", "telegraf-repo",
                  "telegraf-install", "telegraf-file-", "telegraf-check", "telegraf-apply"],
     "grafana": ["grafana-file-usr-local-lib-solarmonitor-apt-sh", "grafana-install",
@@ -33,15 +36,20 @@ def commands(run):
 
 
 def groups(run, node: str) -> list[list]:
-    """The node's steps, grouped as in ORDER (a prefix group holds the files not named alone)."""
+    """The node's steps, grouped as in ORDER (a prefix group holds the files not named alone and
+    not under a longer prefix)."""
     steps = [s for s in commands(run) if s.name.startswith(f"{node}-")]
     named = {name for name in ORDER[node] if any(s.name == name for s in steps)}
-    result = []
-    for entry in ORDER[node]:
-        if entry in named:
-            result.append([s for s in steps if s.name == entry])
-        else:
-            result.append([s for s in steps if s.name.startswith(entry) and s.name not in named])
+    group_by_prefix = {prefix: entry for entry in ORDER[node] if entry not in named
+                       for prefix in (entry if isinstance(entry, tuple) else (entry,))}
+
+    def group_of(step):
+        if step.name in named:
+            return step.name
+        longest = max((p for p in group_by_prefix if step.name.startswith(p)), key=len, default="")
+        return group_by_prefix.get(longest)
+
+    result = [[s for s in steps if group_of(s) == entry] for entry in ORDER[node]]
     assert sum(map(len, result)) == len(steps), f"{node}: a step is missing from ORDER"
     return result
 

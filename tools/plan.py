@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.bill import ORIGINAL_DESIGN, original_design_cost  # noqa: E402
 from components.config import ConfigError, Settings, read_settings  # noqa: E402
 from components.host import NODE_TAG  # noqa: E402
+from components.opendtu_data import INTERVAL_SECONDS  # noqa: E402
 from components.provisioning import parse_install_command  # noqa: E402
+from components.storage import growth  # noqa: E402
 from tools.mock_engine import ProgramRun, config_bag, run_program  # noqa: E402
 
 PI_CONFIG = "/etc/solarmonitor/solarmonitor.ini"  # where pi/install.sh puts it
@@ -98,6 +100,26 @@ def write_plan(run: ProgramRun, out: Path) -> dict:
     return document
 
 
+def data_growth_lines(settings: Settings) -> list[str]:
+    """The influx node's data volume over the years (components/storage.py)."""
+    volume_gb = settings.nodes["influx"].volume_gb
+    grown = growth(settings.raw_retention, settings.influx_retention)
+    history = ("forever" if settings.influx_retention == "0" else settings.influx_retention)
+    fills = grown.years_to_fill(volume_gb)
+    return [
+        f"Data volume of the influx node ({volume_gb} GB), per inverter with 4 DC inputs "
+        f"(upper bound: every topic every {INTERVAL_SECONDS} s, day and night):",
+        f"  {'raw values, kept ' + settings.raw_retention:<58} {grown.raw_mb:>7.0f} MB",
+        f"  {'5-minute history and daily energy, kept ' + history:<58} "
+        f"{grown.history_mb_per_year:>7.0f} MB a year",
+        f"  {'after 1 / 5 / 10 years':<58} "
+        + " / ".join(f"{grown.after_years(y):.0f}" for y in (1, 5, 10)) + " MB",
+        f"  {'(every raw value kept instead)':<58} {grown.raw_forever_mb_per_year:>7.0f} MB a year",
+        "  " + (f"full after about {fills:.0f} years: grow nodes.influx.volumeGb before then"
+                if fills is not None else "never full: the history's retention bounds it")
+        + "; its gp3 and snapshot lines above are priced at its full size, so they stay as they are."]
+
+
 def summary(run: ProgramRun, document: dict, out: Path, settings: Settings) -> str:
     per_node = Counter(run.node_of(r) for r in run.resources if r.custom)
     lines = [f"solarmonitor plan: {sum(per_node.values())} resources -> {out}/plan.json", ""]
@@ -119,6 +141,7 @@ def summary(run: ProgramRun, document: dict, out: Path, settings: Settings) -> s
               f"  {'difference':<58} {cost['total'] - original:>+7.2f} USD",
               "  (original: " + ", ".join(f"{n} {t}" for n, t in ORIGINAL_DESIGN.items())
               + "; a public IPv4 each; 4 x 8 GB gp3; no backups)"]
+    lines += ["", *data_growth_lines(settings)]
     way, why = settings.grafana_reach
     lines += ["", f"Grafana: {GRAFANA_REACH[way]}, because {why}."]
     return "\n".join(lines)

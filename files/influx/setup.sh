@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# influx node: start InfluxDB over TLS, run the one-time setup with the stack's operator token,
-# and keep the org's and the bucket's names and the bucket's retention as configured. Safe to
-# run again. Usage: setup.sh <EBS volume id of the data volume>. Prints nothing secret.
-#
-# The org and the bucket this stack set up are remembered by id on the data volume, so a changed
-# influxOrg or influxBucket renames them: data and tokens (bound to ids) stay.
 set -euo pipefail
+# influx node: start InfluxDB over TLS, run the one-time setup with the stack's operator token,
+# and keep the org's and the buckets' names as configured (the raw bucket, and the history bucket
+# the stack's tasks fill, with its retention). Safe to run again. Usage: setup.sh <EBS volume id
+# of the data volume>. Prints nothing secret.
+#
+# The org and the buckets this stack set up are remembered by id on the data volume, so a changed
+# influxOrg or influxBucket renames them: data and tokens (bound to ids) stay.
 volume_id="$1"
 DATA="${SOLARMONITOR_INFLUX_DATA:-/var/lib/influxdb}"  # elsewhere only in the tests
 IDS="$DATA/.solarmonitor-ids"
@@ -59,16 +60,37 @@ if [ ! -s "$IDS" ]; then
 fi
 org_id="$(jq -r '.org' "$IDS")"
 bucket_id="$(jq -r '.bucket' "$IDS")"
+history_id="$(jq -r '.history // empty' "$IDS")"
+if [ -z "$history_id" ]; then
+  history_id="$(influx bucket list --org-id "$org_id" --name "$INFLUX_HISTORY_BUCKET" --json \
+    2>/dev/null | jq -r '.[0].id // empty')"
+  if [ -z "$history_id" ]; then
+    history_id="$(influx bucket create --org-id "$org_id" --name "$INFLUX_HISTORY_BUCKET" \
+      --retention "$INFLUX_HISTORY_RETENTION" --json | jq -r '.id')"
+    echo "bucket $INFLUX_HISTORY_BUCKET created"
+  fi
+  jq --arg history "$history_id" '.history = $history' "$IDS" > "$IDS.tmp"
+  mv "$IDS.tmp" "$IDS"
+fi
 
 org_name="$(influx org list --id "$org_id" --json | jq -r '.[0].name')"
 if [ "$org_name" != "$INFLUX_ORG" ]; then
   influx org update --id "$org_id" --name "$INFLUX_ORG" >/dev/null
   echo "org $org_name renamed to $INFLUX_ORG"
 fi
-bucket_name="$(influx bucket list --id "$bucket_id" --json | jq -r '.[0].name')"
-if [ "$bucket_name" != "$INFLUX_BUCKET" ]; then
-  influx bucket update --id "$bucket_id" --name "$INFLUX_BUCKET" >/dev/null
-  echo "bucket $bucket_name renamed to $INFLUX_BUCKET"
-fi
-influx bucket update --id "$bucket_id" --retention "$INFLUX_RETENTION" >/dev/null
-echo "bucket $INFLUX_BUCKET in org $INFLUX_ORG: retention $INFLUX_RETENTION"
+# keep_bucket <id> <name> [<retention>]: the bucket has this name (and retention).
+keep_bucket() {
+  local current
+  current="$(influx bucket list --id "$1" --json | jq -r '.[0].name')"
+  if [ "$current" != "$2" ]; then
+    influx bucket update --id "$1" --name "$2" >/dev/null
+    echo "bucket $current renamed to $2"
+  fi
+  if [ -n "${3:-}" ]; then
+    influx bucket update --id "$1" --retention "$3" >/dev/null
+    echo "bucket $2 in org $INFLUX_ORG: retention $3"
+  fi
+}
+# The raw bucket's retention is tasks.sh's: only once its history is in the history bucket.
+keep_bucket "$bucket_id" "$INFLUX_BUCKET"
+keep_bucket "$history_id" "$INFLUX_HISTORY_BUCKET" "$INFLUX_HISTORY_RETENTION"

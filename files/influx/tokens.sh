@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 set -euo pipefail
-# influx node: print the scoped tokens, Telegraf write-only and Grafana read-only on the bucket,
-# as JSON. InfluxDB stores tokens hashed and shows one only when it is created, so this step's
+# influx node: print the scoped tokens as JSON: Telegraf may write the raw bucket, Grafana may
+# read it and the history bucket. InfluxDB stores tokens hashed and shows one only when it is created, so this step's
 # stdout is captured as a Pulumi secret and never logged.
 #
 # The tokens are made once and kept on the data volume (root only): every later run prints the
@@ -16,28 +16,32 @@ set +a
 export INFLUX_HOST=https://localhost:8086 INFLUX_TOKEN="$INFLUX_OPERATOR_TOKEN"
 org_id="$(jq -r '.org' "$DATA/.solarmonitor-ids")"
 bucket_id="$(jq -r '.bucket' "$DATA/.solarmonitor-ids")"
+history_id="$(jq -r '.history' "$DATA/.solarmonitor-ids")"
 
 umask 077
 [ -s "$KEPT" ] || echo '{}' > "$KEPT"
 authorizations="$(influx auth list --json)"
 
-# usable <name> <action>: the kept token for <name> is active with <action> on this bucket.
+# usable <name> <permission>...: the kept token for <name> is active with these permissions.
 usable() {
-  local id
-  id="$(jq -r --arg name "$1" '.[$name].id // empty' "$KEPT")"
-  [ -n "$id" ] && jq -e --arg id "$id" --arg perm "$2:orgs/$org_id/buckets/$bucket_id" \
-    'any(.[]; .id == $id and .status == "active" and (.permissions | index($perm)))' \
-    <<< "$authorizations" >/dev/null
+  local name="$1" id
+  shift
+  id="$(jq -r --arg name "$name" '.[$name].id // empty' "$KEPT")"
+  [ -n "$id" ] && jq -e --arg id "$id" --args \
+    'any(.[]; .id == $id and .status == "active"
+         and (.permissions as $have | $ARGS.positional | all(. as $p | $have | index($p))))' \
+    "$@" <<< "$authorizations" >/dev/null
 }
 
-# ensure <name> <action> <flag>: keep a usable token, or make one and drop the stale ones.
+# ensure <name> <permissions> <flags>...: keep a usable token, or make one, drop stale ones.
 ensure() {
-  local name="$1" action="$2" flag="$3" created stale
-  usable "$name" "$action" && return 0
+  local name="$1" permissions="$2" created stale
+  shift 2
+  # shellcheck disable=SC2086  # the permissions are words
+  usable "$name" $permissions && return 0
   stale="$(jq -r --arg d "solarmonitor-$name" '.[] | select(.description == $d) | .id' \
     <<< "$authorizations")"
-  created="$(influx auth create --org-id "$org_id" "$flag" "$bucket_id" \
-    --description "solarmonitor-$name" --json)"
+  created="$(influx auth create --org-id "$org_id" "$@" --description "solarmonitor-$name" --json)"
   jq --arg name "$name" --argjson made "$created" '.[$name] = {id: $made.id, token: $made.token}' \
     "$KEPT" > "$KEPT.tmp"
   mv "$KEPT.tmp" "$KEPT"
@@ -45,6 +49,8 @@ ensure() {
   echo "made a new $name token" >&2
 }
 
-ensure telegraf write --write-bucket
-ensure grafana read --read-bucket
+buckets="orgs/$org_id/buckets"
+ensure telegraf "write:$buckets/$bucket_id" --write-bucket "$bucket_id"
+ensure grafana "read:$buckets/$bucket_id read:$buckets/$history_id" \
+  --read-bucket "$bucket_id" --read-bucket "$history_id"
 jq -c '{telegraf: .telegraf.token, grafana: .grafana.token}' "$KEPT"

@@ -1,0 +1,14 @@
+// Energy from a cumulative kWh counter (OpenDTU's yieldtotal), robust to its known glitches: it
+// drops to 0 when an inverter restarts at dusk (OpenDTU #1258) and now and then jumps to absurd
+// values (#1022, #2103). Per series, the step between each two consecutive samples counts only
+// when the earlier sample is not 0 (the glitch value, so the climb back from it is no energy),
+// the step is not negative, and not more than {{ max_watts }} W could make in the time between
+// them (plus one count of the counter's 1 Wh resolution). `counter` keeps each sample's own value.
+// tests/test_energy.py computes the same in Python on a day of samples.
+robustSteps = (tables=<-) => tables
+    |> sort(columns: ["_time"])
+    |> duplicate(column: "_value", as: "counter")
+    |> difference(keepFirst: true)
+    |> elapsed(unit: 1s)
+    |> filter(fn: (r) => exists r._value and r.counter - r._value > 0.0 and r._value >= 0.0
+        and r._value <= {{ max_watts }}.0 * float(v: r.elapsed) / 3600000.0 + 0.001)

@@ -1,0 +1,27 @@
+// DC power of each input, named by its OpenDTU name where it has one (join.left keeps the
+// inputs without a name, as "<serial> input <n>").
+import "date"
+import "join"
+{% include "flux/source-bucket.flux" %}
+
+names = from(bucket: "${bucket}")
+  |> range(start: -30d)
+  |> filter(fn: (r) => r._measurement == "opendtu_inverter_info" and r._field == "name" and r.channel != "device")
+  |> filter(fn: (r) => exists r.channel)
+  |> last()
+  |> group()
+  |> keep(columns: ["serial", "channel", "_value"])
+
+power = from(bucket: source)
+  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
+  |> filter(fn: (r) => r._measurement == "mqtt_consumer" and r._field == "power" and r.channel =~ /^[1-9]$/)
+  |> filter(fn: (r) => r.serial =~ /^${serial:regex}$/)
+  |> group(columns: ["serial", "channel"])
+  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: true)
+  |> group()
+
+join.left(left: power, right: names,
+    on: (l, r) => l.serial == r.serial and l.channel == r.channel,
+    as: (l, r) => ({_time: l._time, _value: l._value,
+        _field: if exists r._value then r._value else l.serial + " input " + l.channel}))
+  |> group(columns: ["_field"])

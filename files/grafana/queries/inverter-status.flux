@@ -1,0 +1,9 @@
+// Each inverter's latest state and limits, one row per inverter.
+from(bucket: "${bucket}")
+  |> range(start: -1h)
+  |> filter(fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "status" and (r._field == "reachable" or r._field == "producing" or r._field == "limit_relative" or r._field == "limit_absolute"))
+  |> filter(fn: (r) => r.serial =~ /^${serial:regex}$/)
+  |> last()
+  |> pivot(rowKey: ["serial"], columnKey: ["_field"], valueColumn: "_value")
+  |> group()
+  |> keep(columns: ["serial", "reachable", "producing", "limit_relative", "limit_absolute"])

@@ -1,0 +1,26 @@
+// solarmonitor: 5-minute history of everything Telegraf writes, kept {{ history_retention }} in
+// {{ history_bucket }} while the raw values leave {{ bucket }} after its retention. Numbers as
+// means, strings (names, versions, states) as the last value of each 5 minutes.
+{% if backfill %}
+// Backfill of one stretch of the raw data that was there before the task: tasks.sh replaces
+// START and STOP (RFC 3339) for each week in turn.
+start = time(v: "START")
+stop = time(v: "STOP")
+{% else %}
+option task = {name: "solarmonitor-downsample", every: 5m, offset: 30s}
+
+start = -task.every
+stop = now()
+{% endif %}
+
+from(bucket: {{ bucket | quoted }})
+    |> range(start: start, stop: stop)
+    |> filter(fn: (r) => {% for m in numbers %}r._measurement == {{ m | quoted }}{% if not loop.last %} or {% endif %}{% endfor %})
+    |> aggregateWindow(every: 5m, fn: mean, createEmpty: false)
+    |> to(bucket: {{ history_bucket | quoted }})
+
+from(bucket: {{ bucket | quoted }})
+    |> range(start: start, stop: stop)
+    |> filter(fn: (r) => {% for m in strings %}r._measurement == {{ m | quoted }}{% if not loop.last %} or {% endif %}{% endfor %})
+    |> aggregateWindow(every: 5m, fn: last, createEmpty: false)
+    |> to(bucket: {{ history_bucket | quoted }})
