@@ -4,6 +4,7 @@ import os
 
 import pulumi
 
+from components.alerts import Alerts, AlertsArgs
 from components.bill import Bill
 from components.certificates import CertificateAuthority
 from components.config import NODE_NAMES, ConfigError, read_settings
@@ -48,6 +49,7 @@ guard = IpGuard("ipguard", IpGuardArgs(
     ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ())))
 ssh = SshKey("ssh")
 ca = CertificateAuthority("ca")
+alerts = Alerts("alerts", AlertsArgs(email=settings.alert_email)) if settings.alert_email else None
 
 
 def reach(node: str) -> str:
@@ -119,8 +121,17 @@ grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     influx_token=influx.grafana_token, org=settings.influx_org, bucket=settings.influx_bucket,
     history_bucket=history_bucket(settings.influx_bucket), raw_retention=settings.raw_retention,
     timezone=settings.timezone, energy_price=settings.energy_price, currency=settings.currency,
+    region=settings.region, alerts=alerts, batteries=bool(settings.solix_devices),
+    battery_alert_percent=settings.battery_alert_percent,
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
     over_ipv6=reach("grafana") == "ipv6", after=[influx.ready, *reachable("grafana")]))
+
+if alerts:
+    # From outside Grafana, so they fire when Grafana itself is down.
+    alerts.watch_instances({"mqtt": mqtt.node.instance.id, "telegraf": telegraf.instance_id,
+                            "influx": influx.instance_id, "grafana": grafana.instance_id})
+    alerts.watch_ip_guard(guard.function_name)
+    pulumi.export("alertTopicArn", alerts.topic_arn)
 
 pulumi.export("mqttHost", mqtt.host)
 pulumi.export("mqttPort", mqtt.port)

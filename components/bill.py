@@ -2,7 +2,7 @@
 
 `Bill.watch()` registers a stack transformation, so every resource the program creates passes
 by `Bill.see` with its type and arguments; the billable ones (instances, public IPv4 addresses,
-gp3 volumes, snapshots a lifecycle policy keeps) become lines. A new node or volume is priced
+gp3 volumes, snapshots a lifecycle policy keeps, CloudWatch alarms) become lines. A new node or volume is priced
 without touching this file. The `monthlyCostUsd` output is `Bill.monthly_cost()`, and `make plan`
 shows that output.
 """
@@ -24,9 +24,9 @@ DEFAULT_ROOT_GB = 8  # what EC2 gives an Ubuntu instance without a root_block_de
 class Line:
     """One thing AWS bills every month: an instance, a public IPv4, GB of gp3 or of snapshots."""
     node: str
-    kind: str  # "instance" | "publicIpv4" | "gp3" | "snapshot"
-    detail: str  # instance type, or the volume's role
-    quantity: float  # instances or addresses: 1; volumes: GB
+    kind: str  # "instance" | "publicIpv4" | "gp3" | "snapshot" | "alarm"
+    detail: str  # instance type, the volume's role, or what the alarm watches
+    quantity: float  # instances, addresses, alarms: 1; volumes: GB
 
 
 def _get(value: Any, key: str, default: Any = None) -> Any:
@@ -74,6 +74,8 @@ class Bill:
             self._lines.append(Line(node, "publicIpv4", "address", 1))
         elif type_ == "aws:ebs/volume:Volume":
             self._volumes.append((node, _plain(props["size"], "volume size"), tags))
+        elif type_ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            self._lines.append(Line(node, "alarm", _plain(props["metric_name"], "metric name"), 1))
         elif type_ == "aws:dlm/lifecyclePolicy:LifecyclePolicy":
             self._backup_tags.append(_plain(_get(props.get("policy_details"), "target_tags", {}),
                                             "lifecycle policy target tags"))
@@ -99,6 +101,9 @@ def _price(line: Line, region: str) -> tuple[str, str, float]:
         return f"{line.node}: public IPv4 address", "address-month", prices.public_ipv4_month(region)
     if line.kind == "gp3":
         return f"{line.node}: gp3 {line.detail} volume", "GB-month", prices.gp3_gb_month(region)
+    if line.kind == "alarm":
+        return (f"{line.node}: CloudWatch alarm on {line.detail}", "alarm-month",
+                prices.alarm_month(region))
     # Snapshots are incremental: the first holds the used blocks, later ones only changes, so the
     # volume's size is an upper bound for the whole retention window.
     return (f"{line.node}: EBS snapshots of the {line.detail} volume (upper bound)", "GB-month",

@@ -91,6 +91,10 @@ class Settings:
     domain: str | None = None
     solix_devices: tuple[tuple[str, str], ...] = ()
     """Anker Solix devices the Pi's bridge reads: (Bluetooth address, SolixBLE model)."""
+    alert_email: str | None = None
+    """Where alerts go (through SNS); None: no alerts."""
+    battery_alert_percent: int = 10
+    """A Solix battery's state of charge below this alerts (when alerts and batteries are set)."""
 
 
 def _fail(key: str, value: Any, expected: str) -> ConfigError:
@@ -278,6 +282,19 @@ def parse_currency(value: Any) -> str:
     return value.upper()
 
 
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def parse_alert_email(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.match(value):
+        raise _fail("alertEmail", value, "one email address such as you@example.org (AWS sends "
+                    "it a confirmation link), or nothing for no alerts")
+    return value
+
+
 def parse_domain(value: Any) -> str | None:
     if value in (None, ""):
         return None
@@ -344,13 +361,15 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         mqtt_plaintext=_bool("mqttPlaintext", raw.get("mqttPlaintext", False)),
         domain=parse_domain(raw.get("domain")),
         solix_devices=parse_solix_devices(raw.get("solixDevices")),
+        alert_email=parse_alert_email(raw.get("alertEmail")),
+        battery_alert_percent=_int("batteryAlertPercent", raw.get("batteryAlertPercent", 10), 1, 99),
     )
 
 
 NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
               "rawRetention", "backupDays", "mqttPlaintext", "domain", "solixDevices", "timezone",
-              "energyPrice", "currency")
+              "energyPrice", "currency", "alertEmail", "batteryAlertPercent")
 _STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices")
 
 

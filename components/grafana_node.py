@@ -1,5 +1,5 @@
-"""GrafanaNode: Grafana OSS over HTTPS on its own instance, with the InfluxDB datasource and the
-OpenDTU dashboard provisioned from files: nothing to click."""
+"""GrafanaNode: Grafana OSS over HTTPS on its own instance, with the InfluxDB datasource, the
+OpenDTU dashboard and the alerting provisioned from files: nothing to click."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
+from components.alert_rules import alerting_file
+from components.alerts import Alerts
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, Placement
 from components.opendtu_data import MAX_INVERTER_WATTS
@@ -42,6 +44,11 @@ def dashboard(bucket: str, history_bucket: str = "", raw_retention: str = "30d",
     return json.dumps(json.loads(text), indent=2) + "\n"
 
 
+def panel_ids(document: dict) -> dict[str, int]:
+    """{panel title: panel id} of a dashboard document (what alert rules link to)."""
+    return {panel["title"]: panel["id"] for panel in document["panels"]}
+
+
 @dataclass(frozen=True)
 class GrafanaNodeArgs:
     placement: Placement
@@ -69,11 +76,22 @@ class GrafanaNodeArgs:
     over_ipv6: bool = False
     """The home reaches it over IPv6 only (no public IPv4): its IPv6 address goes into the URL
     and the certificate. Left out: over its Elastic IP, or not at all for a private node."""
+    region: str = "us-east-1"
+    """The stack's region (the SNS topic's). Left out: us-east-1."""
+    alerts: Alerts | None = None
+    """Where alerts go: Grafana gets an instance profile that may publish to its topic, and the
+    rules. Left out: no alerts (and rules an earlier deploy provisioned are removed)."""
+    batteries: bool = False
+    """Solix devices are configured: their alert rules apply. Left out: none."""
+    battery_alert_percent: int = 10
+    """A battery's state of charge below this alerts. Left out: 10."""
     after: list[pulumi.Resource] | None = None
     """Provisioning waits for these (SSH access, InfluxDB). Left out: none."""
 
 
 class GrafanaNode(pulumi.ComponentResource):
+    instance_id: pulumi.Output[str]
+    """The node's EC2 instance (what its status alarm watches)."""
     url: pulumi.Output[str]
     """https://<address or name>:3000/"""
     admin_password: pulumi.Output[str]
@@ -83,8 +101,10 @@ class GrafanaNode(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:GrafanaNode", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        profile = args.alerts.publisher_profile("grafana") if args.alerts else None
         host = Host(f"{name}-host", HostArgs(
-            placement=args.placement), opts=child)
+            placement=args.placement, instance_profile=profile.name if profile else None),
+            opts=child)
         address = (host.ipv6_address if args.over_ipv6 else
                    host.public_ip if host.public_ip is not None else host.private_ip)
         # A name in the URL: AWS's public DNS name of the Elastic IP, or grafana.<domain>.
@@ -103,6 +123,8 @@ class GrafanaNode(pulumi.ComponentResource):
                                          opts=child)
         admin_password = pulumi.Output.secret(password.result)
 
+        dashboard_json = dashboard(args.bucket, args.history_bucket, args.raw_retention,
+                                   args.timezone, args.energy_price, args.currency)
         files = [
             RemoteFile("/etc/grafana/grafana.ini", render_output(
                 "grafana/grafana.ini", host=public_host.apply(lambda h: h.strip("[]")),
@@ -122,15 +144,23 @@ class GrafanaNode(pulumi.ComponentResource):
                 "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/provisioning/dashboards/solarmonitor.yaml",
                        source("grafana/dashboards.yaml"), "0640", "root", "grafana"),
-            RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard(
-                args.bucket, args.history_bucket, args.raw_retention, args.timezone,
-                args.energy_price, args.currency),
+            RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard_json,
                        "0640", "root", "grafana"),
         ]
+        panels = json.loads(dashboard_json)
+        alerting = pulumi.Output.from_input(args.alerts.topic_arn if args.alerts else None).apply(
+            lambda topic_arn: alerting_file(
+                topic_arn=topic_arn, region=args.region, bucket=args.bucket,
+                timezone=args.timezone, datasource_uid=DATASOURCE_UID,
+                dashboard_uid=panels["uid"], panel_ids=panel_ids(panels),
+                batteries=args.batteries, battery_percent=args.battery_alert_percent))
+        files.append(RemoteFile("/etc/grafana/provisioning/alerting/solarmonitor.yaml", alerting,
+                                "0640", "root", "grafana"))
         steps = Provisioner(name, host, self, after=list(args.after or []))
         steps.run("install", "grafana/repo.sh")
         steps.apply("apply", "grafana/apply.sh", files, args=[public_host])
 
         self.url = pulumi.Output.concat("https://", public_host, f":{PORT}/")
         self.admin_password = admin_password
+        self.instance_id = host.instance.id
         self.register_outputs({"url": self.url, "adminPassword": self.admin_password})

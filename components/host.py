@@ -70,6 +70,8 @@ class HostArgs:
     """Root volume size. Left out: `placement.spec.volume_gb`."""
     forwards_traffic: bool = False
     """True for a NAT instance: disables the source/destination check."""
+    instance_profile: pulumi.Input[str] | None = None
+    """Name of an IAM instance profile (what the node may do in AWS). Left out: none."""
 
 
 def ubuntu_image(architecture: str, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -133,6 +135,7 @@ class Host(pulumi.ComponentResource):
             ipv6_addresses=[where.ipv6_address] if where.ipv6_address is not None else None,
             ipv6_address_count=None if where.ipv6_address is not None else 1,
             source_dest_check=not args.forwards_traffic,
+            iam_instance_profile=args.instance_profile,
             user_data=user_data,
             # cloud-init installs the host key on the first boot only: a new key needs a new host.
             user_data_replace_on_change=True,

@@ -64,6 +64,8 @@ def history_bucket(bucket: str) -> str:
 
 
 class InfluxNode(pulumi.ComponentResource):
+    instance_id: pulumi.Output[str]
+    """The node's EC2 instance (what its status alarm watches)."""
     url: pulumi.Output[str]
     """https://<fixed private address>:8086, reachable from the other nodes only."""
     admin_token: pulumi.Output[str]
@@ -168,6 +170,7 @@ class InfluxNode(pulumi.ComponentResource):
         self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
         self.grafana_token = pulumi.Output.secret(tokens["grafana"])
         self.ready = tokens_step
+        self.instance_id = host.instance.id
         self.register_outputs({"url": self.url, "adminToken": self.admin_token,
                                "telegrafToken": self.telegraf_token,
                                "grafanaToken": self.grafana_token})

@@ -89,6 +89,11 @@ CONSUMERS = (
     Consumer("solix_numbers", NUMBER, "solix",
              topics=("solix/+/+/+",),
              patterns=(("solix/+/+/+", "_/serial/model/field"),)),
+    # `make check`'s probe (tools/check.py): published the way OpenDTU publishes, written by a
+    # consumer of its own into a measurement of its own, so real data is never polluted.
+    Consumer("probe", NUMBER, "solarmonitor_probe",
+             topics=("solarmonitor/probe",),
+             patterns=(("solarmonitor/probe", "_/field"),)),
     Consumer("solix_texts", STRING, "solix_info",
              topics=("solix/+/+/text/+", "solix/bridge/status"),
              patterns=(("solix/+/+/text/+", "_/serial/model/_/field"),
@@ -174,6 +179,9 @@ def solix_topics(serial: str, model: str, numbers=SOLIX_NUMBERS, texts=SOLIX_TEX
                     Landing("solix_info", tags, field))
 
 
+PROBE = Topic("solarmonitor/probe", NUMBER, "", Landing("solarmonitor_probe", {}, "probe"))
+
+
 def solix_bridge_topics() -> Iterator[Topic]:
     yield Topic("solix/bridge/status", STRING, "", Landing("solix_info", {}, "status"))
 
@@ -200,7 +208,7 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 def example_topics() -> list[Topic]:
     """One of everything the description knows: an inverter with every input, a Solarbank."""
     return [*all_topics({"1": MAX_DC_INPUTS}), *solix_topics("S1", "Solarbank2"),
-            *solix_bridge_topics()]
+            *solix_bridge_topics(), PROBE]
 
 
 def fields_of(measurement: str) -> set[str]:

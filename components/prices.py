@@ -38,6 +38,11 @@ def snapshot_gb_month(region: str) -> float:
     return PRICES["snapshotGbMonth"][priced_region(region)]
 
 
+def alarm_month(region: str) -> float:
+    """USD for one standard-resolution CloudWatch metric alarm, all month."""
+    return PRICES["alarmMonth"][priced_region(region)]
+
+
 def memory_mib(instance_type: str) -> int:
     """The instance type's memory."""
     return PRICES["instanceMemoryMiB"][instance_type]

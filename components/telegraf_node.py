@@ -37,6 +37,8 @@ class TelegrafNodeArgs:
 
 
 class TelegrafNode(pulumi.ComponentResource):
+    instance_id: pulumi.Output[str]
+    """The node's EC2 instance (what its status alarm watches)."""
     ready: pulumi.Resource
     """The step after which Telegraf runs with its final configuration."""
     private_ip: pulumi.Output[str]
@@ -70,4 +72,5 @@ class TelegrafNode(pulumi.ComponentResource):
         self.ready = steps.run("apply", "common/restart-service.sh", args=["telegraf"],
                                triggers=content_hashes(files))
         self.private_ip = host.private_ip
+        self.instance_id = host.instance.id
         self.register_outputs({"privateIp": self.private_ip})

@@ -7,19 +7,16 @@ import pytest
 import yaml
 
 from components.grafana_node import DATASOURCE_UID, dashboard
-from components.opendtu_data import DERIVED, MAX_INVERTER_WATTS, fields_of, measurements, tags_of
+from components.opendtu_data import MAX_INVERTER_WATTS, tags_of
 from components.templates import render
 from conftest import waits_for
+from flux_contract import check_no_spread_or_last_on_counters, check_query, code
 from tools.mock_engine import SECRET
 from tools.plan import rendered_files
 
 DASHBOARD = json.loads(dashboard("hoymiles", "hoymiles_history", "30d", "Europe/Berlin", 0.32, "EUR"))
 PANELS = [p for p in DASHBOARD["panels"] if p["type"] != "row"]
-COLUMNS = {"_measurement", "_field", "_value", "_time", "_start", "_stop", "name"}
 BUCKETS = {'"${bucket}"', '"${history_bucket}"', "source"}
-# Counters that only grow (kWh): energy comes from their robust steps, never spread() or last().
-CUMULATIVE = {"yieldtotal", "yieldday", "pv_yield", "charged_energy", "output_energy",
-              "consumed_energy", "grid_import_energy", "grid_export_energy"}
 
 
 def queries():
@@ -29,25 +26,6 @@ def queries():
     for variable in DASHBOARD["templating"]["list"]:
         if variable["type"] == "query":
             yield variable, variable["query"]
-
-
-def code(query: str) -> str:
-    """The query without its // comments."""
-    return "\n".join(line.split("//")[0] for line in query.splitlines())
-
-
-def created_columns(query: str) -> set[str]:
-    """Columns a query makes itself (duplicate/rename/map/elapsed/pivot), allowed in its filters."""
-    body = code(query)
-    made = set(re.findall(r'\bas: "(\w+)"', body)) | set(re.findall(r'columnName: "(\w+)"', body))
-    made |= set(re.findall(r"with (\w+):", body))
-    if "elapsed(" in body:
-        made.add("elapsed")
-    return made
-
-
-def filter_bodies(query: str) -> list[str]:
-    return re.findall(r"filter\(fn: \(r\) => (.*?)\)\n", code(query) + "\n", re.S)
 
 
 def test_dashboard_loads_with_unique_panel_ids_and_no_import_placeholders():
@@ -66,26 +44,13 @@ def test_every_panel_and_variable_uses_the_provisioned_datasource():
 
 
 def test_queries_use_only_described_measurements_tags_fields_and_buckets():
-    derived_only = set(DERIVED)
     for item, query in queries():
-        name = item.get("title") or item.get("name")
-        used = set(re.findall(r'r\._measurement == "([^"]+)"', code(query)))
-        assert used <= measurements() | derived_only, (name, used)
-        allowed_fields = set().union(*(fields_of(m) for m in used)) if used else set()
-        allowed_tags = set().union(*(tags_of(m) for m in used)) if used else set()
-        for body in filter_bodies(query):
-            for field in re.findall(r'r\._field == "([^"]+)"', body):
-                assert field in allowed_fields, (name, field)
-            for column in re.findall(r"r\.(\w+)", body):
-                assert column in COLUMNS | allowed_tags | created_columns(query), (name, column)
-        # Every bucket named, directly or through a function's `bucket` parameter, is the stack's.
-        parameters = {"bucket"} if re.search(r"= \(bucket\) =>", code(query)) else set()
-        for bucket in re.findall(r"\bbucket: ([^,)\s]+)", code(query)):
-            assert bucket in BUCKETS | parameters, (name, bucket)
-        if used & derived_only:  # made by the stack's tasks: only in the history bucket
-            assert re.findall(r"from\(bucket: ([^)]+)\)", code(query)) == ['"${history_bucket}"']
-        for tag in re.findall(r'tag: "(\w+)"', query):
-            assert tag in tags_of("mqtt_consumer")
+        if item.get("type") == "query" and "r._measurement" not in query:
+            # A variable listing a tag's values.
+            assert set(re.findall(r'tag: "(\w+)"', query)) <= tags_of("mqtt_consumer") | tags_of(
+                "solix"), item["name"]
+            continue
+        check_query(item.get("title") or item.get("name"), query, BUCKETS, '"${history_bucket}"')
 
 
 def test_every_panel_filters_by_the_chosen_inverters_where_it_shows_inverters():
@@ -106,10 +71,7 @@ def test_every_panel_has_explicit_thresholds_or_a_fixed_colour():
 
 def test_no_spread_or_last_on_a_cumulative_counter():
     for panel, query in queries():
-        fields = set(re.findall(r'r\._field == "(\w+)"', code(query)))
-        if fields & CUMULATIVE:
-            assert "spread(" not in code(query) and "last(" not in code(query), panel["title"]
-            assert "robustSteps()" in query or "max(" in code(query), panel["title"]
+        check_no_spread_or_last_on_counters(panel.get("title") or panel.get("name"), query)
 
 
 def test_every_day_month_and_year_is_the_owners():

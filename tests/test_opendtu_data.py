@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from components.opendtu_data import (
-    CONSUMERS, NUMBER, STRING, all_topics, fields_of, measurements, metrics_per_day,
+    CONSUMERS, NUMBER, PROBE, STRING, all_topics, fields_of, measurements, metrics_per_day,
     solix_bridge_topics, solix_topics,
 )
 from components.telegraf_config import telegraf_conf
@@ -16,13 +16,15 @@ from telegraf_emulation import EmulatedTelegraf
 INVERTERS = {"116190745467": 4, "114184020874": 6}  # an HM-1500 and an HMT-6T
 # Everything the stack consumes: two inverters, a Solarbank 2 through the Pi's bridge.
 TOPICS = [*all_topics(INVERTERS), *solix_topics("APCGQ80E00000001", "Solarbank2"),
-          *solix_bridge_topics()]
+          *solix_bridge_topics(), PROBE]
 BROKER, INFLUX = "ssl://10.42.0.10:8884", "https://10.42.1.12:8086"
 
 
 def payload(topic: str, kind: str) -> str:
     """A realistic payload for a topic (relative to the prefix), as OpenDTU sends it."""
     last = topic.rsplit("/", 1)[-1]
+    if topic == PROBE.topic:
+        return "1764171234.5"
     if topic.startswith("solix/"):
         return "48" if kind == NUMBER else "CONNECTING"
     if kind == NUMBER:

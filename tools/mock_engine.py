@@ -242,6 +242,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
             {"secret": "mock-secret-" + secrets.token_hex(8)}),
         "aws:lambda/function:Function": _named("", "lambda", "function", lambda s, n, i: {
             "invokeArn": f"arn:aws:apigateway:{s.region}:lambda:path/{n}"}),
+        "aws:iam/instanceProfile:InstanceProfile": _named("", "iam", "instance-profile"),
+        "aws:cloudwatch/metricAlarm:MetricAlarm": _named("", "cloudwatch", "alarm"),
+        # SNS ARNs have no resource type part: arn:aws:sns:<region>:<account>:<topic>.
+        "aws:sns/topic:Topic": lambda s, n, i: (
+            f"arn:aws:sns:{s.region}:123456789012:{n}-{hashlib.sha256(n.encode()).hexdigest()[:7]}",
+            {"arn": f"arn:aws:sns:{s.region}:123456789012:{n}-"
+                    f"{hashlib.sha256(n.encode()).hexdigest()[:7]}"}),
+        "aws:sns/topicSubscription:TopicSubscription": lambda s, n, i: (
+            f"{i['topic']}:{s._id('sub', n)[4:]}", {"arn": f"{i['topic']}:{s._id('sub', n)[4:]}"}),
         "aws:lambda/invocation:Invocation": lambda s, n, i: (
             s._id("inv", n), {"result": json.dumps({"statusCode": 200, "changed": True})}),
     }

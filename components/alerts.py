@@ -1,0 +1,90 @@
+"""Alerts: an SNS topic that emails the owner, the CloudWatch alarms that watch from outside
+(so they fire when Grafana itself is down), and what Grafana needs to publish to the topic.
+
+Grafana's own rules (files/grafana/alerting/) reach the topic through its instance profile: the
+role may `sns:Publish` to this one topic and do nothing else. AWS emails the address a link to
+confirm the subscription; until it is clicked, nothing is delivered (`make check` says so).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.host import node_tags
+
+STATUS_CHECK_MINUTES = 5  # an EC2 status check failing this long (twice in a row) alarms
+IP_GUARD_SILENT_DAYS = 2  # the Pi agent calls at least daily; two days without a call alarms
+
+
+def publish_policy(topic_arn: str) -> str:
+    """May publish to `topic_arn`, and nothing else."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "PublishAlerts", "Effect": "Allow", "Action": "sns:Publish",
+        "Resource": topic_arn}]})
+
+
+@dataclass(frozen=True)
+class AlertsArgs:
+    email: str
+    """Where alerts go (AWS asks it to confirm the subscription). Required."""
+
+
+class Alerts(pulumi.ComponentResource):
+    topic_arn: pulumi.Output[str]
+    """The topic every alert goes to."""
+
+    def __init__(self, name: str, args: AlertsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("solarmonitor:index:Alerts", name, None, opts)
+        self._name = name
+        self._child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(f"{name}-topic", display_name="solarmonitor",
+                              tags={"Name": "solarmonitor-alerts"}, opts=self._child)
+        aws.sns.TopicSubscription(f"{name}-email", topic=topic.arn, protocol="email",
+                                  endpoint=args.email, opts=self._child)
+        self.topic_arn = topic.arn
+        self.register_outputs({"topicArn": self.topic_arn})
+
+    def publisher_profile(self, node: str) -> aws.iam.InstanceProfile:
+        """An instance profile for `node` whose role may publish to the topic, nothing else."""
+        role = aws.iam.Role(f"{self._name}-{node}-role", assume_role_policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]}), tags=node_tags(node, "alerts"), opts=self._child)
+        aws.iam.RolePolicy(f"{self._name}-{node}-publish", role=role.id,
+                           policy=self.topic_arn.apply(publish_policy), opts=self._child)
+        return aws.iam.InstanceProfile(f"{self._name}-{node}-profile", role=role.name,
+                                       tags=node_tags(node, "alerts"), opts=self._child)
+
+    def watch_instances(self, instances: dict[str, pulumi.Input[str]]) -> None:
+        """Alarm when a node's EC2 status checks fail (the instance or its host is broken)."""
+        for node, instance_id in instances.items():
+            aws.cloudwatch.MetricAlarm(
+                f"{self._name}-{node}-status", namespace="AWS/EC2",
+                metric_name="StatusCheckFailed", dimensions={"InstanceId": instance_id},
+                statistic="Maximum", period=STATUS_CHECK_MINUTES * 60, evaluation_periods=2,
+                comparison_operator="GreaterThanOrEqualToThreshold", threshold=1,
+                # No data: the instance is stopped or gone, which `pulumi up` did on purpose.
+                treat_missing_data="notBreaching",
+                alarm_description=f"solarmonitor: the {node} node fails its EC2 status checks. "
+                                  "Reboot it in the EC2 console or run make deploy.",
+                alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn],
+                tags=node_tags(node, "status-alarm"), opts=self._child)
+
+    def watch_ip_guard(self, function_name: pulumi.Input[str]) -> None:
+        """Alarm when the Pi agent has not called the IpGuard Lambda for two days."""
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-ipguard-silent", namespace="AWS/Lambda", metric_name="Invocations",
+            dimensions={"FunctionName": function_name}, statistic="Sum", period=86400,
+            evaluation_periods=IP_GUARD_SILENT_DAYS, comparison_operator="LessThanThreshold",
+            threshold=1,
+            # Lambda sends no datapoint for a day without invocations: missing data is silence.
+            treat_missing_data="breaching",
+            alarm_description="solarmonitor: the Pi at home has not called the IpGuard Lambda "
+                              f"for {IP_GUARD_SILENT_DAYS} days. Is the Pi on, online, and is "
+                              "solarmonitor-ip-agent.timer running (systemctl status)?",
+            alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn],
+            tags=node_tags("ipguard", "silence-alarm"), opts=self._child)

@@ -1,0 +1,62 @@
+"""Reading Flux against the data description (components/opendtu_data.py): which measurements,
+fields, tags and buckets a query uses. Shared by the dashboard's and the alert rules' tests. No
+Flux runs here; these checks read the text."""
+
+import re
+
+from components.opendtu_data import DERIVED, fields_of, measurements, tags_of
+
+COLUMNS = {"_measurement", "_field", "_value", "_time", "_start", "_stop", "name"}
+# Counters that only grow (kWh): energy comes from their robust steps, never spread() or last().
+CUMULATIVE = {"yieldtotal", "yieldday", "pv_yield", "charged_energy", "output_energy",
+              "consumed_energy", "grid_import_energy", "grid_export_energy"}
+
+
+def code(query: str) -> str:
+    """The query without its // comments."""
+    return "\n".join(line.split("//")[0] for line in query.splitlines())
+
+
+def created_columns(query: str) -> set[str]:
+    """Columns a query makes itself (duplicate/rename/map/elapsed/pivot), allowed in its filters."""
+    body = code(query)
+    made = set(re.findall(r'\bas: "(\w+)"', body)) | set(re.findall(r'columnName: "(\w+)"', body))
+    made |= set(re.findall(r"with (\w+):", body))
+    if "elapsed(" in body:
+        made.add("elapsed")
+    return made
+
+
+def filter_bodies(query: str) -> list[str]:
+    return re.findall(r"filter\(fn: \(r\) => (.*?)\)\n", code(query) + "\n", re.S)
+
+
+def check_query(name: str, query: str, buckets: set[str], history_bucket: str) -> None:
+    """Asserts that `query` reads only described measurements, fields and tags from `buckets`
+    (as written in the query, quotes included), and derived measurements only from the history."""
+    derived_only = set(DERIVED)
+    used = set(re.findall(r'r\._measurement == "([^"]+)"', code(query)))
+    assert used, (name, "reads no measurement")
+    assert used <= measurements() | derived_only, (name, used)
+    allowed_fields = set().union(*(fields_of(m) for m in used))
+    allowed_tags = set().union(*(tags_of(m) for m in used))
+    for body in filter_bodies(query):
+        for field in re.findall(r'r\._field == "([^"]+)"', body):
+            assert field in allowed_fields, (name, field)
+        for column in re.findall(r"r\.(\w+)", body):
+            assert column in COLUMNS | allowed_tags | created_columns(query), (name, column)
+    # Every bucket named, directly or through a function's `bucket` parameter, is the stack's.
+    parameters = {"bucket"} if re.search(r"= \(bucket\) =>", code(query)) else set()
+    for bucket in re.findall(r"\bbucket: ([^,)\s]+)", code(query)):
+        assert bucket in buckets | parameters, (name, bucket)
+    if used & derived_only:  # made by the stack's tasks: only in the history bucket
+        assert re.findall(r"from\(bucket: ([^)]+)\)", code(query)) == [history_bucket], name
+    for tag in re.findall(r'tag: "(\w+)"', query):
+        assert tag in tags_of("mqtt_consumer")
+
+
+def check_no_spread_or_last_on_counters(name: str, query: str) -> None:
+    fields = set(re.findall(r'r\._field == "(\w+)"', code(query)))
+    if fields & CUMULATIVE:
+        assert "spread(" not in code(query) and "last(" not in code(query), name
+        assert "robustSteps()" in query or "max(" in code(query), name
