@@ -1,11 +1,14 @@
-# solarmonitor: `make deploy` to run it, `make test` to check it, `make plan` to see it offline.
+# solarmonitor: `make deploy` to run it, `make test` to check it, `make plan` to see it offline;
+# after a deploy, `make check` proves the path works and `make simulate` plays an OpenDTU.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= Pulumi.dev.yaml
 OUT ?= build/plan
 
-.PHONY: deploy plan test clean
+ARGS ?=
+
+.PHONY: deploy plan test check simulate clean
 
 # pulumi up for stack "dev" on the local file backend (no Pulumi Cloud account needed).
 deploy: $(VENV)/.runtime
@@ -14,6 +17,14 @@ deploy: $(VENV)/.runtime
 # Everything the program would create, the files each node writes and the monthly cost; offline.
 plan: $(VENV)/.dev
 	$(PY) tools/plan.py --config "$(CONFIG)" --out "$(OUT)"
+
+# Reads the deployed stack's outputs (pulumi stack output, or ARGS="--outputs FILE").
+check: $(VENV)/.runtime
+	$(PY) tools/check.py --config "$(CONFIG)" $(ARGS)
+
+# An OpenDTU without hardware: ARGS="--inverters 2 --inputs 4 --interval 5 --once".
+simulate: $(VENV)/.runtime
+	$(PY) tools/simulate.py --config "$(CONFIG)" $(ARGS)
 
 test: $(VENV)/.dev
 	tools/ensure-system-packages.sh

@@ -1,0 +1,329 @@
+"""make check, step by step: the MQTT steps against a real mosquitto started from the rendered
+broker files (its certificate re-issued by the stack's CA for `localhost`, the one name that
+resolves here), the Grafana steps against a small local HTTPS stand-in of Grafana's API (ours:
+no Grafana here) whose "InfluxDB" is what a Telegraf-like subscriber reads off that broker, the
+AWS steps against moto. Each step passes, and fails for the right reason."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from broker import Broker, Client, free_port, signed_by_stack_ca, write_etc
+from components.mqtt_users import TELEGRAF
+from components.opendtu_data import PROBE
+from conftest import dev_config
+from tools import check
+from tools.mock_engine import run_program
+from tools.plan import rendered_files
+
+ADMIN = "grafana-admin-password"
+
+
+@pytest.fixture(scope="module")
+def program():
+    return run_program(dev_config())
+
+
+@pytest.fixture(scope="module")
+def certificate(program):
+    return signed_by_stack_ca(program)
+
+
+@pytest.fixture
+def broker(program, certificate, tmp_path):
+    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
+    (etc / "certs" / "server.key").write_bytes(certificate[0])
+    (etc / "certs" / "server.crt").write_bytes(certificate[1])
+    with Broker(etc) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(program, broker):
+    page = {e["field"]: e["value"] for e in program.outputs["openDtuSettings"]}
+    return {**page, "Hostname": "localhost", "Port": broker.tls_port}
+
+
+class StandInGrafana:
+    """Grafana's API as `make check` uses it, over HTTPS with a certificate from the stack's CA.
+    Its "InfluxDB" holds what a Telegraf-like subscriber received from the broker."""
+
+    def __init__(self, certificate, tmp_path: Path, healthy=True, dashboard=True, rules=()):
+        self.values: list[float] = []
+        self.healthy, self.dashboard, self.rules = healthy, dashboard, list(rules)
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def authorized(self):
+                import base64
+                expected = "Basic " + base64.b64encode(f"admin:{ADMIN}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.answer(401, {"message": "invalid username or password"})
+                    return False
+                return True
+
+            def do_GET(self):
+                if not self.authorized():
+                    return
+                if self.path == "/api/datasources/uid/solarmonitor-influxdb/health":
+                    self.answer(200, {"status": "OK", "message": "datasource is working. 3 buckets found"}
+                                if stand_in.healthy else {"status": "ERROR", "message": "401 Unauthorized"})
+                elif self.path == "/api/dashboards/uid/solarmonitor-opendtu" and stand_in.dashboard:
+                    self.answer(200, {"dashboard": {"title": "OpenDTU solar"}})
+                elif self.path == "/api/v1/provisioning/alert-rules":
+                    self.answer(200, [{"uid": uid} for uid in stand_in.rules])
+                else:
+                    self.answer(404, {"message": "not found"})
+
+            def do_POST(self):
+                if not self.authorized():
+                    return
+                query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                flux = query["queries"][0]["query"]
+                wanted = [v for v in stand_in.values if f"r._value == {v!r}" in flux
+                          and 'r._measurement == "solarmonitor_probe"' in flux]
+                self.answer(200, {"results": {"probe": {"status": 200, "frames": [
+                    {"schema": {"fields": [{"name": "_value"}]}, "data": {"values": [wanted]}}]}}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        import ssl
+        (tmp_path / "grafana.key").write_bytes(certificate[0])
+        (tmp_path / "grafana.crt").write_bytes(certificate[1])
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tmp_path / "grafana.crt", tmp_path / "grafana.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://localhost:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def grafana(certificate, tmp_path):
+    stand_in = StandInGrafana(certificate, tmp_path)
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture
+def telegraf(broker, program, grafana):
+    """Subscribes to the probe topic as Telegraf does and hands each value to the stand-in."""
+    password = program.one("random:index/randomPassword:RandomPassword",
+                           f"mqtt-{TELEGRAF.name}-password").outputs["result"]
+    client = Client(broker, TELEGRAF.name, password, port=broker.internal_port)
+    assert client.connect()
+    client.client.subscribe("solar/" + PROBE.topic, qos=1)
+    client.client.on_message = lambda c, u, message: grafana.values.append(float(message.payload))
+    yield client
+    client.close()
+
+
+def stand_in_of(grafana, program) -> check.Grafana:
+    return check.Grafana(grafana.url, ADMIN, program.outputs["caCert"])
+
+
+# --- 2. the broker ----------------------------------------------------------------------------
+
+def test_the_broker_step_passes_with_the_stacks_settings(settings):
+    result = check.broker_accepts_opendtu(settings)
+    assert result.mark == check.PASS, result.lines()
+
+
+def test_the_broker_step_fails_on_a_wrong_password(settings):
+    result = check.broker_accepts_opendtu({**settings, "Password": "wrong"})
+    assert result.mark == check.FAIL and "refused the login" in result.reason
+    assert "password" in result.hint
+
+
+def test_the_broker_step_fails_on_a_certificate_from_elsewhere(settings):
+    from broker import self_signed
+    _, other_ca = self_signed("another CA", ca=True)
+    result = check.broker_accepts_opendtu({**settings, "CA-Root-Certificate": other_ca.decode()})
+    assert result.mark == check.FAIL and result.reason.startswith("TLS")
+    assert "caCert" in result.hint
+
+
+def test_the_broker_step_fails_on_a_name_the_certificate_does_not_hold(settings):
+    result = check.broker_accepts_opendtu({**settings, "Hostname": "127.0.0.1"})
+    assert result.mark == check.FAIL and result.reason.startswith("TLS")
+
+
+def test_the_broker_step_fails_when_nothing_listens(settings):
+    result = check.broker_accepts_opendtu({**settings, "Port": free_port()})
+    assert result.mark == check.FAIL and "no TLS connection" in result.reason
+
+
+# --- 3-6. Grafana -----------------------------------------------------------------------------
+
+def test_the_probe_travels_from_the_broker_to_the_readback(settings, grafana, telegraf, program):
+    result = check.probe_arrives(settings, stand_in_of(grafana, program), "hoymiles", wait=10,
+                                 poll=0.2)
+    assert result.mark == check.PASS, result.lines()
+    assert len(grafana.values) == 1
+
+
+def test_a_probe_that_never_arrives_fails_in_bounded_time(settings, grafana, program):
+    # No Telegraf: the broker takes the probe, nothing writes it.
+    result = check.probe_arrives(settings, stand_in_of(grafana, program), "hoymiles", wait=1,
+                                 poll=0.2)
+    assert result.mark == check.FAIL and "did not arrive within 1 s" in result.reason
+    assert "telegraf" in result.hint
+
+
+def test_only_the_probes_own_value_counts_as_arrived():
+    def answer(*values):
+        return {"results": {"probe": {"frames": [{"data": {"values": [list(values)]}}]}}}
+    assert check.frames_hold(answer(5.0, 1234.0), 1234.0)
+    assert not check.frames_hold(answer(5.0, 99.0), 1234.0)  # an older probe, someone else's
+    assert not check.frames_hold({"results": {"probe": {"error": "bucket not found"}}}, 1234.0)
+
+
+def test_the_probe_query_reads_only_the_probe_measurement():
+    query = check.probe_query("hoymiles", 123.0)
+    assert 'r._measurement == "solarmonitor_probe"' in query and 'r._field == "probe"' in query
+    assert PROBE.landing.measurement == "solarmonitor_probe"
+
+
+def test_datasource_health_passes_and_fails(grafana, program):
+    assert check.datasource_healthy(stand_in_of(grafana, program)).mark == check.PASS
+    grafana.healthy = False
+    result = check.datasource_healthy(stand_in_of(grafana, program))
+    assert result.mark == check.FAIL and "not healthy" in result.reason
+
+
+def test_a_wrong_admin_password_is_named(grafana, program):
+    result = check.datasource_healthy(check.Grafana(grafana.url, "wrong", program.outputs["caCert"]))
+    assert result.mark == check.FAIL and "admin password" in result.reason
+
+
+def test_grafana_is_verified_with_the_stacks_ca(grafana):
+    from broker import self_signed
+    _, other_ca = self_signed("another CA", ca=True)
+    result = check.datasource_healthy(check.Grafana(grafana.url, ADMIN, other_ca.decode()))
+    assert result.mark == check.FAIL and "does not answer" in result.reason
+
+
+def test_the_dashboard_step(grafana, program):
+    assert check.dashboard_provisioned(stand_in_of(grafana, program)).mark == check.PASS
+    grafana.dashboard = False
+    assert check.dashboard_provisioned(stand_in_of(grafana, program)).mark == check.FAIL
+
+
+# --- AWS: the home group, the email subscription -------------------------------------------------
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        yield boto3.Session(region_name="eu-central-1", aws_access_key_id="testing",
+                            aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def echo(tmp_path):
+    """An echo service answering with the home's public address."""
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"1.2.3.4\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_home_address_step(aws, echo):
+    ec2 = aws.client("ec2")
+    group = ec2.create_security_group(GroupName="home", Description="home")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{  # the old address
+        "IpProtocol": "tcp", "FromPort": 8883, "ToPort": 8883,
+        "IpRanges": [{"CidrIp": "5.6.7.8/32"}]}])
+    result = check.home_address_allowed(ec2, group, echo)
+    assert result.mark == check.FAIL and "does not hold 1.2.3.4/32" in result.reason
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 8883, "ToPort": 8883,
+        "IpRanges": [{"CidrIp": "1.2.3.4/32"}]}])
+    assert check.home_address_allowed(ec2, group, echo).mark == check.PASS
+
+
+def test_alerts_are_skipped_when_off(grafana, program):
+    assert check.alerts_provisioned(stand_in_of(grafana, program), None, None).mark == check.SKIP
+
+
+def test_alerts_need_their_rules_and_a_confirmed_email(aws, grafana, program):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="owner@example.org")
+    stand_in = stand_in_of(grafana, program)
+    result = check.alerts_provisioned(stand_in, sns, topic)
+    assert result.mark == check.FAIL and "rules missing" in result.reason
+    grafana.rules = [rule.name for rule in check.RULES]
+    assert check.alerts_provisioned(stand_in, sns, topic).mark == check.PASS
+    # Until the owner clicks AWS's link, SNS lists the subscription as "PendingConfirmation"
+    # instead of an ARN (SNS ListSubscriptionsByTopic); moto confirms email at once, so the
+    # test puts the unconfirmed state into moto's backend.
+    backend = sns_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"]
+    for subscription in backend.subscriptions.values():
+        subscription.arn = "PendingConfirmation"
+    result = check.alerts_provisioned(stand_in, sns, topic)
+    assert result.mark == check.FAIL and "not confirmed" in result.reason
+    assert "Subscription Confirmation" in result.hint
+
+
+def test_the_report_prints_a_mark_a_reason_and_a_hint():
+    lines = check.failed("broker", "the broker refused the login", "check the password").lines()
+    assert lines == ["✗ broker: the broker refused the login", "    hint: check the password"]
+    assert check.passed("dashboard", "provisioned").lines() == ["✓ dashboard: provisioned"]
+
+
+def test_make_check_end_to_end(aws, echo, settings, grafana, telegraf, program, tmp_path, capsys):
+    """The whole command: every step passes, the report is printed, the exit status is 0; with
+    the probe lost on the way (no Telegraf), it is 1."""
+    ec2, sns = aws.client("ec2"), aws.client("sns")
+    group = ec2.create_security_group(GroupName="home", Description="home")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 8883, "ToPort": 8883,
+        "IpRanges": [{"CidrIp": "1.2.3.4/32"}]}])
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="owner@example.org")
+    grafana.rules = [rule.name for rule in check.RULES]
+    outputs = {**program.outputs, "grafanaUrl": grafana.url, "grafanaAdminPassword": ADMIN,
+               "securityGroupId": group, "alertTopicArn": topic,
+               "openDtuSettings": [{"field": k, "value": v} for k, v in settings.items()]}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    arguments = ["--outputs", str(tmp_path / "outputs.json"), "--echo-url", echo,
+                 "--probe-wait", "10"]
+    assert check.main(arguments) == 0
+    report = capsys.readouterr().out
+    assert report.count("✓") == 6 and "✗" not in report and "Everything works" in report
+    telegraf.close()  # the probe now goes nowhere
+    assert check.main([*arguments[:-1], "1"]) == 1
+    report = capsys.readouterr().out
+    assert "✗ probe to InfluxDB" in report and "hint:" in report and "5 of 6 steps passed" in report

@@ -1,0 +1,303 @@
+"""make check: proves, after `make deploy`, that the whole path works, before the hardware is
+installed. Each step prints ✓ or ✗ with the reason, and a hint when it fails; the exit status is
+1 when any step fails (– marks a step that does not apply).
+
+  1. The home security group holds this machine's current public IPv4.
+  2. The broker answers TLS on mqttHost, verified with caCert, and accepts OpenDTU's login.
+  3. Grafana's InfluxDB datasource is healthy (Grafana's API, admin password).
+  4. A probe published the way OpenDTU publishes (QoS 0, OpenDTU's login, to
+     <prefix>/solarmonitor/probe) reaches InfluxDB: read back through Grafana's /api/ds/query.
+     Telegraf writes it to its own measurement, solarmonitor_probe, never to real data.
+  5. The dashboard is provisioned.
+  6. With alerts on: the rules are provisioned and the email subscription is confirmed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components.alert_rules import RULES  # noqa: E402
+from components.grafana_node import DATASOURCE_UID  # noqa: E402
+from components.opendtu_data import PROBE  # noqa: E402
+from home_address import AddressError, normalise_ipv4  # noqa: E402
+from tools.opendtu_mqtt import connect, opendtu_client  # noqa: E402
+from tools.stack_outputs import OutputsError, load_outputs, opendtu_settings  # noqa: E402
+
+ECHO_URL = "https://checkip.amazonaws.com"
+DASHBOARD_UID = "solarmonitor-opendtu"
+BROKER_PORT_FROM_HOME = 8883
+PASS, FAIL, SKIP = "✓", "✗", "–"
+
+
+@dataclass(frozen=True)
+class Result:
+    mark: str
+    step: str
+    reason: str
+    hint: str = ""
+
+    def lines(self) -> list[str]:
+        return [f"{self.mark} {self.step}: {self.reason}"] + (
+            [f"    hint: {self.hint}"] if self.mark == FAIL and self.hint else [])
+
+
+def passed(step: str, reason: str) -> Result:
+    return Result(PASS, step, reason)
+
+
+def failed(step: str, reason: str, hint: str) -> Result:
+    return Result(FAIL, step, reason, hint)
+
+
+# --- 1. the home's address ----------------------------------------------------------------------
+
+def home_address_allowed(ec2, group_id: str, echo_url: str = ECHO_URL) -> Result:
+    step = "home address"
+    try:
+        with urllib.request.urlopen(echo_url, timeout=10) as answer:
+            address = normalise_ipv4(answer.read().decode().strip())
+    except (OSError, ValueError, AddressError) as error:
+        return failed(step, f"cannot tell this machine's public IPv4 from {echo_url}: {error}",
+                      "run make check from the home network, with internet access")
+    try:
+        group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    except Exception as error:  # botocore's errors: credentials, permissions, a wrong id
+        return failed(step, f"cannot read security group {group_id}: {error}",
+                      "set AWS credentials for the stack's account (as for make deploy)")
+    for rule in group.get("IpPermissions", []):
+        covers = rule.get("FromPort", 0) <= BROKER_PORT_FROM_HOME <= rule.get("ToPort", 65535)
+        if covers and any(r.get("CidrIp") == address for r in rule.get("IpRanges", [])):
+            return passed(step, f"{address} may reach the broker and Grafana")
+    return failed(step, f"the home group {group_id} does not hold {address}",
+                  "the Pi agent updates it within a minute of a change: is it running "
+                  "(systemctl status solarmonitor-ip-agent.timer)? Or run make deploy from home")
+
+
+# --- 2. the broker --------------------------------------------------------------------------------
+
+def connect_as_opendtu(settings: dict, timeout: float = 10):
+    """(client, None) connected with OpenDTU's settings (no will: the check must not speak for
+    the DTU), or (None, why not)."""
+    client = opendtu_client(settings, f"solarmonitor-check-{random.randrange(16**6):06x}")
+    problem = connect(client, settings, timeout)
+    return (None, problem) if problem else (client, None)
+
+
+def broker_accepts_opendtu(settings: dict) -> Result:
+    step = "broker"
+    client, problem = connect_as_opendtu(settings)
+    if client is None:
+        hint = ("the certificate does not verify: type caCert into OpenDTU's CA-Root-Certificate "
+                "field and mqttHost into Hostname" if problem.startswith("TLS") else
+                "check the password (openDtuSettings)" if "refused the login" in problem else
+                "is this machine's address in the home group (step 1)? Is the broker up "
+                "(EC2 console, make deploy)?")
+        return failed(step, problem, hint)
+    client.disconnect()
+    client.loop_stop()
+    return passed(step, f"TLS to {settings['Hostname']}:{settings['Port']} verified with caCert; "
+                        "OpenDTU's login accepted")
+
+
+# --- 3-6. Grafana -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Grafana:
+    url: str  # https://host:3000/
+    password: str
+    ca_cert: str
+
+    def request(self, path: str, body: dict | None = None, timeout: float = 15) -> tuple[int, object]:
+        context = ssl.create_default_context(cadata=self.ca_cert)
+        token = base64.b64encode(f"admin:{self.password}".encode()).decode()
+        request = urllib.request.Request(
+            self.url.rstrip("/") + path, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")[:200]
+
+
+def _unreachable(step: str, error: Exception) -> Result:
+    return failed(step, f"Grafana does not answer: {error}",
+                  "is this machine's address in the home group (step 1)? Grafana's node up?")
+
+
+def datasource_healthy(grafana: Grafana) -> Result:
+    step = "InfluxDB datasource"
+    try:
+        status, body = grafana.request(f"/api/datasources/uid/{DATASOURCE_UID}/health")
+    except (OSError, ValueError) as error:
+        return _unreachable(step, error)
+    if status == 401:
+        return failed(step, "Grafana refused the admin password",
+                      "use grafanaAdminPassword from the outputs (make deploy resets it)")
+    if status == 200 and isinstance(body, dict) and body.get("status") == "OK":
+        return passed(step, f"healthy ({body.get('message', 'OK')})")
+    return failed(step, f"not healthy: HTTP {status} {body}",
+                  "InfluxDB's node or its token: run make deploy again, then look at "
+                  "journalctl -u influxdb on the influx node")
+
+
+def probe_query(bucket: str, nonce: float) -> str:
+    return (f'from(bucket: {json.dumps(bucket)}) |> range(start: -15m) '
+            f'|> filter(fn: (r) => r._measurement == "{PROBE.landing.measurement}" '
+            f'and r._field == "{PROBE.landing.field}" and r._value == {nonce!r})')
+
+
+def frames_hold(body: object, nonce: float) -> bool:
+    """Whether Grafana's /api/ds/query answer holds the value `nonce`."""
+    if not isinstance(body, dict):
+        return False
+    for result in body.get("results", {}).values():
+        for frame in result.get("frames", []):
+            for column in frame.get("data", {}).get("values", []):
+                if any(isinstance(v, (int, float)) and v == nonce for v in column):
+                    return True
+    return False
+
+
+def probe_arrives(settings: dict, grafana: Grafana, bucket: str, wait: float = 90,
+                  poll: float = 5) -> Result:
+    step = "probe to InfluxDB"
+    nonce = float(random.randrange(1, 2**31))
+    client, problem = connect_as_opendtu(settings)
+    if client is None:
+        return failed(step, f"cannot publish: {problem}", "fix the broker step first")
+    topic = settings["Base Topic"] + PROBE.topic
+    client.publish(topic, repr(nonce), qos=0, retain=False).wait_for_publish(timeout=10)
+    client.disconnect()
+    client.loop_stop()
+    query = {"queries": [{"refId": "probe", "datasource": {"type": "influxdb", "uid": DATASOURCE_UID},
+                          "query": probe_query(bucket, nonce)}],
+             "from": "now-15m", "to": "now"}
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            status, body = grafana.request("/api/ds/query", query)
+        except (OSError, ValueError) as error:
+            return _unreachable(step, error)
+        if status == 200 and frames_hold(body, nonce):
+            return passed(step, f"published {nonce:.0f} to {topic} at QoS 0; Grafana reads it "
+                                "back from InfluxDB")
+        if time.monotonic() >= deadline:
+            return failed(step, f"{nonce:.0f} published to {topic} did not arrive within "
+                                f"{wait:.0f} s (last answer: HTTP {status})",
+                          "Telegraf: journalctl -u telegraf on the telegraf node; the broker: "
+                          "/var/log/mosquitto on the mqtt node")
+        time.sleep(poll)
+
+
+def dashboard_provisioned(grafana: Grafana) -> Result:
+    step = "dashboard"
+    try:
+        status, body = grafana.request(f"/api/dashboards/uid/{DASHBOARD_UID}")
+    except (OSError, ValueError) as error:
+        return _unreachable(step, error)
+    if status == 200 and isinstance(body, dict):
+        return passed(step, f"\"{body.get('dashboard', {}).get('title')}\" is provisioned")
+    return failed(step, f"not found: HTTP {status}",
+                  "Grafana reads /etc/grafana/dashboards at start: run make deploy again")
+
+
+def alerts_provisioned(grafana: Grafana, sns, topic_arn: str | None) -> Result:
+    step = "alerts"
+    if topic_arn is None:
+        return Result(SKIP, step, "off (set solarmonitor:alertEmail to have them)")
+    try:
+        status, body = grafana.request("/api/v1/provisioning/alert-rules")
+    except (OSError, ValueError) as error:
+        return _unreachable(step, error)
+    expected = {rule.name for rule in RULES if not rule.batteries}
+    have = {rule.get("uid") for rule in body} if status == 200 and isinstance(body, list) else set()
+    if not expected <= have:
+        return failed(step, f"rules missing in Grafana: {', '.join(sorted(expected - have))}",
+                      "Grafana reads /etc/grafana/provisioning/alerting at start: run make "
+                      "deploy again, then journalctl -u grafana-server")
+    try:
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    except Exception as error:  # botocore's errors
+        return failed(step, f"cannot read the topic's subscriptions: {error}",
+                      "set AWS credentials for the stack's account (as for make deploy)")
+    emails = [s for s in subscriptions if s.get("Protocol") == "email"]
+    if not any(s.get("SubscriptionArn", "").startswith("arn:") for s in emails):
+        return failed(step, "the email subscription is not confirmed"
+                      if emails else "the topic has no email subscription",
+                      "click the link in AWS's \"Subscription Confirmation\" email (look in "
+                      "spam); make deploy sends a new one if it expired")
+    return passed(step, f"{len(have & {r.name for r in RULES})} rules provisioned; "
+                        f"email to {emails[0].get('Endpoint')} confirmed")
+
+
+# --- the whole check -----------------------------------------------------------------------------
+
+def run_checks(outputs: dict, ec2, sns, echo_url: str = ECHO_URL, bucket: str = "hoymiles",
+               probe_wait: float = 90) -> list[Result]:
+    settings = opendtu_settings(outputs)
+    grafana = Grafana(outputs["grafanaUrl"], outputs["grafanaAdminPassword"], outputs["caCert"])
+    return [
+        home_address_allowed(ec2, outputs["securityGroupId"], echo_url),
+        broker_accepts_opendtu(settings),
+        datasource_healthy(grafana),
+        probe_arrives(settings, grafana, bucket, wait=probe_wait),
+        dashboard_provisioned(grafana),
+        alerts_provisioned(grafana, sns, outputs.get("alertTopicArn")),
+    ]
+
+
+def stack_bucket(config: Path) -> str:
+    """The raw bucket from the stack's config file (default hoymiles)."""
+    import yaml
+    try:
+        values = (yaml.safe_load(config.read_text()) or {}).get("config", {})
+    except (OSError, yaml.YAMLError):
+        values = {}
+    return str(values.get("solarmonitor:influxBucket", "hoymiles"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--outputs", type=Path, help="stack outputs as JSON (default: pulumi)")
+    parser.add_argument("--config", type=Path, default=Path("Pulumi.dev.yaml"))
+    parser.add_argument("--echo-url", default=ECHO_URL)
+    parser.add_argument("--probe-wait", type=float, default=90,
+                        help="seconds to wait for the probe (Telegraf writes every 10 s)")
+    options = parser.parse_args(argv)
+    try:
+        outputs = load_outputs(options.outputs)
+        opendtu_settings(outputs)
+    except OutputsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    import configparser
+
+    import boto3
+    pi = configparser.ConfigParser()
+    pi.read_string(outputs.get("piAgentConfig", ""))
+    session = boto3.Session(region_name=pi.get("aws", "region", fallback=None))
+    results = run_checks(outputs, session.client("ec2"), session.client("sns"), options.echo_url,
+                         stack_bucket(options.config), options.probe_wait)
+    for result in results:
+        print("\n".join(result.lines()))
+    failures = sum(r.mark == FAIL for r in results)
+    print(f"\n{len(results) - failures} of {len(results)} steps passed" if failures else
+          "\nEverything works: install OpenDTU (openDtuSettings) and watch the dashboard fill.")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
