@@ -126,3 +126,12 @@ def test_plan_renders_the_pis_config_with_stand_in_secrets(tmp_path):
     assert "username = solix" in ini and "secret_access_key = mock-secret-" in ini
     conf = (out / "files/telegraf/etc/telegraf/telegraf.conf").read_text()
     assert 'name_override = "solix"' in conf and 'name_override = "solix_info"' in conf
+
+
+def test_plan_shows_the_data_volumes_growth(dev_plan):
+    from components.storage import growth
+    done, _, _ = dev_plan
+    grown = growth("30d")
+    assert "raw values, kept 30d" in done.stdout and f"{grown.raw_mb:.0f} MB" in done.stdout
+    assert f"{grown.history_mb_per_year:.0f} MB a year" in done.stdout
+    assert f"full after about {grown.years_to_fill(10):.0f} years" in done.stdout

@@ -87,9 +87,13 @@ def test_yields_grow_and_the_day_starts_at_the_owners_midnight():
     assert first_of_next_day < days[0][1]  # yieldday started again at midnight in Berlin
 
 
+@pytest.fixture(scope="module")
+def program():
+    return run_program(dev_config())
+
+
 @pytest.fixture
-def broker(tmp_path):
-    program = run_program(dev_config())
+def broker(program, tmp_path):
     etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
     key, cert = signed_by_stack_ca(program)
     (etc / "certs" / "server.key").write_bytes(key)

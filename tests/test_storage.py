@@ -1,5 +1,5 @@
-"""The data volume's growth: from the data description's message rate, shown by `make plan`,
-and the README's figures kept true."""
+"""The data volume's growth: from the data description's message rate, and the README's
+figures kept true (tests/test_plan.py checks `make plan` shows it)."""
 
 import pytest
 
@@ -39,15 +39,6 @@ def test_a_history_with_a_retention_stops_growing():
     assert growth("30d").after_years(10) > growth("30d").after_years(1)
     assert growth("30d").years_to_fill(1) == pytest.approx(
         (1000 - growth("30d").raw_mb) / growth("30d").history_mb_per_year)
-
-
-def test_make_plan_shows_the_growth(tmp_path):
-    from test_plan import plan
-    done, _ = plan(tmp_path)
-    grown = growth("30d")
-    assert "raw values, kept 30d" in done.stdout and f"{grown.raw_mb:.0f} MB" in done.stdout
-    assert f"{grown.history_mb_per_year:.0f} MB a year" in done.stdout
-    assert f"full after about {grown.years_to_fill(10):.0f} years" in done.stdout
 
 
 def test_readme_states_the_growth_the_code_computes():
