@@ -29,6 +29,10 @@ DATA_DEVICE = "/dev/sdf"
 DLM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
 
 
+# What setup.sh, tasks.sh and tokens.sh source: the data's place, the setup file, the CLI's target.
+INFLUX_ENV = "/usr/local/lib/solarmonitor/influx-env.sh"
+
+
 @dataclass(frozen=True)
 class InfluxNodeArgs:
     placement: Placement
@@ -138,6 +142,7 @@ class InfluxNode(pulumi.ComponentResource):
         steps.run("repo", "common/influxdata-repo.sh")
         steps.run("install", "influx/install.sh")
         steps.apply("setup", "influx/setup.sh", [
+            RemoteFile(INFLUX_ENV, source("influx/influx-env.sh")),
             RemoteFile("/etc/influxdb/config.toml", source("influx/config.toml")),
             RemoteFile("/usr/local/share/ca-certificates/solarmonitor.crt", args.ca.cert_pem),
             RemoteFile("/etc/influxdb/tls/server.crt", certificate.cert_pem),

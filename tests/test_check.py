@@ -16,22 +16,21 @@ from moto import mock_aws
 from broker import Broker, Client, free_port, signed_by_stack_ca, write_etc
 from components.mqtt_users import TELEGRAF
 from components.opendtu_data import PROBE
-from conftest import dev_config
 from tools import check
-from tools.mock_engine import run_program
 from tools.plan import rendered_files
 
 ADMIN = "grafana-admin-password"
 
 
-@pytest.fixture(scope="module")
-def program():
-    return run_program(dev_config())
+@pytest.fixture
+def program(dev_run):
+    """The example stack (read only: its rendered broker files, outputs and CA)."""
+    return dev_run
 
 
 @pytest.fixture(scope="module")
-def certificate(program):
-    return signed_by_stack_ca(program)
+def certificate(dev_run):
+    return signed_by_stack_ca(dev_run)
 
 
 @pytest.fixture

@@ -111,7 +111,8 @@ class InfluxNode:
     def run(self, script: str, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}",
                "FAKE_INFLUX_STATE": str(self.state), "SOLARMONITOR_INFLUX_DATA": str(self.data),
-               "SOLARMONITOR_SETUP_ENV": str(self.env_file), **extra_env}
+               "SOLARMONITOR_SETUP_ENV": str(self.env_file),
+               "SOLARMONITOR_INFLUX_ENV": str(ROOT / "files" / "influx" / "influx-env.sh"), **extra_env}
         return subprocess.run(["bash", str(ROOT / "files" / "influx" / script), *args], env=env,
                               capture_output=True, text=True, timeout=60)
 

@@ -14,9 +14,8 @@ import pytest
 from broker import Broker, Client, signed_by_stack_ca, write_etc
 from components.opendtu_data import NUMBER, all_topics
 from components.telegraf_config import telegraf_conf
-from conftest import ROOT, dev_config
+from conftest import ROOT
 from telegraf_emulation import EmulatedTelegraf
-from tools.mock_engine import run_program
 from tools.plan import rendered_files
 from tools.simulate import Simulation
 
@@ -87,9 +86,10 @@ def test_yields_grow_and_the_day_starts_at_the_owners_midnight():
     assert first_of_next_day < days[0][1]  # yieldday started again at midnight in Berlin
 
 
-@pytest.fixture(scope="module")
-def program():
-    return run_program(dev_config())
+@pytest.fixture
+def program(dev_run):
+    """The example stack (read only: its rendered broker files, outputs and CA)."""
+    return dev_run
 
 
 @pytest.fixture

@@ -8,14 +8,8 @@ set -euo pipefail
 # The org and the buckets this stack set up are remembered by id on the data volume, so a changed
 # influxOrg or influxBucket renames them: data and tokens (bound to ids) stay.
 volume_id="$1"
-DATA="${SOLARMONITOR_INFLUX_DATA:-/var/lib/influxdb}"  # elsewhere only in the tests
-IDS="$DATA/.solarmonitor-ids"
-set -a
-# shellcheck disable=SC1090,SC1091
-. "${SOLARMONITOR_SETUP_ENV:-/etc/solarmonitor/influx-setup.env}"
-set +a
-# The CLI and curl trust the stack's CA through the system store; the certificate names localhost.
-export INFLUX_HOST=https://localhost:8086 INFLUX_TOKEN="$INFLUX_OPERATOR_TOKEN"
+# shellcheck source=files/influx/influx-env.sh
+. "${SOLARMONITOR_INFLUX_ENV:-/usr/local/lib/solarmonitor/influx-env.sh}"
 
 # Never set up (or use) a database anywhere but on this stack's data volume.
 mountpoint -q "$DATA" || { echo "$DATA is not mounted: the data volume is missing" >&2; exit 1; }

@@ -8,15 +8,10 @@ set -euo pipefail
 # task that exists is updated in place, and an interrupted backfill resumes where it stopped.
 # Usage: tasks.sh <raw retention, e.g. 30d>.
 raw_retention="$1"
-DATA="${SOLARMONITOR_INFLUX_DATA:-/var/lib/influxdb}"  # elsewhere only in the tests
+# shellcheck source=files/influx/influx-env.sh
+. "${SOLARMONITOR_INFLUX_ENV:-/usr/local/lib/solarmonitor/influx-env.sh}"
 TASKS="${SOLARMONITOR_TASKS:-/etc/solarmonitor/influx-tasks}"
 BACKFILL="${SOLARMONITOR_BACKFILL:-/etc/solarmonitor/influx-backfill}"
-IDS="$DATA/.solarmonitor-ids"
-set -a
-# shellcheck disable=SC1090,SC1091
-. "${SOLARMONITOR_SETUP_ENV:-/etc/solarmonitor/influx-setup.env}"
-set +a
-export INFLUX_HOST=https://localhost:8086 INFLUX_TOKEN="$INFLUX_OPERATOR_TOKEN"
 org_id="$(jq -r '.org' "$IDS")"
 bucket_id="$(jq -r '.bucket' "$IDS")"
 

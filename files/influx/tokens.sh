@@ -1,22 +1,18 @@
 #!/usr/bin/env bash
 set -euo pipefail
 # influx node: print the scoped tokens as JSON: Telegraf may write the raw bucket, Grafana may
-# read it and the history bucket. InfluxDB stores tokens hashed and shows one only when it is created, so this step's
-# stdout is captured as a Pulumi secret and never logged.
+# read it and the history bucket. InfluxDB stores tokens hashed and shows one only when it is
+# created, so this step's stdout is captured as a Pulumi secret and never logged.
 #
 # The tokens are made once and kept on the data volume (root only): every later run prints the
 # same ones while InfluxDB still has them, active and on the right bucket. A token that changed
 # would change Telegraf's output settings, which its disk buffer is keyed on.
-DATA="${SOLARMONITOR_INFLUX_DATA:-/var/lib/influxdb}"  # elsewhere only in the tests
+# shellcheck source=files/influx/influx-env.sh
+. "${SOLARMONITOR_INFLUX_ENV:-/usr/local/lib/solarmonitor/influx-env.sh}"
 KEPT="$DATA/.solarmonitor-tokens"
-set -a
-# shellcheck disable=SC1090,SC1091
-. "${SOLARMONITOR_SETUP_ENV:-/etc/solarmonitor/influx-setup.env}"
-set +a
-export INFLUX_HOST=https://localhost:8086 INFLUX_TOKEN="$INFLUX_OPERATOR_TOKEN"
-org_id="$(jq -r '.org' "$DATA/.solarmonitor-ids")"
-bucket_id="$(jq -r '.bucket' "$DATA/.solarmonitor-ids")"
-history_id="$(jq -r '.history' "$DATA/.solarmonitor-ids")"
+org_id="$(jq -r '.org' "$IDS")"
+bucket_id="$(jq -r '.bucket' "$IDS")"
+history_id="$(jq -r '.history' "$IDS")"
 
 umask 077
 [ -s "$KEPT" ] || echo '{}' > "$KEPT"
