@@ -119,12 +119,18 @@ class Broker:
     def start(self) -> "Broker":
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.etc / "mosquitto.conf")],
                                         stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        # Every listener, not only the first: mosquitto binds them one after the other, and a
+        # client of the second could otherwise be refused right after a restart.
+        conf = (self.etc / "mosquitto.conf").read_text()
+        waiting = [port for port in self.ports.values() if f"listener {port} " in conf]
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: {self.log.read_text()}")
             try:
-                socket.create_connection(("127.0.0.1", self.tls_port), timeout=0.2).close()
+                for port in list(waiting):
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    waiting.remove(port)
                 return self
             except OSError:
                 time.sleep(0.05)
