@@ -5,6 +5,7 @@ no Grafana here) whose "InfluxDB" is what a Telegraf-like subscriber reads off t
 AWS steps against moto. Each step passes, and fails for the right reason."""
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -269,6 +270,60 @@ def test_the_home_address_step(aws, echo):
     assert check.home_address_allowed(ec2, group, echo).mark == check.PASS
 
 
+def test_an_ipv6_only_grafana_needs_this_machines_ipv6_in_the_home_group(aws, echo):
+    """Grafana without a public IPv4 (an IPv6 home, issue 15) is reached over IPv6: step 1 then
+    also needs this machine's IPv6 address inside a prefix the group opens for Grafana's port."""
+    ec2 = aws.client("ec2")
+    group = ec2.create_security_group(GroupName="home", Description="home")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+        "IpRanges": [{"CidrIp": "1.2.3.4/32"}]} for port in (8883, 3000)])
+    url = "https://[2a01:4f8:1:2::9]:3000/"
+
+    def step(ipv6):
+        return check.home_address_allowed(ec2, group, echo, url, lambda: ipv6)
+
+    result = step(None)
+    assert result.mark == check.FAIL and "no global IPv6 address" in result.reason
+    assert "publicIpv4" in result.hint
+    result = step("2a01:4f8:1:2::1234")
+    assert result.mark == check.FAIL and "none at all" in result.reason
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{  # another home's prefix
+        "IpProtocol": "tcp", "FromPort": 3000, "ToPort": 3000,
+        "Ipv6Ranges": [{"CidrIpv6": "2a01:4f8:5::/48"}]}])
+    result = step("2a01:4f8:1:2::1234")
+    assert result.mark == check.FAIL and "2a01:4f8:5::/48" in result.reason
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{  # on the broker port only
+        "IpProtocol": "tcp", "FromPort": 8883, "ToPort": 8883,
+        "Ipv6Ranges": [{"CidrIpv6": "2a01:4f8:1:2::/64"}]}])
+    assert step("2a01:4f8:1:2::1234").mark == check.FAIL
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 3000, "ToPort": 3000,
+        "Ipv6Ranges": [{"CidrIpv6": "2a01:4f8:1:2::/64"}]}])
+    result = step("2a01:4f8:1:2::1234")
+    assert result.mark == check.PASS and "2a01:4f8:1:2::1234" in result.reason
+    # Grafana with an IPv4 (an IPv4 home, or publicIpv4: true) needs no IPv6 here.
+    assert check.home_address_allowed(ec2, group, echo, "https://localhost:3000/",
+                                      lambda: None).mark == check.PASS
+
+
+def test_grafana_is_over_ipv6_only_when_its_host_has_no_ipv4():
+    assert check.served_over_ipv6("https://[2a01:4f8:1:2::9]:3000/")
+    assert not check.served_over_ipv6("https://localhost:3000/")  # resolves to 127.0.0.1 too
+    assert not check.served_over_ipv6("https://192.0.2.7:3000/")
+
+    def dual_stack(host, port, type):  # grafana.<domain> with an A and an AAAA record
+        assert host == "grafana.example.org"
+        return [(socket.AF_INET6, type, 6, "", ("2a01:4f8:1:2::9", 0, 0, 0)),
+                (socket.AF_INET, type, 6, "", ("192.0.2.7", 0))]
+    assert not check.served_over_ipv6("https://grafana.example.org:3000/", dual_stack)
+
+
+def test_only_a_global_ipv6_address_counts_as_this_machines():
+    """The source address towards loopback is ::1, not an address the home group could hold."""
+    assert check.public_ipv6_of_this_machine("::1") is None
+
+
 def test_alerts_are_skipped_when_off(grafana, program):
     assert check.alerts_provisioned(stand_in_of(grafana, program), None, None).mark == check.SKIP
 
@@ -326,3 +381,9 @@ def test_make_check_end_to_end(aws, echo, settings, grafana, telegraf, program, 
     assert check.main([*arguments[:-1], "1"]) == 1
     report = capsys.readouterr().out
     assert "✗ probe to InfluxDB" in report and "hint:" in report and "5 of 6 steps passed" in report
+    # Grafana over IPv6 only: step 1 asks for this machine's IPv6 (none here, or none in the group).
+    (tmp_path / "outputs.json").write_text(json.dumps(
+        {**outputs, "grafanaUrl": f"https://[::1]:{free_port()}/"}))
+    assert check.main(arguments) == 1
+    home = next(line for line in capsys.readouterr().out.splitlines() if "home address" in line)
+    assert home.startswith("✗") and "IPv6" in home

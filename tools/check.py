@@ -2,7 +2,8 @@
 installed. Each step prints ✓ or ✗ with the reason, and a hint when it fails; the exit status is
 1 when any step fails (– marks a step that does not apply).
 
-  1. The home security group holds this machine's current public IPv4.
+  1. The home security group holds this machine's current public IPv4 (the broker is reached over
+     IPv4: OpenDTU has no IPv6), and, when Grafana is served over IPv6 only, this machine's IPv6.
   2. The broker answers TLS on mqttHost, verified with caCert, and accepts OpenDTU's login.
   3. Grafana's InfluxDB datasource is healthy (Grafana's API, admin password).
   4. A probe published the way OpenDTU publishes (QoS 0, OpenDTU's login, to
@@ -16,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ipaddress
 import json
 import random
+import socket
 import ssl
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +33,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.alert_rules import RULES  # noqa: E402
-from components.grafana_node import DATASOURCE_UID  # noqa: E402
+from components.grafana_node import DATASOURCE_UID, PORT as GRAFANA_PORT  # noqa: E402
 from components.opendtu_data import PROBE  # noqa: E402
-from home_address import AddressError, normalise_ipv4  # noqa: E402
+from home_address import AddressError, normalise_ipv4, normalise_ipv6_prefix  # noqa: E402
 from tools.opendtu_mqtt import connect, opendtu_client  # noqa: E402
 from tools.stack_outputs import OutputsError, load_outputs, opendtu_settings  # noqa: E402
 
 ECHO_URL = "https://checkip.amazonaws.com"
+# Any global IPv6 address does: connecting a UDP socket sends nothing, it only makes the kernel
+# pick the source address it would use to reach the internet (no NAT in IPv6: that address is
+# this machine's public one).
+GLOBAL_IPV6_DESTINATION = "2001:4860:4860::8888"
 DASHBOARD_UID = "solarmonitor-opendtu"
 BROKER_PORT_FROM_HOME = 8883
 PASS, FAIL, SKIP = "✓", "✗", "–"
@@ -63,7 +71,37 @@ def failed(step: str, reason: str, hint: str) -> Result:
 
 # --- 1. the home's address ----------------------------------------------------------------------
 
-def home_address_allowed(ec2, group_id: str, echo_url: str = ECHO_URL) -> Result:
+def public_ipv6_of_this_machine(destination: str = GLOBAL_IPV6_DESTINATION) -> str | None:
+    """The global IPv6 address this machine reaches `destination` from, or None without one."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.connect((destination, 53))
+            address = probe.getsockname()[0].split("%")[0]
+        return normalise_ipv6_prefix(f"{address}/128").removesuffix("/128")
+    except (OSError, AddressError):
+        return None
+
+
+def _group_ranges(permissions: list[dict], port: int, ranges: str, key: str) -> list[str]:
+    return [r.get(key) for rule in permissions
+            if rule.get("FromPort", 0) <= port <= rule.get("ToPort", 65535)
+            for r in rule.get(ranges, []) if r.get(key)]
+
+
+def served_over_ipv6(url: str, resolve=socket.getaddrinfo) -> bool:
+    """Whether the host of a https://host:port/ URL is reachable over IPv6 only: Grafana without
+    a public IPv4 (issue 15), named by its bracketed address or by grafana.<domain>."""
+    host = urllib.parse.urlsplit(url).hostname
+    try:
+        families = {info[0] for info in resolve(host, None, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return False  # the Grafana steps say why it cannot be reached
+    return families == {socket.AF_INET6}
+
+
+def home_address_allowed(ec2, group_id: str, echo_url: str = ECHO_URL,
+                         grafana_url: str = "", ipv6_of_this_machine=public_ipv6_of_this_machine
+                         ) -> Result:
     step = "home address"
     try:
         with urllib.request.urlopen(echo_url, timeout=10) as answer:
@@ -76,13 +114,28 @@ def home_address_allowed(ec2, group_id: str, echo_url: str = ECHO_URL) -> Result
     except Exception as error:  # botocore's errors: credentials, permissions, a wrong id
         return failed(step, f"cannot read security group {group_id}: {error}",
                       "set AWS credentials for the stack's account (as for make deploy)")
-    for rule in group.get("IpPermissions", []):
-        covers = rule.get("FromPort", 0) <= BROKER_PORT_FROM_HOME <= rule.get("ToPort", 65535)
-        if covers and any(r.get("CidrIp") == address for r in rule.get("IpRanges", [])):
-            return passed(step, f"{address} may reach the broker and Grafana")
-    return failed(step, f"the home group {group_id} does not hold {address}",
-                  "the Pi agent updates it within a minute of a change: is it running "
-                  "(systemctl status solarmonitor-ip-agent.timer)? Or run make deploy from home")
+    permissions = group.get("IpPermissions", [])
+    if address not in _group_ranges(permissions, BROKER_PORT_FROM_HOME, "IpRanges", "CidrIp"):
+        return failed(step, f"the home group {group_id} does not hold {address}",
+                      "the Pi agent updates it within a minute of a change: is it running "
+                      "(systemctl status solarmonitor-ip-agent.timer)? Or run make deploy from home")
+    if not served_over_ipv6(grafana_url):
+        return passed(step, f"{address} may reach the broker and Grafana")
+    ipv6 = ipv6_of_this_machine()
+    if ipv6 is None:
+        return failed(step, f"{address} may reach the broker, but Grafana is served over IPv6 "
+                            "and this machine has no global IPv6 address",
+                      "run make check from the home network with IPv6 on, or give Grafana an "
+                      "IPv4 (solarmonitor:nodes.grafana.publicIpv4: true, then make deploy)")
+    prefixes = _group_ranges(permissions, GRAFANA_PORT, "Ipv6Ranges", "CidrIpv6")
+    if not any(ipaddress.IPv6Address(ipv6) in ipaddress.IPv6Network(p) for p in prefixes):
+        return failed(step, f"{address} may reach the broker, but the home group {group_id} "
+                            f"holds no IPv6 prefix with {ipv6} "
+                            f"({', '.join(prefixes) or 'none at all'})",
+                      "the Pi agent sends the FritzBox's IPv6 prefix ([detect] ipv6 = yes): is "
+                      "it running? Or put the home's prefix in solarmonitor:homeCidrs and run "
+                      "make deploy")
+    return passed(step, f"{address} may reach the broker and {ipv6} Grafana (IPv6)")
 
 
 # --- 2. the broker --------------------------------------------------------------------------------
@@ -250,7 +303,7 @@ def run_checks(outputs: dict, ec2, sns, echo_url: str = ECHO_URL, bucket: str = 
     settings = opendtu_settings(outputs)
     grafana = Grafana(outputs["grafanaUrl"], outputs["grafanaAdminPassword"], outputs["caCert"])
     return [
-        home_address_allowed(ec2, outputs["securityGroupId"], echo_url),
+        home_address_allowed(ec2, outputs["securityGroupId"], echo_url, outputs["grafanaUrl"]),
         broker_accepts_opendtu(settings),
         datasource_healthy(grafana),
         probe_arrives(settings, grafana, bucket, wait=probe_wait),
