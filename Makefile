@@ -7,6 +7,7 @@ CONFIG ?= Pulumi.dev.yaml
 OUT ?= build/plan
 
 ARGS ?=
+FLUX_COMPILER := tests/flux-compiler
 
 .PHONY: deploy plan test check simulate clean
 
@@ -28,7 +29,12 @@ simulate: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	tools/ensure-system-packages.sh
+	$(MAKE) --no-print-directory $(FLUX_COMPILER)/node_modules/.package-lock.json
 	$(PY) -m pytest -q -n auto
+
+# Flux's parser and type checker for the tests (npm; pinned in its package-lock.json).
+$(FLUX_COMPILER)/node_modules/.package-lock.json: $(FLUX_COMPILER)/package.json $(FLUX_COMPILER)/package-lock.json
+	npm ci --prefix $(FLUX_COMPILER) --no-audit --no-fund --loglevel=error
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -2,7 +2,8 @@
 # Installs what the tests need from Debian's packages when it is missing: mosquitto and its
 # clients (the tests start a real broker from the files the program renders, and consume from
 # it), libmbedtls-dev and gcc (the tests build an OpenDTU-like client against mbedTLS 2.28, the
-# TLS library of OpenDTU's firmware), jq (the influx node's scripts use it).
+# TLS library of OpenDTU's firmware), jq (the influx node's scripts use it), Node.js and npm
+# (the tests type-check every Flux query with Flux's own front end, compiled to WebAssembly).
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,8 @@ command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 [ -e /usr/include/mbedtls/ssl.h ] || missing+=(libmbedtls-dev)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"

@@ -1,0 +1,128 @@
+"""Every Flux text the stack sends to InfluxDB passes Flux's own parser and type checker
+(flux-lsp, see flux_compiler.py): the dashboard's panels and variables as Grafana sends them, the
+alert rules, the InfluxDB tasks and their backfill, the backfill's oldest-point query, and
+`make check`'s probe query. Rendered by the real program (batteries and alerts on, so every
+optional query is there)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flux_compiler import GrafanaQueryContext, flux_errors
+from tools import check
+from tools.plan import rendered_files
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = "/etc/grafana/dashboards/opendtu.json"
+DATASOURCE = "/etc/grafana/provisioning/datasources/solarmonitor.yaml"
+ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
+
+
+@pytest.fixture(scope="module")
+def files():
+    from conftest import dev_config
+    from tools.mock_engine import run_program
+    return rendered_files(run_program(dev_config(
+        alertEmail="owner@example.org", solixDevices=["AA:BB:CC:DD:EE:01=Solarbank2"])))
+
+
+def grafana_context(files, **overrides) -> GrafanaQueryContext:
+    """The dashboard's constants as they are, the inverter and battery variables as Grafana
+    formats two chosen serials (`:regex` of a multi-value: `(a|b)`; a repeated row: one value)."""
+    dashboard = json.loads(files["grafana"][DASHBOARD])
+    variables = {v["name"]: v["query"] for v in dashboard["templating"]["list"]
+                 if v["type"] == "constant"}
+    variables.update(serial="(116180000001|116180000002)", solix_serial="APC1234567890AB")
+    source = yaml.safe_load(files["grafana"][DATASOURCE])["datasources"][0]["jsonData"]
+    return GrafanaQueryContext(variables, source["defaultBucket"], source["organization"],
+                               **overrides)
+
+
+def dashboard_queries(files) -> dict[str, str]:
+    dashboard = json.loads(files["grafana"][DASHBOARD])
+    queries = {}
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            queries[f"panel {panel['title']!r} {target['refId']}"] = target["query"]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            queries[f"variable {variable['name']}"] = variable["query"]
+    return queries
+
+
+def alert_queries(files) -> dict[str, str]:
+    alerting = yaml.safe_load(files["grafana"][ALERTING])
+    return {f"alert {rule['uid']} {data['refId']}": data["model"]["query"]
+            for group in alerting["groups"] for rule in group["rules"]
+            for data in rule["data"] if data["datasourceUid"] != "__expr__"}
+
+
+def task_files(files) -> dict[str, str]:
+    """The tasks as written, and each backfill file as tasks.sh sends it (START/STOP replaced)."""
+    tasks = {}
+    for path, text in files["influx"].items():
+        if path.endswith(".flux"):
+            tasks[path] = (text.replace('"START"', '"2026-01-05T00:00:00Z"')
+                           .replace('"STOP"', '"2026-01-12T00:00:00Z"'))
+    return tasks
+
+
+def oldest_point_query() -> str:
+    """The query tasks.sh runs inline (`influx query --raw "…"`), its shell quoting undone."""
+    script = (ROOT / "files/influx/tasks.sh").read_text()
+    raw = re.search(r'--raw "(from\(.*?)"\)"', script, re.S).group(1)
+    return raw.replace('\\"', '"').replace("$bucket_id", "0123456789abcdef")
+
+
+def test_the_checker_reports_what_influxdb_would_refuse():
+    """flux-lsp is not a rubber stamp: a misspelt function, a wrong argument and a type error are
+    each named, a good query passes."""
+    errors = flux_errors({
+        "good": 'from(bucket: "b") |> range(start: -1h) |> aggregateWindow(every: 1m, fn: mean)',
+        "unknown function": 'from(bucket: "b") |> range(start: -1h) |> aggregateWindow(every: 1m, fn: avg)',
+        "wrong argument": 'from(bucket: "b") |> range(begin: -1h)',
+        "type error": 'from(bucket: "b") |> range(start: -1h) |> map(fn: (r) => ({r with _value: r._value * 1000.0 + "W"}))',
+    })
+    assert errors["good"] == []
+    assert any("undefined identifier avg" in e for e in errors["unknown function"])
+    assert any("begin" in e for e in errors["wrong argument"])
+    assert errors["type error"]
+
+
+def test_grafana_interpolation_follows_grafanas_backend():
+    context = GrafanaQueryContext({"bucket": "hoymiles"}, "hoymiles", "solar", interval_seconds=90)
+    flux = context.interpolate('from(bucket: "${bucket}") |> range(start: v.timeRangeStart, '
+                               'stop: v.timeRangeStop) |> aggregateWindow(every: v.windowPeriod, '
+                               'fn: mean) // $__interval $__interval_ms v.organization')
+    assert flux == ('from(bucket: "hoymiles") |> range(start: 2026-06-21T04:00:00Z, '
+                    'stop: 2026-06-21T16:00:00Z) |> aggregateWindow(every: 1m30s, '
+                    'fn: mean) // 1m 90000 "solar"')
+    with pytest.raises(AssertionError, match="solix_serial"):
+        context.interpolate('r.serial == "${solix_serial}"')
+
+
+def test_every_dashboard_query_compiles_as_grafana_sends_it(files):
+    queries = dashboard_queries(files)
+    assert len(queries) >= 30
+    context = grafana_context(files)
+    errors = flux_errors({name: context.interpolate(q) for name, q in queries.items()})
+    assert {name: e for name, e in errors.items() if e} == {}
+
+
+def test_every_alert_query_compiles_as_grafana_sends_it(files):
+    queries = alert_queries(files)
+    assert {name.split()[1] for name in queries} == {rule.name for rule in check.RULES}
+    context = grafana_context(files)
+    errors = flux_errors({name: context.interpolate(q) for name, q in queries.items()})
+    assert {name: e for name, e in errors.items() if e} == {}
+
+
+def test_every_influxdb_task_and_query_compiles(files):
+    documents = {**task_files(files), "tasks.sh oldest point": oldest_point_query(),
+                 "make check probe": check.probe_query("hoymiles", 1234567.0)}
+    assert sum(name.endswith(".flux") for name in documents) == 4
+    errors = flux_errors(documents)
+    assert {name: e for name, e in errors.items() if e} == {}
