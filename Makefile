@@ -7,7 +7,7 @@ CONFIG ?= Pulumi.dev.yaml
 OUT ?= build/plan
 
 ARGS ?=
-FLUX_COMPILER := tests/flux-compiler
+TEST_JS := tests/js
 
 .PHONY: deploy plan test check simulate clean
 
@@ -29,12 +29,13 @@ simulate: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	tools/ensure-system-packages.sh
-	$(MAKE) --no-print-directory $(FLUX_COMPILER)/node_modules/.package-lock.json
+	$(MAKE) --no-print-directory $(TEST_JS)/node_modules/.package-lock.json
 	$(PY) -m pytest -q -n auto
 
-# Flux's parser and type checker for the tests (npm; pinned in its package-lock.json).
-$(FLUX_COMPILER)/node_modules/.package-lock.json: $(FLUX_COMPILER)/package.json $(FLUX_COMPILER)/package-lock.json
-	npm ci --prefix $(FLUX_COMPILER) --no-audit --no-fund --loglevel=error
+# Test tools from npm (pinned in package-lock.json): Flux's parser and type checker, Grafana's
+# dashboard schema and the TypeScript compiler that checks the dashboard against it.
+$(TEST_JS)/node_modules/.package-lock.json: $(TEST_JS)/package.json $(TEST_JS)/package-lock.json
+	npm ci --prefix $(TEST_JS) --no-audit --no-fund --loglevel=error
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -1,5 +1,5 @@
 """Flux's own front end over the stack's queries: parsed and type-checked against the standard
-library's signatures by flux-lsp (tests/flux-compiler/, installed by `make test` with npm). No
+library's signatures by flux-lsp (tests/js/flux-compile.mjs; `make test` installs it with npm). No
 InfluxDB here, so nothing runs; what this catches is everything InfluxDB would refuse before
 running: syntax, unknown functions, wrong or missing arguments, type errors.
 
@@ -15,14 +15,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-COMPILER = Path(__file__).parent / "flux-compiler"
+COMPILER = Path(__file__).parent / "js" / "flux-compile.mjs"
 ERROR = 1  # LSP DiagnosticSeverity.Error
 
 
 def flux_errors(documents: dict[str, str]) -> dict[str, list[str]]:
     """{name: ["line:column message", ...]} of Flux's errors for each document (warnings, such as
     "avoid using `task` as an identifier" on InfluxDB's own `option task`, are not errors)."""
-    done = subprocess.run(["node", str(COMPILER / "compile.mjs")], input=json.dumps(documents),
+    done = subprocess.run(["node", str(COMPILER)], input=json.dumps(documents),
                           capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     answers = json.loads(done.stdout)

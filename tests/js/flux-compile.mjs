@@ -2,7 +2,7 @@
 // (semantic analysis against the standard library's signatures) that flux-lsp compiles to
 // WebAssembly (npm @influxdata/flux-lsp-browser, pinned in package.json). Nothing is executed.
 //
-//   node compile.mjs < {"name": "flux text", ...}  >  {"name": [{line, column, severity, message}]}
+//   node flux-compile.mjs < {"name": "flux text", ...}  >  {"name": [{line, column, severity, message}]}
 //
 // Severity follows LSP: 1 error, 2 warning, 3 information, 4 hint.
 import { readFileSync } from "node:fs";
