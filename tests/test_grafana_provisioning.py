@@ -1,0 +1,130 @@
+"""Grafana's provisioning files against the keys Grafana reads. Grafana decodes them with Go's
+YAML decoder, which ignores a key it does not know: a misspelt `noDataState` or `topic_arn`
+would silently become a default. The keys are the yaml/json tags of Grafana's own types
+(grafana/grafana pkg/services/provisioning/...):
+  - alerting: alerting/types.go AlertingFileV1; alerting/rules_types.go AlertRuleGroupV1,
+    AlertRuleV1, QueryV1, RuleDeleteV1; alerting/contact_point_types.go ContactPointV1,
+    ReceiverV1, DeleteContactPointV1; notification_policy_types.go decodes a policy into
+    definitions.Route (Alertmanager's route keys);
+  - the SNS contact point's settings: grafana/alerting receivers/sns/v1/config.go Config and
+    SigV4Config;
+  - datasources: datasources/types.go DataSourceFromConfigV1 (with `uid`, `prune` and
+    `correlations` of newer versions, as Grafana's provisioning docs show them);
+  - dashboards: dashboards/types.go configs.
+Grafana also expands $VAR and ${VAR} in provisioned values (values.StringValue/JSONValue), except
+where it reads the raw text (a rule's query model and annotations, rules_types.go): a `$`
+anywhere else would be replaced by an environment variable, usually by nothing."""
+
+import pytest
+import yaml
+
+from tools.plan import rendered_files
+
+ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
+DATASOURCE = "/etc/grafana/provisioning/datasources/solarmonitor.yaml"
+DASHBOARDS = "/etc/grafana/provisioning/dashboards/solarmonitor.yaml"
+
+ROUTE = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "routes",
+         "matchers", "object_matchers", "continue", "mute_time_intervals",
+         "active_time_intervals", "orgId"}
+QUERY = {"refId", "queryType", "relativeTimeRange", "datasourceUid", "model"}
+RULE = {"uid", "title", "condition", "data", "dasboardUid", "dashboardUid", "panelId",
+        "noDataState", "execErrState", "for", "keepFiringFor", "missing_series_evals_to_resolve",
+        "annotations", "labels", "isPaused", "notification_settings", "record"}
+SNS_SETTINGS = {"api_url", "sigv4", "topic_arn", "phone_number", "target_arn", "subject",
+                "message", "attributes"}
+# Where a file's keys are checked: path of keys ("*" for each item of a list) -> allowed keys.
+SCHEMAS = {
+    ALERTING: {
+        (): {"apiVersion", "groups", "deleteRules", "contactPoints", "deleteContactPoints",
+             "policies", "resetPolicies", "muteTimes", "deleteMuteTimes", "templates",
+             "deleteTemplates"},
+        ("groups", "*"): {"orgId", "name", "folder", "interval", "rules"},
+        ("groups", "*", "rules", "*"): RULE,
+        ("groups", "*", "rules", "*", "data", "*"): QUERY,
+        ("groups", "*", "rules", "*", "data", "*", "relativeTimeRange"): {"from", "to"},
+        ("deleteRules", "*"): {"orgId", "uid"},
+        ("contactPoints", "*"): {"orgId", "name", "receivers"},
+        ("contactPoints", "*", "receivers", "*"): {"uid", "type", "settings",
+                                                   "disableResolveMessage"},
+        ("contactPoints", "*", "receivers", "*", "settings"): SNS_SETTINGS,
+        ("contactPoints", "*", "receivers", "*", "settings", "sigv4"): {
+            "region", "access_key", "secret_key", "profile", "role_arn"},
+        ("deleteContactPoints", "*"): {"orgId", "uid"},
+        ("policies", "*"): ROUTE,
+    },
+    DATASOURCE: {
+        (): {"apiVersion", "datasources", "deleteDatasources", "prune"},
+        ("datasources", "*"): {"orgId", "version", "uid", "name", "type", "access", "url",
+                               "password", "user", "database", "basicAuth", "basicAuthUser",
+                               "basicAuthPassword", "withCredentials", "isDefault", "jsonData",
+                               "secureJsonData", "editable", "correlations"},
+    },
+    DASHBOARDS: {
+        (): {"apiVersion", "providers"},
+        ("providers", "*"): {"name", "type", "orgId", "folder", "folderUid", "editable",
+                             "options", "disableDeletion", "updateIntervalSeconds",
+                             "allowUiUpdates"},
+    },
+}
+RAW = {("groups", "*", "rules", "*", "data", "*", "model"),
+       ("groups", "*", "rules", "*", "annotations")}
+
+
+def walk(value, path=()):
+    """(path, mapping) for every mapping, and (path, text) for every string, in a YAML value."""
+    if isinstance(value, dict):
+        yield path, value
+        for key, item in value.items():
+            yield from walk(item, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item, (*path, "*"))
+    elif isinstance(value, str):
+        yield path, value
+
+
+def unknown_keys(path_in_node: str, document: dict) -> list[str]:
+    schema = SCHEMAS[path_in_node]
+    return [f"{'.'.join(path)}.{key}".lstrip(".") for path, node in walk(document)
+            if isinstance(node, dict) and path in schema for key in node if key not in schema[path]]
+
+
+def interpolated_dollars(document: dict) -> list[str]:
+    return [".".join(path) for path, node in walk(document) if isinstance(node, str)
+            and "$" in node and not any(path[:len(raw)] == raw for raw in RAW)]
+
+
+@pytest.fixture(scope="module", params=["alerts on", "alerts off"])
+def files(request):
+    from conftest import dev_config
+    from tools.mock_engine import run_program
+    overrides = ({"alertEmail": "owner@example.org",
+                  "solixDevices": ["AA:BB:CC:DD:EE:01=Solarbank2"]}
+                 if request.param == "alerts on" else {})
+    return rendered_files(run_program(dev_config(**overrides)))["grafana"]
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMAS))
+def test_every_key_is_one_grafana_reads(files, path):
+    document = yaml.safe_load(files[path])
+    assert document["apiVersion"] == 1
+    assert unknown_keys(path, document) == []
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMAS))
+def test_no_value_grafana_expands_holds_a_dollar(files, path):
+    assert interpolated_dollars(yaml.safe_load(files[path])) == []
+
+
+def test_a_misspelt_key_and_an_expanded_dollar_are_found():
+    document = {"apiVersion": 1, "groups": [{"name": "g", "rules": [{
+        "uid": "r", "title": "Costs $5", "noDataStat": "OK",
+        "annotations": {"summary": "{{ $values.B }}"},
+        "data": [{"refId": "A", "model": {"query": "x =~ /^a$/"}}]}]}],
+        "contactPoints": [{"receivers": [{"settings": {"topicArn": "arn:x", "sigv4": {
+            "regoin": "eu-central-1"}}}]}]}
+    assert unknown_keys(ALERTING, document) == [
+        "groups.*.rules.*.noDataStat", "contactPoints.*.receivers.*.settings.topicArn",
+        "contactPoints.*.receivers.*.settings.sigv4.regoin"]
+    assert interpolated_dollars(document) == ["groups.*.rules.*.title"]
