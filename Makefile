@@ -27,10 +27,11 @@ check: $(VENV)/.runtime
 simulate: $(VENV)/.runtime
 	$(PY) tools/simulate.py --config "$(CONFIG)" $(ARGS)
 
+# Four workers on two cores: many tests wait on real brokers and subprocesses.
 test: $(VENV)/.dev
 	tools/ensure-system-packages.sh
 	$(MAKE) --no-print-directory $(TEST_JS)/node_modules/.package-lock.json
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n 4 --dist worksteal
 
 # Test tools from npm (pinned in package-lock.json): Flux's parser and type checker, Grafana's
 # dashboard schema and the TypeScript compiler that checks the dashboard against it.

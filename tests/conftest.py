@@ -35,6 +35,17 @@ def dev_run() -> ProgramRun:
     return run_program(dev_config())
 
 
+# Every optional part on: alerts, and one Solix battery (the emulator's default address).
+FULL_OVERRIDES = dict(alertEmail="owner@example.org", solixDevices=["AA:12:DE:AD:BE:EF=Solarbank2"],
+                      batteryAlertPercent=15)
+
+
+@pytest.fixture(scope="session")
+def full_run() -> ProgramRun:
+    """The example stack with every optional part on, run once (read-only assertions)."""
+    return run_program(dev_config(**FULL_OVERRIDES))
+
+
 @pytest.fixture
 def run():
     """Run the program afresh with overrides of the example stack's config."""

@@ -15,15 +15,12 @@ from flux_contract import check_no_spread_or_last_on_counters, check_query, code
 from tools.plan import rendered_files
 
 ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
-SOLIX = ["AA:BB:CC:DD:EE:01=Solarbank2"]
 
 
 @pytest.fixture(scope="module")
-def alerting_run():
-    from conftest import dev_config
-    from tools.mock_engine import run_program
-    return run_program(dev_config(alertEmail="owner@example.org", solixDevices=SOLIX,
-                                  batteryAlertPercent=15))
+def alerting_run(full_run):
+    """Alerts on for owner@example.org, a battery, a threshold of 15 %."""
+    return full_run
 
 
 def alerting_file(run) -> dict:

@@ -30,8 +30,8 @@ ROUNDS_PER_HOUR = 3600 // INTERVAL_SECONDS
 
 
 @pytest.fixture(scope="module")
-def program():
-    return run_program(dev_config())
+def program(dev_run):
+    return dev_run
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +170,9 @@ def test_the_rendered_broker_configuration_carries_the_sizing(files):
 
 # --- a changed subscription, retained values, the configuration check ------------------------
 
-def test_changed_subscriptions_get_a_new_session_that_receives(tmp_path, ca_file, mbedtls_client):
-    before = {c["client_id"] for c in consumers(rendered_files(run_program(dev_config())))}
+def test_changed_subscriptions_get_a_new_session_that_receives(program, tmp_path, ca_file,
+                                                              mbedtls_client):
+    before = {c["client_id"] for c in consumers(rendered_files(program))}
     changed = run_program(dev_config(topicPrefix="home/pv"))
     after = consumers(rendered_files(changed))
     assert not before & {c["client_id"] for c in after}

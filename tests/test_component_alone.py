@@ -37,3 +37,12 @@ def test_a_broker_alone_renders_its_users_into_acl_and_password_file():
     instance = result.one("aws:ec2/instance:Instance", "broker-host-instance")
     assert instance.raw_inputs["subnetId"] == "subnet-1"
     assert instance.raw_inputs["tags"]["solarmonitor:node"] == "mqtt"
+
+
+def test_a_run_after_asyncio_run_gets_an_event_loop():
+    """A test before may have run asyncio.run (the battery bridge does), which leaves the thread
+    with no current event loop; the next program run must still work."""
+    import asyncio
+    asyncio.run(asyncio.sleep(0))
+    result = run(build_broker)
+    assert result.one("command:remote:Command", "broker-file-etc-mosquitto-acl")

@@ -22,11 +22,8 @@ ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
 
 
 @pytest.fixture(scope="module")
-def files():
-    from conftest import dev_config
-    from tools.mock_engine import run_program
-    return rendered_files(run_program(dev_config(
-        alertEmail="owner@example.org", solixDevices=["AA:BB:CC:DD:EE:01=Solarbank2"])))
+def files(full_run):
+    return rendered_files(full_run)
 
 
 def grafana_context(files, **overrides) -> GrafanaQueryContext:

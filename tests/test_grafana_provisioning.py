@@ -96,13 +96,8 @@ def interpolated_dollars(document: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module", params=["alerts on", "alerts off"])
-def files(request):
-    from conftest import dev_config
-    from tools.mock_engine import run_program
-    overrides = ({"alertEmail": "owner@example.org",
-                  "solixDevices": ["AA:BB:CC:DD:EE:01=Solarbank2"]}
-                 if request.param == "alerts on" else {})
-    return rendered_files(run_program(dev_config(**overrides)))["grafana"]
+def files(request, full_run, dev_run):
+    return rendered_files(full_run if request.param == "alerts on" else dev_run)["grafana"]
 
 
 @pytest.mark.parametrize("path", sorted(SCHEMAS))

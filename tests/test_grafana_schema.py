@@ -14,12 +14,9 @@ DASHBOARD = "/etc/grafana/dashboards/opendtu.json"
 
 
 @pytest.fixture(scope="module")
-def dashboard():
+def dashboard(full_run):
     """As the program writes it, with the battery row (a Solix device configured)."""
-    from conftest import dev_config
-    from tools.mock_engine import run_program
-    run = run_program(dev_config(solixDevices=["AA:BB:CC:DD:EE:01=Solarbank2"]))
-    return json.loads(rendered_files(run)["grafana"][DASHBOARD])
+    return json.loads(rendered_files(full_run)["grafana"][DASHBOARD])
 
 
 def test_the_dashboard_fits_grafanas_schema(dashboard, tmp_path):

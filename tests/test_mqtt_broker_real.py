@@ -32,8 +32,8 @@ def passwords(run):
 
 
 @pytest.fixture(scope="module")
-def program():
-    return run_program(dev_config())
+def program(dev_run):
+    return dev_run
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ def settings_of(run) -> dict:
 
 
 @pytest.fixture(scope="module")
-def program():
-    return run_program(dev_config())
+def program(dev_run):
+    return dev_run
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ import tomllib
 import pytest
 
 from broker import Broker, Client, self_signed, write_etc
-from conftest import ROOT, dev_config
+from conftest import ROOT
 from telegraf_emulation import EmulatedTelegraf
-from tools.mock_engine import run_program
 from tools.plan import rendered_files
 
 sys.path.insert(0, str(ROOT / "pi"))
@@ -33,8 +32,10 @@ MODELS = {"A17C1": "Solarbank2", "A1761": "C1000", "A1722": "C300"}
 
 
 @pytest.fixture(scope="module")
-def program():
-    return run_program(dev_config(solixDevices=[f"{DEVICE}=Solarbank2"]))
+def program(full_run):
+    """The stack with a Solarbank 2 at the emulator's address (and alerts on)."""
+    assert f"{DEVICE}=Solarbank2" in full_run.outputs["piAgentConfig"].replace(" ", "")
+    return full_run
 
 
 @pytest.fixture

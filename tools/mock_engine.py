@@ -29,7 +29,7 @@ from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
 from tools import mock_providers
-from tools.pulumi_runtime import run_fresh
+from tools.pulumi_runtime import ensure_event_loop, run_fresh
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
@@ -342,6 +342,7 @@ def run(program: Callable[[], None], config: dict[str, Any] | None = None,
         sys.path.insert(0, str(PROJECT_DIR))
     os.environ["PULUMI_CONFIG"] = config_bag(config)
     pulumi.runtime.set_all_config({})
+    ensure_event_loop()
     pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
                              monitor=monitor)
     run_fresh(program)

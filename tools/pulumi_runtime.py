@@ -12,9 +12,22 @@ so tests can run a fresh program each time, as Pulumi's testing guide recommends
 
 from __future__ import annotations
 
+import asyncio
 from typing import Callable
 
 import pulumi
+
+
+def ensure_event_loop() -> None:
+    """Give the main thread an open event loop if it has none. `set_mocks` makes its root stack
+    with `asyncio.Future()`, which needs a current loop; `asyncio.run` (the battery bridge's, in
+    tests run before) leaves the thread with none ("There is no current event loop")."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def run_fresh(program: Callable[[], None]) -> None:
