@@ -3,7 +3,8 @@
 # clients (the tests start a real broker from the files the program renders, and consume from
 # it), libmbedtls-dev and gcc (the tests build an OpenDTU-like client against mbedTLS 2.28, the
 # TLS library of OpenDTU's firmware), jq (the influx node's scripts use it), Node.js and npm
-# (the tests type-check every Flux query with Flux's own front end, compiled to WebAssembly).
+# (the tests type-check every Flux query with Flux's own front end, compiled to WebAssembly),
+# systemd's own unit parser (systemd-analyze verify reads every unit the stack installs).
 set -euo pipefail
 
 missing=()
@@ -14,6 +15,7 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"
