@@ -149,8 +149,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def _id(self, prefix: str, name: str) -> str:
         return f"{prefix}-{hashlib.sha256(name.encode()).hexdigest()[:17]}"
 
+    # ARNs in AWS's own formats (Service Authorization Reference, each service's "Resource
+    # types"): IAM's have no region; Lambda functions, log groups and alarms put ":" after the
+    # resource type, the rest "/". Policies built from them are checked as AWS reads them.
+    _COLON_TYPES = {("lambda", "function"), ("logs", "log-group"), ("cloudwatch", "alarm")}
+
     def _arn(self, service: str, kind: str, name: str) -> str:
-        return f"arn:aws:{service}:{self.region}:123456789012:{kind}/{name}"
+        region = "" if service == "iam" else self.region
+        separator = ":" if (service, kind) in self._COLON_TYPES else "/"
+        return f"arn:aws:{service}:{region}:123456789012:{kind}{separator}{name}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs, name, typ = unwrap(json.loads(json.dumps(args.inputs, default=str))), args.name, args.typ
