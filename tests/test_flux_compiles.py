@@ -6,16 +6,15 @@ optional query is there)."""
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import ROOT
 from flux_compiler import GrafanaQueryContext, flux_errors
 from tools import check
 from tools.plan import rendered_files
 
-ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = "/etc/grafana/dashboards/opendtu.json"
 DATASOURCE = "/etc/grafana/provisioning/datasources/solarmonitor.yaml"
 ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
@@ -26,7 +25,7 @@ def files(full_run):
     return rendered_files(full_run)
 
 
-def grafana_context(files, **overrides) -> GrafanaQueryContext:
+def grafana_context(files) -> GrafanaQueryContext:
     """The dashboard's constants as they are, the inverter and battery variables as Grafana
     formats two chosen serials (`:regex` of a multi-value: `(a|b)`; a repeated row: one value)."""
     dashboard = json.loads(files["grafana"][DASHBOARD])
@@ -34,8 +33,7 @@ def grafana_context(files, **overrides) -> GrafanaQueryContext:
                  if v["type"] == "constant"}
     variables.update(serial="(116180000001|116180000002)", solix_serial="APC1234567890AB")
     source = yaml.safe_load(files["grafana"][DATASOURCE])["datasources"][0]["jsonData"]
-    return GrafanaQueryContext(variables, source["defaultBucket"], source["organization"],
-                               **overrides)
+    return GrafanaQueryContext(variables, source["defaultBucket"], source["organization"])
 
 
 def dashboard_queries(files) -> dict[str, str]:
