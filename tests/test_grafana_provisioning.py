@@ -11,6 +11,10 @@ would silently become a default. The keys are the yaml/json tags of Grafana's ow
   - datasources: datasources/types.go DataSourceFromConfigV1 (with `uid`, `prune` and
     `correlations` of newer versions, as Grafana's provisioning docs show them);
   - dashboards: dashboards/types.go configs.
+The values Grafana checks only when it loads the rule: noDataState and execErrState
+(ngalert/models NoDataStateFromString, ErrStateFromString), the reducer (pkg/expr/mathexp
+GetReduceFunc) and the threshold (pkg/expr/threshold.go: exactly one condition, a supported
+type, enough params); a bad one makes Grafana refuse the whole file at start.
 Grafana also expands $VAR and ${VAR} in provisioned values (values.StringValue/JSONValue), except
 where it reads the raw text (a rule's query model and annotations, rules_types.go): a `$`
 anywhere else would be replaced by an environment variable, usually by nothing."""
@@ -71,6 +75,13 @@ RAW = {("groups", "*", "rules", "*", "data", "*", "model"),
        ("groups", "*", "rules", "*", "annotations")}
 
 
+NO_DATA_STATES = {"Alerting", "NoData", "OK", "KeepLast"}
+ERROR_STATES = {"Alerting", "Error", "OK", "KeepLast"}
+REDUCERS = {"sum", "mean", "min", "max", "count", "last", "median"}
+THRESHOLD_PARAMS = {"gt": 1, "lt": 1, "eq": 1, "ne": 1, "gte": 1, "lte": 1, "within_range": 2,
+                    "outside_range": 2, "within_range_included": 2, "outside_range_included": 2}
+
+
 def walk(value, path=()):
     """(path, mapping) for every mapping, and (path, text) for every string, in a YAML value."""
     if isinstance(value, dict):
@@ -110,6 +121,43 @@ def test_every_key_is_one_grafana_reads(files, path):
 @pytest.mark.parametrize("path", sorted(SCHEMAS))
 def test_no_value_grafana_expands_holds_a_dollar(files, path):
     assert interpolated_dollars(yaml.safe_load(files[path])) == []
+
+
+def rule_value_problems(document: dict) -> list[str]:
+    problems = []
+    for group in document.get("groups", []):
+        for rule in group["rules"]:
+            uid = rule["uid"]
+            if rule.get("noDataState", "NoData") not in NO_DATA_STATES:
+                problems.append(f"{uid}: noDataState {rule['noDataState']}")
+            if rule.get("execErrState", "Error") not in ERROR_STATES:
+                problems.append(f"{uid}: execErrState {rule['execErrState']}")
+            for step in rule["data"]:
+                model = step["model"]
+                if model.get("type") == "reduce" and model.get("reducer") not in REDUCERS:
+                    problems.append(f"{uid}: reducer {model.get('reducer')}")
+                if model.get("type") == "threshold":
+                    conditions = model.get("conditions", [])
+                    evaluator = conditions[0]["evaluator"] if len(conditions) == 1 else {}
+                    needed = THRESHOLD_PARAMS.get(evaluator.get("type"))
+                    if needed is None or len(evaluator.get("params", [])) < needed:
+                        problems.append(f"{uid}: threshold {conditions}")
+    return problems
+
+
+def test_every_rule_value_is_one_grafana_accepts(files):
+    document = yaml.safe_load(files[ALERTING])
+    assert rule_value_problems(document) == []
+
+
+def test_a_bad_state_reducer_or_threshold_is_found():
+    rule = {"uid": "r", "noDataState": "Ok", "execErrState": "Error", "data": [
+        {"model": {"type": "reduce", "reducer": "avg"}},
+        {"model": {"type": "threshold", "conditions": [{"evaluator": {"type": "above",
+                                                                      "params": [1]}}]}}]}
+    assert rule_value_problems({"groups": [{"rules": [rule]}]}) == [
+        "r: noDataState Ok", "r: reducer avg",
+        "r: threshold [{'evaluator': {'type': 'above', 'params': [1]}}]"]
 
 
 def test_a_misspelt_key_and_an_expanded_dollar_are_found():
