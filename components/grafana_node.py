@@ -19,6 +19,12 @@ from components.templates import render, render_output, source
 
 PORT = 3000
 DATASOURCE_UID = "solarmonitor-influxdb"
+# Where the node's configuration lives (the tests read the rendered files by these paths).
+GRAFANA_INI = "/etc/grafana/grafana.ini"
+DATASOURCE_FILE = "/etc/grafana/provisioning/datasources/solarmonitor.yaml"
+DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/solarmonitor.yaml"
+DASHBOARD_FILE = "/etc/grafana/dashboards/opendtu.json"
+ALERTING_FILE = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
 
 
 # Grafana's own currency units (its "Currency" unit category); another code is shown as a suffix.
@@ -126,7 +132,7 @@ class GrafanaNode(pulumi.ComponentResource):
         dashboard_json = dashboard(args.bucket, args.history_bucket, args.raw_retention,
                                    args.timezone, args.energy_price, args.currency)
         files = [
-            RemoteFile("/etc/grafana/grafana.ini", render_output(
+            RemoteFile(GRAFANA_INI, render_output(
                 "grafana/grafana.ini", host=public_host.apply(lambda h: h.strip("[]")),
                 url_host=public_host),
                        "0640", "root", "grafana"),
@@ -137,14 +143,14 @@ class GrafanaNode(pulumi.ComponentResource):
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/server.key", certificate.key_pem,
                        "0640", "root", "grafana"),
-            RemoteFile("/etc/grafana/provisioning/datasources/solarmonitor.yaml", render_output(
+            RemoteFile(DATASOURCE_FILE, render_output(
                 "grafana/datasource.yaml", uid=DATASOURCE_UID, url=args.influx_url, org=args.org,
                 bucket=args.bucket, token=pulumi.Output.secret(args.influx_token),
                 ca_cert=args.ca.cert_pem),
                 "0640", "root", "grafana"),
-            RemoteFile("/etc/grafana/provisioning/dashboards/solarmonitor.yaml",
+            RemoteFile(DASHBOARD_PROVIDER_FILE,
                        source("grafana/dashboards.yaml"), "0640", "root", "grafana"),
-            RemoteFile("/etc/grafana/dashboards/opendtu.json", dashboard_json,
+            RemoteFile(DASHBOARD_FILE, dashboard_json,
                        "0640", "root", "grafana"),
         ]
         panels = json.loads(dashboard_json)
@@ -154,7 +160,7 @@ class GrafanaNode(pulumi.ComponentResource):
                 timezone=args.timezone, datasource_uid=DATASOURCE_UID,
                 dashboard_uid=panels["uid"], panel_ids=panel_ids(panels),
                 batteries=args.batteries, battery_percent=args.battery_alert_percent))
-        files.append(RemoteFile("/etc/grafana/provisioning/alerting/solarmonitor.yaml", alerting,
+        files.append(RemoteFile(ALERTING_FILE, alerting,
                                 "0640", "root", "grafana"))
         steps = Provisioner(name, host, self, after=list(args.after or []))
         steps.run("install", "grafana/repo.sh")

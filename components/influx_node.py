@@ -31,6 +31,7 @@ DLM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerSe
 
 # What setup.sh, tasks.sh and tokens.sh source: the data's place, the setup file, the CLI's target.
 INFLUX_ENV = "/usr/local/lib/solarmonitor/influx-env.sh"
+CONFIG_FILE = "/etc/influxdb/config.toml"
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class InfluxNode(pulumi.ComponentResource):
         steps.run("install", "influx/install.sh")
         steps.apply("setup", "influx/setup.sh", [
             RemoteFile(INFLUX_ENV, source("influx/influx-env.sh")),
-            RemoteFile("/etc/influxdb/config.toml", source("influx/config.toml")),
+            RemoteFile(CONFIG_FILE, source("influx/config.toml")),
             RemoteFile("/usr/local/share/ca-certificates/solarmonitor.crt", args.ca.cert_pem),
             RemoteFile("/etc/influxdb/tls/server.crt", certificate.cert_pem),
             RemoteFile("/etc/influxdb/tls/server.key", certificate.key_pem,

@@ -1,6 +1,7 @@
 """Reading Flux against the data description (components/opendtu_data.py): which measurements,
-fields, tags and buckets a query uses. Shared by the dashboard's and the alert rules' tests. No
-Flux runs here; these checks read the text."""
+fields, tags and buckets a query uses, and where the queries are in a dashboard and an alerting
+file. Shared by the dashboard's, the alert rules' and the Flux compiler's tests. These checks
+read the text."""
 
 import re
 
@@ -10,6 +11,21 @@ COLUMNS = {"_measurement", "_field", "_value", "_time", "_start", "_stop", "name
 # Counters that only grow (kWh): energy comes from their robust steps, never spread() or last().
 CUMULATIVE = {"yieldtotal", "yieldday", "pv_yield", "charged_energy", "output_energy",
               "consumed_energy", "grid_import_energy", "grid_export_energy"}
+
+
+def dashboard_queries(dashboard: dict) -> list[tuple[dict, str]]:
+    """(panel or variable, Flux) for every panel target and query variable of a dashboard."""
+    return ([(panel, target["query"]) for panel in dashboard["panels"]
+             for target in panel.get("targets", [])]
+            + [(variable, variable["query"]) for variable in dashboard["templating"]["list"]
+               if variable["type"] == "query"])
+
+
+def alert_queries(alerting: dict) -> list[tuple[dict, str]]:
+    """(rule, Flux) for every rule's datasource query of an alerting file (not its expressions)."""
+    return [(rule, data["model"]["query"]) for group in alerting.get("groups", [])
+            for rule in group["rules"] for data in rule["data"]
+            if data["datasourceUid"] != "__expr__"]
 
 
 def code(query: str) -> str:

@@ -10,11 +10,10 @@ import yaml
 
 from components.alert_rules import CONTACT_POINT, DAYLIGHT, RULES
 from components.config import ConfigError, parse_settings
-from components.grafana_node import DATASOURCE_UID
-from flux_contract import check_no_spread_or_last_on_counters, check_query, code
+from components.grafana_node import ALERTING_FILE, DASHBOARD_FILE, DATASOURCE_UID
+from flux_contract import alert_queries, check_no_spread_or_last_on_counters, check_query, code
 from tools.plan import rendered_files
 
-ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def alerting_run(full_run):
 
 
 def alerting_file(run) -> dict:
-    return yaml.safe_load(rendered_files(run)["grafana"][ALERTING])
+    return yaml.safe_load(rendered_files(run)["grafana"][ALERTING_FILE])
 
 
 @pytest.mark.parametrize("value", ["owner", "owner@", "@example.org", "a b@example.org",
@@ -119,7 +118,7 @@ def test_the_contact_point_is_amazon_sns_through_the_instance_profile(alerting_r
 
 def test_every_rule_is_a_query_reduced_and_compared_linked_to_its_panel(alerting_run):
     document = alerting_file(alerting_run)
-    dashboard = json.loads(rendered_files(alerting_run)["grafana"]["/etc/grafana/dashboards/opendtu.json"])
+    dashboard = json.loads(rendered_files(alerting_run)["grafana"][DASHBOARD_FILE])
     panels = {p["id"]: p["title"] for p in dashboard["panels"]}
     (group,) = document["groups"]
     rules = {r["uid"]: r for r in group["rules"]}
@@ -151,15 +150,14 @@ def test_battery_rules_only_with_batteries(run):
 
 
 def test_every_rule_reads_only_what_the_data_description_defines(alerting_run):
-    for rule in alerting_file(alerting_run)["groups"][0]["rules"]:
-        query = rule["data"][0]["model"]["query"]
+    for rule, query in alert_queries(alerting_file(alerting_run)):
         check_query(rule["uid"], query, {'"hoymiles"'}, '"hoymiles_history"')
         check_no_spread_or_last_on_counters(rule["uid"], query)
 
 
 def test_daylight_is_the_owners(alerting_run):
-    for rule in alerting_file(alerting_run)["groups"][0]["rules"]:
-        body = code(rule["data"][0]["model"]["query"])
+    for _, query in alert_queries(alerting_file(alerting_run)):
+        body = code(query)
         if "daylight" in body:
             assert 'option location = timezone.location(name: "Europe/Berlin")' in body
             assert f"hour >= {DAYLIGHT[0]} and hour < {DAYLIGHT[1]}" in body

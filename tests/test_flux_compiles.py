@@ -10,15 +10,12 @@ import re
 import pytest
 import yaml
 
+from components.grafana_node import ALERTING_FILE, DASHBOARD_FILE, DATASOURCE_FILE
 from conftest import ROOT
 from flux_compiler import GrafanaQueryContext, flux_errors
+from flux_contract import alert_queries, dashboard_queries
 from tools import check
 from tools.plan import rendered_files
-
-DASHBOARD = "/etc/grafana/dashboards/opendtu.json"
-DATASOURCE = "/etc/grafana/provisioning/datasources/solarmonitor.yaml"
-ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
-
 
 @pytest.fixture(scope="module")
 def files(full_run):
@@ -28,31 +25,25 @@ def files(full_run):
 def grafana_context(files) -> GrafanaQueryContext:
     """The dashboard's constants as they are, the inverter and battery variables as Grafana
     formats two chosen serials (`:regex` of a multi-value: `(a|b)`; a repeated row: one value)."""
-    dashboard = json.loads(files["grafana"][DASHBOARD])
+    dashboard = json.loads(files["grafana"][DASHBOARD_FILE])
     variables = {v["name"]: v["query"] for v in dashboard["templating"]["list"]
                  if v["type"] == "constant"}
     variables.update(serial="(116180000001|116180000002)", solix_serial="APC1234567890AB")
-    source = yaml.safe_load(files["grafana"][DATASOURCE])["datasources"][0]["jsonData"]
+    source = yaml.safe_load(files["grafana"][DATASOURCE_FILE])["datasources"][0]["jsonData"]
     return GrafanaQueryContext(variables, source["defaultBucket"], source["organization"])
 
 
-def dashboard_queries(files) -> dict[str, str]:
-    dashboard = json.loads(files["grafana"][DASHBOARD])
-    queries = {}
-    for panel in dashboard["panels"]:
-        for target in panel.get("targets", []):
-            queries[f"panel {panel['title']!r} {target['refId']}"] = target["query"]
-    for variable in dashboard["templating"]["list"]:
-        if variable["type"] == "query":
-            queries[f"variable {variable['name']}"] = variable["query"]
-    return queries
+def named(items: list[tuple[dict, str]], kind: str) -> dict[str, str]:
+    """{"<kind> <title or name or uid> #<n>": query}: names for the compiler's report."""
+    return {f"{kind} {item.get('title') or item.get('name') or item['uid']!r} #{n}": query
+            for n, (item, query) in enumerate(items)}
 
 
-def alert_queries(files) -> dict[str, str]:
-    alerting = yaml.safe_load(files["grafana"][ALERTING])
-    return {f"alert {rule['uid']} {data['refId']}": data["model"]["query"]
-            for group in alerting["groups"] for rule in group["rules"]
-            for data in rule["data"] if data["datasourceUid"] != "__expr__"}
+def grafana_queries(files) -> dict[str, str]:
+    dashboard = json.loads(files["grafana"][DASHBOARD_FILE])
+    alerting = yaml.safe_load(files["grafana"][ALERTING_FILE])
+    return {**named(dashboard_queries(dashboard), "dashboard"),
+            **named(alert_queries(alerting), "alert")}
 
 
 def task_files(files) -> dict[str, str]:
@@ -99,17 +90,11 @@ def test_grafana_interpolation_follows_grafanas_backend():
         context.interpolate('r.serial == "${solix_serial}"')
 
 
-def test_every_dashboard_query_compiles_as_grafana_sends_it(files):
-    queries = dashboard_queries(files)
-    assert len(queries) >= 30
-    context = grafana_context(files)
-    errors = flux_errors({name: context.interpolate(q) for name, q in queries.items()})
-    assert {name: e for name, e in errors.items() if e} == {}
-
-
-def test_every_alert_query_compiles_as_grafana_sends_it(files):
-    queries = alert_queries(files)
-    assert {name.split()[1] for name in queries} == {rule.name for rule in check.RULES}
+def test_every_dashboard_and_alert_query_compiles_as_grafana_sends_it(files):
+    queries = grafana_queries(files)
+    assert sum(name.startswith("dashboard") for name in queries) >= 30
+    alerting = yaml.safe_load(files["grafana"][ALERTING_FILE])
+    assert {rule["uid"] for rule, _ in alert_queries(alerting)} == {r.name for r in check.RULES}
     context = grafana_context(files)
     errors = flux_errors({name: context.interpolate(q) for name, q in queries.items()})
     assert {name: e for name, e in errors.items() if e} == {}

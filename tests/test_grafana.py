@@ -10,7 +10,9 @@ from components.grafana_node import DATASOURCE_UID, dashboard
 from components.opendtu_data import MAX_INVERTER_WATTS, tags_of
 from components.templates import render
 from conftest import waits_for
-from flux_contract import check_no_spread_or_last_on_counters, check_query, code
+from flux_contract import (
+    check_no_spread_or_last_on_counters, check_query, code, dashboard_queries,
+)
 from tools.mock_engine import SECRET
 from tools.plan import rendered_files
 
@@ -20,12 +22,7 @@ BUCKETS = {'"${bucket}"', '"${history_bucket}"', "source"}
 
 
 def queries():
-    for panel in PANELS:
-        for target in panel.get("targets", []):
-            yield panel, target["query"]
-    for variable in DASHBOARD["templating"]["list"]:
-        if variable["type"] == "query":
-            yield variable, variable["query"]
+    return dashboard_queries(DASHBOARD)
 
 
 def test_dashboard_loads_with_unique_panel_ids_and_no_import_placeholders():
@@ -33,6 +30,12 @@ def test_dashboard_loads_with_unique_panel_ids_and_no_import_placeholders():
     assert len(ids) == len(set(ids)) and ids
     text = json.dumps(DASHBOARD)
     assert "__inputs" not in DASHBOARD and "${DS_" not in text and "{{" not in text
+
+
+def test_the_queries_read_are_every_target_and_every_query_variable():
+    targets = sum(len(panel.get("targets", [])) for panel in PANELS)
+    variables = [item["name"] for item, _ in queries() if "targets" not in item]
+    assert len(queries()) == targets + len(variables) and variables == ["serial", "solix_serial"]
 
 
 def test_every_panel_and_variable_uses_the_provisioned_datasource():

@@ -6,9 +6,9 @@ over HTTP, open sign-up). Each setting below is in Grafana's own conf/defaults.i
 
 import configparser
 
+from components.grafana_node import GRAFANA_INI
 from tools.plan import rendered_files
 
-GRAFANA_INI = "/etc/grafana/grafana.ini"
 GRAFANA_SETTINGS = {
     "server": {"protocol", "http_addr", "http_port", "domain", "enforce_domain", "root_url",
                "serve_from_sub_path", "router_logging", "enable_gzip", "cert_file", "cert_key",

@@ -1,6 +1,6 @@
-"""Grafana's provisioning files against the keys Grafana reads. Grafana decodes them with Go's
-YAML decoder, which ignores a key it does not know: a misspelt `noDataState` or `topic_arn`
-would silently become a default. The keys are the yaml/json tags of Grafana's own types
+"""Grafana's provisioning files against the keys Grafana reads. Grafana decodes them with
+gopkg.in/yaml.v3's plain Unmarshal (alerting/config_reader.go parseConfig), which ignores a key
+it does not know: a misspelt `noDataState` or `topic_arn` would silently become a default. The keys are the yaml/json tags of Grafana's own types
 (grafana/grafana pkg/services/provisioning/...):
   - alerting: alerting/types.go AlertingFileV1; alerting/rules_types.go AlertRuleGroupV1,
     AlertRuleV1, QueryV1, RuleDeleteV1; alerting/contact_point_types.go ContactPointV1,
@@ -15,18 +15,17 @@ The values Grafana checks only when it loads the rule: noDataState and execErrSt
 (ngalert/models NoDataStateFromString, ErrStateFromString), the reducer (pkg/expr/mathexp
 GetReduceFunc) and the threshold (pkg/expr/threshold.go: exactly one condition, a supported
 type, enough params); a bad one makes Grafana refuse the whole file at start.
-Grafana also expands $VAR and ${VAR} in provisioned values (values.StringValue/JSONValue), except
-where it reads the raw text (a rule's query model and annotations, rules_types.go): a `$`
-anywhere else would be replaced by an environment variable, usually by nothing."""
+Grafana also puts provisioned values through os.ExpandEnv (provisioning/values/values.go
+interpolateValue; `$$` is a literal `$`), except where it reads the raw text (a rule's query
+model and annotations, `.Raw` in rules_types.go): a `$` anywhere else would be replaced by an
+environment variable, usually by nothing."""
 
 import pytest
 import yaml
 
+from components.grafana_node import ALERTING_FILE, DASHBOARD_PROVIDER_FILE, DATASOURCE_FILE
 from tools.plan import rendered_files
 
-ALERTING = "/etc/grafana/provisioning/alerting/solarmonitor.yaml"
-DATASOURCE = "/etc/grafana/provisioning/datasources/solarmonitor.yaml"
-DASHBOARDS = "/etc/grafana/provisioning/dashboards/solarmonitor.yaml"
 
 ROUTE = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "routes",
          "matchers", "object_matchers", "continue", "mute_time_intervals",
@@ -39,7 +38,7 @@ SNS_SETTINGS = {"api_url", "sigv4", "topic_arn", "phone_number", "target_arn", "
                 "message", "attributes"}
 # Where a file's keys are checked: path of keys ("*" for each item of a list) -> allowed keys.
 SCHEMAS = {
-    ALERTING: {
+    ALERTING_FILE: {
         (): {"apiVersion", "groups", "deleteRules", "contactPoints", "deleteContactPoints",
              "policies", "resetPolicies", "muteTimes", "deleteMuteTimes", "templates",
              "deleteTemplates"},
@@ -57,14 +56,14 @@ SCHEMAS = {
         ("deleteContactPoints", "*"): {"orgId", "uid"},
         ("policies", "*"): ROUTE,
     },
-    DATASOURCE: {
+    DATASOURCE_FILE: {
         (): {"apiVersion", "datasources", "deleteDatasources", "prune"},
         ("datasources", "*"): {"orgId", "version", "uid", "name", "type", "access", "url",
                                "password", "user", "database", "basicAuth", "basicAuthUser",
                                "basicAuthPassword", "withCredentials", "isDefault", "jsonData",
                                "secureJsonData", "editable", "correlations"},
     },
-    DASHBOARDS: {
+    DASHBOARD_PROVIDER_FILE: {
         (): {"apiVersion", "providers"},
         ("providers", "*"): {"name", "type", "orgId", "folder", "folderUid", "editable",
                              "options", "disableDeletion", "updateIntervalSeconds",
@@ -146,7 +145,7 @@ def rule_value_problems(document: dict) -> list[str]:
 
 
 def test_every_rule_value_is_one_grafana_accepts(files):
-    document = yaml.safe_load(files[ALERTING])
+    document = yaml.safe_load(files[ALERTING_FILE])
     assert rule_value_problems(document) == []
 
 
@@ -167,7 +166,7 @@ def test_a_misspelt_key_and_an_expanded_dollar_are_found():
         "data": [{"refId": "A", "model": {"query": "x =~ /^a$/"}}]}]}],
         "contactPoints": [{"receivers": [{"settings": {"topicArn": "arn:x", "sigv4": {
             "regoin": "eu-central-1"}}}]}]}
-    assert unknown_keys(ALERTING, document) == [
+    assert unknown_keys(ALERTING_FILE, document) == [
         "groups.*.rules.*.noDataStat", "contactPoints.*.receivers.*.settings.topicArn",
         "contactPoints.*.receivers.*.settings.sigv4.regoin"]
     assert interpolated_dollars(document) == ["groups.*.rules.*.title"]

@@ -1,8 +1,9 @@
 """Every IAM policy the program writes, read by parliament (PyPI, Duo Labs' IAM linter, with
-AWS's table of actions and the resource formats each accepts). IAM takes a misspelt action or
-an ARN of the wrong shape without complaint and then denies at run time, which moto (no IAM
-enforcement by default) would not show: the Lambda could not set the group, the Pi could not
-invoke it, Grafana could not publish. The ARNs come from the mock engine in AWS's own formats
+AWS's table of actions and the resource formats each accepts). A misspelt action or an ARN of
+the wrong shape grants nothing, and moto, which the Lambda's and the agent's tests run against,
+authorizes nothing unless asked to (moto docs/docs/iam.rst, INITIAL_NO_AUTH_ACTION_COUNT), so no
+other test would notice that the Lambda could not set the group, the Pi could not invoke it or
+Grafana could not publish. The ARNs come from the mock engine in AWS's own formats
 (tools/mock_engine.py `_arn`)."""
 
 import json

@@ -6,9 +6,9 @@ cmd/influxd/launcher/cmd.go), the config file's keys being the flags' names."""
 
 import tomllib
 
+from components.influx_node import CONFIG_FILE
 from tools.plan import rendered_files
 
-CONFIG = "/etc/influxdb/config.toml"
 INFLUXD_OPTIONS = {
     "log-level", "flux-log-enabled", "tracing-type", "bolt-path", "sqlite-path", "assets-path",
     "store", "e2e-testing", "testing-always-allow-setup", "engine-path", "secret-store",
@@ -34,6 +34,6 @@ INFLUXD_OPTIONS = {
 
 
 def test_every_key_is_an_option_influxd_reads(dev_run):
-    config = tomllib.loads(rendered_files(dev_run)["influx"][CONFIG])
+    config = tomllib.loads(rendered_files(dev_run)["influx"][CONFIG_FILE])
     assert {"tls-cert", "tls-key", "bolt-path", "engine-path"} <= set(config)
     assert set(config) - INFLUXD_OPTIONS == set()
