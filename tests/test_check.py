@@ -4,11 +4,9 @@ resolves here), the Grafana steps against a small local HTTPS stand-in of Grafan
 no Grafana here) whose "InfluxDB" is what a Telegraf-like subscriber reads off that broker, the
 AWS steps against moto. Each step passes, and fails for the right reason."""
 
+import base64
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import boto3
 import pytest
@@ -17,6 +15,7 @@ from moto import mock_aws
 from broker import Broker, Client, free_port, signed_by_stack_ca, write_etc
 from components.mqtt_users import TELEGRAF
 from components.opendtu_data import PROBE
+from loopback_http import Server
 from tools import check
 from tools.plan import rendered_files
 
@@ -53,73 +52,43 @@ class StandInGrafana:
     """Grafana's API as `make check` uses it, over HTTPS with a certificate from the stack's CA.
     Its "InfluxDB" holds what a Telegraf-like subscriber received from the broker."""
 
-    def __init__(self, certificate, tmp_path: Path, healthy=True, dashboard=True, rules=()):
+    def __init__(self, certificate):
         self.values: list[float] = []
-        self.healthy, self.dashboard, self.rules = healthy, dashboard, list(rules)
-        stand_in = self
+        self.healthy, self.dashboard, self.rules = True, True, []
+        self.late_queries = 0  # queries answered as if Telegraf had not written yet
+        self.server = Server(self.respond, tls=certificate)
+        self.url = self.server.url + "/"
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def answer(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def authorized(self):
-                import base64
-                expected = "Basic " + base64.b64encode(f"admin:{ADMIN}".encode()).decode()
-                if self.headers.get("Authorization") != expected:
-                    self.answer(401, {"message": "invalid username or password"})
-                    return False
-                return True
-
-            def do_GET(self):
-                if not self.authorized():
-                    return
-                if self.path == "/api/datasources/uid/solarmonitor-influxdb/health":
-                    self.answer(200, {"status": "OK", "message": "datasource is working. 3 buckets found"}
-                                if stand_in.healthy else {"status": "ERROR", "message": "401 Unauthorized"})
-                elif self.path == "/api/dashboards/uid/solarmonitor-opendtu" and stand_in.dashboard:
-                    self.answer(200, {"dashboard": {"title": "OpenDTU solar"}})
-                elif self.path == "/api/v1/provisioning/alert-rules":
-                    self.answer(200, [{"uid": uid} for uid in stand_in.rules])
-                else:
-                    self.answer(404, {"message": "not found"})
-
-            def do_POST(self):
-                if not self.authorized():
-                    return
-                query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                flux = query["queries"][0]["query"]
-                wanted = [v for v in stand_in.values if f"r._value == {v!r}" in flux
-                          and 'r._measurement == "solarmonitor_probe"' in flux]
-                self.answer(200, {"results": {"probe": {"status": 200, "frames": [
-                    {"schema": {"fields": [{"name": "_value"}]}, "data": {"values": [wanted]}}]}}})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        import ssl
-        (tmp_path / "grafana.key").write_bytes(certificate[0])
-        (tmp_path / "grafana.crt").write_bytes(certificate[1])
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(tmp_path / "grafana.crt", tmp_path / "grafana.key")
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://localhost:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def respond(self, path, headers, body):
+        expected = "Basic " + base64.b64encode(f"admin:{ADMIN}".encode()).decode()
+        if headers.get("Authorization") != expected:
+            status, answer = 401, {"message": "invalid username or password"}
+        elif path == "/api/ds/query":
+            flux = json.loads(body)["queries"][0]["query"]
+            wanted = [v for v in self.values if f"r._value == {v!r}" in flux
+                      and 'r._measurement == "solarmonitor_probe"' in flux]
+            if self.late_queries:
+                self.late_queries, wanted = self.late_queries - 1, []
+            status, answer = 200, {"results": {"probe": {"status": 200, "frames": [
+                {"schema": {"fields": [{"name": "_value"}]}, "data": {"values": [wanted]}}]}}}
+        elif path == "/api/datasources/uid/solarmonitor-influxdb/health":
+            status, answer = 200, ({"status": "OK", "message": "datasource is working. 3 buckets found"}
+                                   if self.healthy else {"status": "ERROR", "message": "401 Unauthorized"})
+        elif path == "/api/dashboards/uid/solarmonitor-opendtu" and self.dashboard:
+            status, answer = 200, {"dashboard": {"title": "OpenDTU solar"}}
+        elif path == "/api/v1/provisioning/alert-rules":
+            status, answer = 200, [{"uid": uid} for uid in self.rules]
+        else:
+            status, answer = 404, {"message": "not found"}
+        return status, {"Content-Type": "application/json"}, json.dumps(answer)
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture
-def grafana(certificate, tmp_path):
-    stand_in = StandInGrafana(certificate, tmp_path)
+def grafana(certificate):
+    stand_in = StandInGrafana(certificate)
     yield stand_in
     stand_in.close()
 
@@ -181,6 +150,15 @@ def test_the_probe_travels_from_the_broker_to_the_readback(settings, grafana, te
     assert len(grafana.values) == 1
 
 
+def test_the_probe_is_read_again_until_it_arrives(settings, grafana, telegraf, program):
+    """Telegraf writes every 10 s: the first reads find nothing, a later one finds the probe."""
+    grafana.late_queries = 2
+    result = check.probe_arrives(settings, stand_in_of(grafana, program), "hoymiles", wait=10,
+                                 poll=0.1)
+    assert result.mark == check.PASS, result.lines()
+    assert sum(path == "/api/ds/query" for path, _, _ in grafana.server.requests) == 3
+
+
 def test_a_probe_that_never_arrives_fails_in_bounded_time(settings, grafana, program):
     # No Telegraf: the broker takes the probe, nothing writes it.
     result = check.probe_arrives(settings, stand_in_of(grafana, program), "hoymiles", wait=1,
@@ -238,22 +216,11 @@ def aws():
 
 
 @pytest.fixture
-def echo(tmp_path):
+def echo():
     """An echo service answering with the home's public address."""
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"1.2.3.4\n")
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    server = Server(lambda *request: (200, {"Content-Type": "text/plain"}, "1.2.3.4\n"))
+    yield server.url + "/"
+    server.close()
 
 
 def test_the_home_address_step(aws, echo):

@@ -6,50 +6,13 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import ROOT
+from loopback_http import Server
 
 AGENT = ROOT / "pi" / "ip_agent.py"
-
-
-class Server:
-    """A loopback HTTP server whose answers tests set; it records what it was asked."""
-
-    def __init__(self, respond):
-        self.respond, self.requests = respond, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode() if length else ""
-                server.requests.append((self.path, dict(self.headers), body))
-                status, headers, text = server.respond(self.path, self.headers, body)
-                data = text.encode()
-                self.send_response(status)
-                for key, value in {"Content-Length": str(len(data)), **headers}.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 def soap(action: str, values: dict) -> str:
