@@ -80,7 +80,7 @@ def telegraf_like(broker, run, consumer, ca_file, skip_subscribe_if_session=Fals
     return client
 
 
-def opendtu_lines(rounds: int, prefix_free=True) -> tuple[list[str], str]:
+def opendtu_lines(rounds: int) -> tuple[list[str], str]:
     """Every topic of the design installation, `rounds` times, with a payload unique per round."""
     topics = [topic.topic for topic in all_topics(INVERTERS)]
     return topics, "".join(f"{topic}\t{n}\n" for n in range(rounds) for topic in topics)
