@@ -4,7 +4,9 @@
 # it), libmbedtls-dev and gcc (the tests build an OpenDTU-like client against mbedTLS 2.28, the
 # TLS library of OpenDTU's firmware), jq (the influx node's scripts use it), Node.js and npm
 # (the tests type-check every Flux query with Flux's own front end, compiled to WebAssembly),
-# systemd's own unit parser (systemd-analyze verify reads every unit the stack installs).
+# systemd's own unit parser (systemd-analyze verify reads every unit the stack installs),
+# debootstrap (the Pi installer's test runs it in fresh Debian roots) and openssl (its strict
+# certificate checks are Python 3.13's).
 set -euo pipefail
 
 missing=()
@@ -16,6 +18,8 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"
