@@ -47,6 +47,7 @@ from broker import Broker, Client, write_etc
 from conftest import ROOT
 from debian_root import Root, debootstrap
 from loopback_http import Server
+from test_mqtt_broker_real import add_observer
 from tools.plan import rendered_files
 
 HERE = Path(__file__).resolve().parent
@@ -140,10 +141,7 @@ def world(full_run, tmp_path):
     aws = Lambda()
     echo = Server(lambda *request: (200, {"Content-Type": "text/plain"}, HOME_IPV4 + "\n"))
     broker = Broker(write_etc(rendered_files(full_run)["mqtt"], tmp_path / "etc"))
-    subprocess.run(["mosquitto_passwd", "-b", str(broker.etc / "passwd"), "observer", "watch"],
-                   check=True, capture_output=True, timeout=10)
-    with (broker.etc / "acl").open("a") as acl:
-        acl.write("\nuser observer\ntopic read #\n")
+    add_observer(broker)
     broker.start()
     yield aws, echo, broker
     broker.cleanup()
@@ -187,9 +185,10 @@ def copy_clone(root: Root, destination: str) -> Path:
     return target
 
 
-def install(root: Root, clone: str = "solarmonitor") -> subprocess.CompletedProcess:
+def install(root: Root, clone: str = "solarmonitor", config: str = "pi.ini"
+            ) -> subprocess.CompletedProcess:
     """`sudo solarmonitor/pi/install.sh pi.ini` in root's home."""
-    return root.run("/bin/sh", "-c", f"cd /root && {clone}/pi/install.sh pi.ini")
+    return root.run("/bin/sh", "-c", f"cd /root && {clone}/pi/install.sh {config}")
 
 
 def ok(done: subprocess.CompletedProcess) -> str:
@@ -329,7 +328,7 @@ def fresh_install(archive: Path, path: Path, program, ini: str, world) -> dict:
     assert "systemd is not running here" in output
     state = installed_state(root)
     check_works(root, program, world)
-    again = ok(install(root))
+    again = ok(install(root, config="/etc/solarmonitor/solarmonitor.ini"))  # the installed one
     assert "installing" not in again and "building" not in again, again
     assert installed_state(root) == state
     root.remove()
@@ -405,34 +404,52 @@ def over_the_older_installer(archive: Path, path: Path, program, ini: str, world
         "enabled", "static", "enabled"]
     assert (root.path / PREFIX / "solix-venv/bin/pip").exists()
 
+    # What versions before that one left: the config's old place, a module and a package
+    # (iniconfig, in the bridge's venv) since dropped.
+    (root.path / "etc/solarmonitor/ip-agent.ini").write_text("[aws]\n")
+    (root.path / PREFIX / "dropped_module.py").write_text("")
+    ok(root.run(f"/{PREFIX}/solix-venv/bin/python", "-m", "pip", "install", "--quiet",
+                "iniconfig==2.0.0"))
+
     updated = ok(install(root))
     assert "building /opt/solarmonitor-ip-agent/venv" in updated  # built by another version
     state = installed_state(root)
     check_works(root, program, world)
+
+    # The battery goes: so do its bridge, venv and group.
+    without = configparser.ConfigParser(interpolation=None)
+    without.read_string(ini)
+    without["solix"]["devices"] = "none"
+    with (root.path / "root/pi.ini").open("w") as file:
+        without.write(file)
+    assert "so no battery bridge" in ok(install(root))
+    assert root.run("systemctl", "is-enabled", *UNITS).stdout.split() == [
+        "enabled", "static", "disabled"]
+    assert not (root.path / PREFIX / "solix-venv").exists()
+    assert ok(root.run("id", "-nG", "solarmonitor")).split() == ["solarmonitor"]
     root.remove()
     return state
+
+
+def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, program, world):
+    """The fresh install and `scenario` side by side in roots of `release`: the same state."""
+    archive = debootstrap(release, scratch)
+    ini = pi_ini(program, *world)
+    fresh, other = side_by_side(
+        lambda: fresh_install(archive, scratch / "fresh", program, ini, world),
+        lambda: scenario(archive, scratch / "other", program, ini, world))
+    assert fresh["venv"][2].startswith(f"python {python},")
+    assert other == fresh
 
 
 @pytest.mark.slow
 @needs_root
 def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, full_run, world):
-    archive = debootstrap("bookworm", scratch)
-    ini = pi_ini(full_run, *world)
-    fresh, recovered = side_by_side(
-        lambda: fresh_install(archive, scratch / "fresh", full_run, ini, world),
-        lambda: after_a_failed_and_two_killed_runs(archive, scratch / "recovered", full_run, ini,
-                                                   world))
-    assert fresh["venv"][2].startswith("python 3.11,")
-    assert recovered == fresh
+    fresh_and_one_more("bookworm", "3.11", after_a_failed_and_two_killed_runs, scratch, full_run,
+                       world)
 
 
 @pytest.mark.slow
 @needs_root
 def test_trixie_from_nothing_and_over_the_older_installer(scratch, full_run, world):
-    archive = debootstrap("trixie", scratch)
-    ini = pi_ini(full_run, *world)
-    fresh, updated = side_by_side(
-        lambda: fresh_install(archive, scratch / "fresh", full_run, ini, world),
-        lambda: over_the_older_installer(archive, scratch / "updated", full_run, ini, world))
-    assert fresh["venv"][2].startswith("python 3.13,")
-    assert updated == fresh
+    fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, full_run, world)
