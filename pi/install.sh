@@ -79,7 +79,7 @@ if ! id -u "$user" >/dev/null 2>&1; then
 fi
 if wants bluetooth; then
   usermod -a -G bluetooth "$user"  # the group BlueZ answers over D-Bus (bluez creates it)
-elif id -nG "$user" | grep -qw bluetooth; then
+elif [[ " $(id -nG "$user") " == *" bluetooth "* ]]; then
   gpasswd -d "$user" bluetooth >/dev/null
 fi
 
