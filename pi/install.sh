@@ -36,7 +36,10 @@ ensure_packages() {
   echo "installing from Debian's packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   if [ "$apt_updated" = no ]; then
-    dpkg --configure -a  # finishes what an interrupted apt or dpkg left half-installed
+    # Finishes what an interrupted apt or dpkg left: configures what it had unpacked. A package
+    # it left half-unpacked cannot be configured ("very bad inconsistent state"): apt-get
+    # install below reinstalls it.
+    dpkg --configure -a >/dev/null 2>&1 || true
     apt-get update -qq
     apt_updated=yes
   fi

@@ -431,9 +431,13 @@ def over_the_older_installer(archive: Path, path: Path, program, ini: str, world
     return state
 
 
-def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, program, world):
+def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, request):
     """The fresh install and `scenario` side by side in roots of `release`: the same state."""
-    archive = debootstrap(release, scratch)
+    with ThreadPoolExecutor(1) as pool:
+        archive = pool.submit(debootstrap, release, scratch)
+        # Meanwhile, the stack's program and the world around the Pi.
+        program, world = request.getfixturevalue("full_run"), request.getfixturevalue("world")
+        archive = archive.result()
     ini = pi_ini(program, *world)
     fresh, other = side_by_side(
         lambda: fresh_install(archive, scratch / "fresh", program, ini, world),
@@ -444,12 +448,11 @@ def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, progr
 
 @pytest.mark.slow
 @needs_root
-def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, full_run, world):
-    fresh_and_one_more("bookworm", "3.11", after_a_failed_and_two_killed_runs, scratch, full_run,
-                       world)
+def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, request):
+    fresh_and_one_more("bookworm", "3.11", after_a_failed_and_two_killed_runs, scratch, request)
 
 
 @pytest.mark.slow
 @needs_root
-def test_trixie_from_nothing_and_over_the_older_installer(scratch, full_run, world):
-    fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, full_run, world)
+def test_trixie_from_nothing_and_over_the_older_installer(scratch, request):
+    fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, request)
