@@ -109,6 +109,17 @@ def test_the_broker_certificate_passes_the_checks_of_python_3_13(full_run, tmp_p
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_quick_loop_of_the_readme_leaves_out_only_the_slow_tests():
+    pytest_command = ROOT / ".venv" / "bin" / "pytest"  # .venv/bin/pytest -m "not slow"
+    done = subprocess.run([str(pytest_command), "-m", "not slow", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", str(Path(__file__))],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert collected and not any("from_nothing" in line for line in collected)
+    assert "2 deselected" in done.stdout
+
+
 # --- the world around the Pi: Lambda, echo service, broker --------------------------------------
 
 class Lambda:
