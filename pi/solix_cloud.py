@@ -65,6 +65,13 @@ MAX_BACKOFF_SECONDS = 900.0
 # (errors.py:119, code 100053 "try again in 24 hours"); a changed config restarts the bridge.
 LOGIN_RETRY_SECONDS = 3600.0
 SAFE_LEVEL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what may become an MQTT topic level
+# A site whose values' `updated_time` has not moved for this long is not published: its
+# Solarbank stopped reporting, and the cloud would hand over the same old values as "now". Three
+# times the slowest refresh anker-solix-api's README reports (5 minutes).
+STALE_SECONDS = 15 * 60
+# `updated_time` that says nothing: anker-solix-api sees "1970-01-01 00:00:00" even with valid
+# values (poller.py:224); the scene's own top-level one reads "01-01-0001 00:00:00".
+UNKNOWN_TIME = re.compile(r"^(|1970-.*|0001-.*|01-01-0001.*)$")
 
 # A Solarbank entry's values that mean what SolixBLE's property of that name means (W or %):
 # `battery_power` is the state of charge in % (api.py:363), `photovoltaic_power` the solar input,
@@ -239,9 +246,14 @@ def solarbank_reading(entry: Mapping[str, Any]) -> tuple[Reading | None, str | N
     return Reading(serial=serial, model=model, numbers=numbers), None
 
 
+def solarbank_info(scene: Mapping[str, Any]) -> Mapping[str, Any]:
+    info = scene.get("solarbank_info")
+    return info if isinstance(info, Mapping) else {}
+
+
 def scene_readings(site_id: str, scene: Mapping[str, Any]) -> tuple[list[Reading], list[str]]:
     """The Solarbanks of one site's scene info, and notes on what was left out."""
-    info = scene.get("solarbank_info") if isinstance(scene.get("solarbank_info"), Mapping) else {}
+    info = solarbank_info(scene)
     entries = [e for e in info.get("solarbank_list") or [] if isinstance(e, Mapping)]
     # The cloud marks a site's Solarbank values invalid with is_display_data false (poller.py:199).
     if entries and info.get("is_display_data") is False:
@@ -279,6 +291,7 @@ class CloudClient:
         self.gtoken: str | None = None
         self.expires_at = 0.0
         self.logins = 0
+        self.stamps: dict[str, tuple[str, float]] = {}  # site -> (updated_time, seen since)
 
     @property
     def name(self) -> str:
@@ -354,6 +367,20 @@ class CloudClient:
             self.login()
             return self._post(path, body)
 
+    def _stale(self, site_id: str, scene: Mapping[str, Any]) -> str | None:
+        """Why a site's values are too old to send, or None (a time that says nothing: None)."""
+        stamp = one_line(solarbank_info(scene).get("updated_time") or "", 40)
+        if UNKNOWN_TIME.match(stamp):
+            return None
+        now = time.monotonic()
+        if self.stamps.get(site_id, ("", 0.0))[0] != stamp:
+            self.stamps[site_id] = (stamp, now)
+        unchanged = now - self.stamps[site_id][1]
+        if unchanged > STALE_SECONDS:
+            return (f"site {site_id}: its Solarbank values have not changed since {stamp} "
+                    f"({unchanged / 60:.0f} min); not sent until they do")
+        return None
+
     def read(self) -> CloudRead:
         """Every Solarbank of every site of the account. Raises CloudError when the account or
         its site list cannot be read; a site whose scene cannot be read is one of the errors."""
@@ -371,6 +398,10 @@ class CloudClient:
                 raise
             except CloudError as error:
                 result.errors.append(f"site {site_id}: {error}")
+                continue
+            stale = self._stale(site_id, scene)
+            if stale:
+                result.notes.append(stale)
                 continue
             readings, notes = scene_readings(site_id, scene)
             result.notes += notes
