@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
 import json
 import logging
 import math
@@ -229,6 +230,10 @@ def solarbank_reading(entry: Mapping[str, Any]) -> tuple[Reading | None, str | N
     # device's values are its last ones, not now's, and a late value is a wrong value.
     if str(entry.get("status", "1")) == "0":
         return None, f"{serial} ({model}) is offline in the cloud; its last values are not sent"
+    # The app does not show it: `is_display` is false exactly in the two recordings anker-solix-api
+    # names invalid (examples/SB2_SM_AiMode_Schedule_invalid, SB2_SM_NoPvEnergy_Invalid), all 0 %.
+    if entry.get("is_display") is False:
+        return None, f"{serial} ({model}): the cloud does not display its values; not sent"
     numbers: dict[str, int | float] = {}
     for name, key in PERCENT.items():
         value = number(entry.get(key))
@@ -313,18 +318,18 @@ class CloudClient:
                 status, text = response.status, response.read(MAX_ANSWER)
         except urllib.error.HTTPError as error:
             status, text = error.code, error.read(MAX_ANSWER)
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise CloudError(f"{self.name} unreachable: {one_line(reason)}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            reason = one_line(getattr(error, "reason", error)) or type(error).__name__
+            raise CloudError(f"{self.name} unreachable: {reason}") from None
         try:
             answer = json.loads(text)
         except (ValueError, UnicodeDecodeError):
             answer = None
         if not isinstance(answer, dict):
-            answer = {"msg": f"HTTP {status}, not a JSON answer"}
+            answer = {"msg": "not a JSON answer"}
         code = number(answer.get("code"))  # a number, sometimes written as a string
         message = one_line(answer.get("msg") or f"HTTP {status}")
-        said = f"{message} (code {code}, HTTP {status})"
+        said = f"{message} ({'' if code is None else f'code {code}, '}HTTP {status})"
         if path == LOGIN and (status >= 400 or code != 0):
             raise LoginRefused(f"{self.name} refused the login of {self.settings.email}: {said}")
         if status in (401, 403) or code in TOKEN_REJECTED_CODES:

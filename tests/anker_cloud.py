@@ -96,7 +96,7 @@ class StandInCloud:
         # How it says no: to a wrong password, to an expired token (HTTP status, code).
         self.refusal = (200, 26108)
         self.expired = (401, 401)
-        self.faults: dict[str, tuple[int, dict]] = {}  # path -> answer, to make a path fail
+        self.faults: dict[str, tuple[int, dict | str]] = {}  # path -> answer, to make it fail
         self.server = Server(self.respond, tls=(key, cert))
         self.url = self.server.url
 
@@ -194,5 +194,7 @@ class StandInCloud:
         return (unpadder.update(padded) + unpadder.finalize()).decode()
 
     @staticmethod
-    def _answer(status: int, document: dict):
+    def _answer(status: int, document: dict | str):
+        if isinstance(document, str):  # what a proxy in front of it might say
+            return status, {"Content-Type": "text/html"}, document
         return status, {"Content-Type": "application/json"}, json.dumps(document)

@@ -228,6 +228,7 @@ def test_odd_answers_are_left_out_with_a_reason_and_never_become_numbers(tmp_pat
         ("TESTSHARED000001", {"battery_percentage": 33, "solar_power_in": 0, "power_out": 120})]
     notes = "\n".join(result.notes)
     for reason in ("marks its Solarbank values invalid", "TESTOFFLINE00001 (A17C0) is offline",
+                   "TESTHIDDEN000001 (A17C1): the cloud does not display its values",
                    "'TEST/+#/00000001' cannot be a topic", "TESTEMPTY0000001 (A17C0): no values"):
         assert reason in notes
 
@@ -346,6 +347,17 @@ def test_a_failing_site_list_is_one_line_and_exit_4(program, broker, cloud, tmp_
     assert errors == [f"solix bridge: cloud {cloud.url}: {SITE_LIST} failed: Bad Gateway "
                       "(code 502, HTTP 502)"]
     assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_or_garbled_cloud_is_a_cloud_error_naming_the_server(cloud):
+    unreachable = solix_cloud.CloudClient(cloud_settings(cloud, server="https://localhost:1"))
+    with pytest.raises(solix_cloud.CloudError, match=r"^cloud https://localhost:1 unreachable: "):
+        unreachable.read()
+    cloud.faults[SITE_LIST] = (502, "<html><body>502 Bad Gateway</body></html>")
+    with pytest.raises(solix_cloud.CloudError) as garbled:
+        solix_cloud.CloudClient(cloud_settings(cloud)).read()
+    assert str(garbled.value) == (f"cloud {cloud.url}: {SITE_LIST} failed: not a JSON answer "
+                                  "(HTTP 502)")
 
 
 def test_a_site_whose_scene_fails_does_not_hold_back_the_others(program, broker, tmp_path):
