@@ -283,15 +283,24 @@ class CloudRead:
 
 # --- the client ---------------------------------------------------------------------------------
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a place to send the token and the password to."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 class CloudClient:
     """Anker's cloud for one account: logs in when needed, lists the sites, reads their scenes."""
 
     def __init__(self, settings: CloudSettings):
         self.settings = settings
         try:
-            self.context = ssl.create_default_context(cafile=settings.ca_file)
+            context = ssl.create_default_context(cafile=settings.ca_file)
         except (OSError, ssl.SSLError) as error:
             raise ValueError(f"[solix_cloud] ca_file: {settings.ca_file}: {error}") from None
+        self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
+                                                  _NoRedirect())
         self.token: str | None = None
         self.gtoken: str | None = None
         self.expires_at = 0.0
@@ -313,8 +322,7 @@ class CloudClient:
         request = urllib.request.Request(self.settings.server + path, method="POST",
                                          data=json.dumps(body).encode(), headers=self._headers())
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS,
-                                        context=self.context) as response:
+            with self.opener.open(request, timeout=TIMEOUT_SECONDS) as response:
                 status, text = response.status, response.read(MAX_ANSWER)
         except urllib.error.HTTPError as error:
             status, text = error.code, error.read(MAX_ANSWER)
@@ -330,11 +338,12 @@ class CloudClient:
         code = number(answer.get("code"))  # a number, sometimes written as a string
         message = one_line(answer.get("msg") or f"HTTP {status}")
         said = f"{message} ({'' if code is None else f'code {code}, '}HTTP {status})"
-        if path == LOGIN and (status >= 400 or code != 0):
+        fine = 200 <= status < 300 and code == 0
+        if path == LOGIN and not fine:
             raise LoginRefused(f"{self.name} refused the login of {self.settings.email}: {said}")
         if status in (401, 403) or code in TOKEN_REJECTED_CODES:
             raise TokenRejected(f"{self.name} rejected the token: {said}")
-        if status >= 400 or code != 0:
+        if not fine:
             raise CloudError(f"{self.name}: {path} failed: {said}")
         data = answer.get("data")
         if not isinstance(data, dict):

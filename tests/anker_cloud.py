@@ -97,6 +97,7 @@ class StandInCloud:
         self.refusal = (200, 26108)
         self.expired = (401, 401)
         self.faults: dict[str, tuple[int, dict | str]] = {}  # path -> answer, to make it fail
+        self.redirect: str | None = None  # a Location header on every answer
         self.server = Server(self.respond, tls=(key, cert))
         self.url = self.server.url
 
@@ -193,8 +194,8 @@ class StandInCloud:
         unpadder = padding.PKCS7(128).unpadder()
         return (unpadder.update(padded) + unpadder.finalize()).decode()
 
-    @staticmethod
-    def _answer(status: int, document: dict | str):
+    def _answer(self, status: int, document: dict | str):
+        headers = {"Location": self.redirect} if self.redirect else {}
         if isinstance(document, str):  # what a proxy in front of it might say
-            return status, {"Content-Type": "text/html"}, document
-        return status, {"Content-Type": "application/json"}, json.dumps(document)
+            return status, {**headers, "Content-Type": "text/html"}, document
+        return status, {**headers, "Content-Type": "application/json"}, json.dumps(document)

@@ -353,6 +353,11 @@ def test_an_unreachable_or_garbled_cloud_is_a_cloud_error_naming_the_server(clou
     unreachable = solix_cloud.CloudClient(cloud_settings(cloud, server="https://localhost:1"))
     with pytest.raises(solix_cloud.CloudError, match=r"^cloud https://localhost:1 unreachable: "):
         unreachable.read()
+    cloud.faults[SITE_LIST] = (302, {"code": 0, "msg": "elsewhere"})  # with a Location below
+    cloud.redirect = "https://localhost:1/"
+    with pytest.raises(solix_cloud.CloudError, match=r"failed: elsewhere \(code 0, HTTP 302\)"):
+        solix_cloud.CloudClient(cloud_settings(cloud)).read()
+    assert cloud.paths.count(SITE_LIST) == 1  # not followed
     cloud.faults[SITE_LIST] = (502, "<html><body>502 Bad Gateway</body></html>")
     with pytest.raises(solix_cloud.CloudError) as garbled:
         solix_cloud.CloudClient(cloud_settings(cloud)).read()
