@@ -212,7 +212,7 @@ def number(value: Any) -> int | float | None:
             return None
     try:
         parsed = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if not math.isfinite(parsed):
         return None
