@@ -64,6 +64,12 @@ def test_an_ipv6_prefix_with_host_bits_is_refused_naming_the_prefix_meant(writte
     assert f"did you mean {meant}?" in message and written in message
 
 
+def test_the_pis_lambda_is_capped_unless_the_account_cannot_reserve():
+    assert settings().ip_guard_reserve_concurrency is True
+    assert settings(ipGuardReserveConcurrency="false").ip_guard_reserve_concurrency is False
+    refused("ipGuardReserveConcurrency", ipGuardReserveConcurrency="no")
+
+
 def test_missing_home_cidrs_is_refused():
     with pytest.raises(ConfigError, match="homeCidrs"):
         parse_settings({}, region="eu-central-1")
