@@ -191,9 +191,9 @@ def detect_ipv4(settings: Settings) -> Finding:
     except KeyError:
         return Finding(None, "the FritzBox's answer named no WAN address", doubtful=True)
     except _SOURCE_ERRORS as error:
-        return Finding(None, f"no FritzBox answered at {settings.fritzbox_url} ({error}); an echo "
-                             "service alone cannot tell the home's own address from a shared one",
-                       doubtful=True)
+        return Finding(None, f"no usable answer from a FritzBox at {settings.fritzbox_url} "
+                             f"({error}); an echo service alone cannot tell the home's own "
+                             "address from a shared one", doubtful=True)
     if wan in ("", "0.0.0.0"):
         return Finding(None, "the FritzBox has no IPv4 WAN address (a DS-Lite line)")
     try:
@@ -247,10 +247,13 @@ def detect_ipv6(settings: Settings) -> Finding:
         return Finding(None, f"no FritzBox answered for the IPv6 prefix ({error})", doubtful=True)
     prefix = answer.get("NewIPv6Prefix", "").strip()
     length = answer.get("NewPrefixLength", "").strip()
+    # Some firmware writes the prefix in CIDR notation too ("2001:db8:8406:7600::/56", as
+    # public FritzBox clients' test data shows); its length must then be NewPrefixLength.
+    prefix, slash, inline = prefix.partition("/")
     if not prefix or prefix == "::":
         return Finding(None, "the FritzBox has no IPv6 prefix")
     try:
-        if not length.isdigit():
+        if not length.isdigit() or (slash and inline != length):
             raise AddressError(f"IPv6 prefix {prefix[:64]!r} has no valid length")
         delegated = ipaddress.IPv6Network(normalise_ipv6_prefix(f"{prefix}/{length}"))
     except AddressError as error:
@@ -275,6 +278,7 @@ def detect(settings: Settings) -> tuple[dict[str, str], str, bool]:
     findings = {"ipv4": detect_ipv4(settings), "ipv6_prefix": detect_ipv6(settings)}
     event = {key: found.cidr for key, found in findings.items() if found.cidr}
     notes = "; ".join(f"{key.split('_')[0]}: {found.note}" for key, found in findings.items())
+    notes = " ".join(notes.split())  # one journal line, whatever a source answered
     return event, notes, any(found.doubtful for found in findings.values())
 
 

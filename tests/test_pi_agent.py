@@ -121,12 +121,12 @@ path = {self.state}
             return answer
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
 
-    def run(self, *extra):
+    def run(self, *extra, trusted=None):
         self.addresses.write_text(if_inet6(self.own_ipv6))
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.config.parent),
                "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "NO_PROXY": "*",
-               "SSL_CERT_FILE": str(self.trusted)}
+               "SSL_CERT_FILE": str(trusted or self.trusted)}
         done = subprocess.run([sys.executable, str(AGENT), "--config", str(self.config), "--once",
                                *extra], capture_output=True, text=True, timeout=60, env=env)
         assert len(done.stdout.strip().splitlines()) == 1, done.stdout + done.stderr
@@ -237,7 +237,7 @@ def test_without_a_fritzbox_nothing_is_sent(home):
     home.write_config(fritzbox_url="http://127.0.0.1:9")
     done = home.run()
     assert done.returncode == 1 and home.payloads == [] and not home.state.exists()
-    assert "no FritzBox answered" in done.stdout and home.echo_server.requests == []
+    assert "no usable answer from a FritzBox" in done.stdout and home.echo_server.requests == []
 
 
 def test_when_the_fritzbox_and_the_echo_disagree_ipv4_is_left_alone(home):
@@ -269,6 +269,14 @@ def test_an_echo_service_over_plain_http_is_refused(home):
     assert home.payloads == []
 
 
+def test_an_echo_service_whose_certificate_is_not_trusted_confirms_nothing(home, tmp_path):
+    _, stranger = self_signed("localhost", [x509.DNSName("localhost")])
+    (tmp_path / "other.pem").write_bytes(stranger)
+    done = home.run(trusted=tmp_path / "other.pem")
+    assert done.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in done.stdout, done.stdout
+    assert home.payloads == [{"ipv6_prefix": HOME_LAN}]
+
+
 def test_an_echo_redirecting_to_plain_http_is_not_followed(home):
     home.ipv4 = "1.2.3.4"  # a host posing as fritz.box, and answering plain HTTP as well
     home.echo = (302, {"Location": home.fritzbox.url + "/ip"}, "")
@@ -297,6 +305,7 @@ def test_unusable_ipv4_answers_never_reach_the_lambda(home, fritzbox, echo):
 @pytest.mark.parametrize("prefix", [
     ("fd00:1:2::", "48"), ("2a01:4f8::", "32"), ("garbage", "56"), ("2a01::", "x"),
     ("2a01:4f8:1:200::1", "56"),  # host bits set
+    ("2a01:4f8:1:200::/48", "56"),  # two lengths
     ("2a01:4f8:1:200::", "96"),  # narrower than the Pi's /64: it cannot hold it
 ])
 def test_unusable_ipv6_prefixes_never_reach_the_lambda(home, prefix):
@@ -316,6 +325,12 @@ def test_ipv6_needs_exactly_one_of_the_pis_own_networks_in_the_prefix(home, own)
     done = home.run()
     assert done.returncode == 1, done.stdout
     assert home.payloads == [{"ipv4": "8.8.8.8/32"}]
+
+
+def test_a_prefix_the_fritzbox_writes_in_cidr_notation_is_understood(home):
+    home.ipv6 = ("2a01:4f8:1:200::/56", "56")
+    assert home.run().returncode == 0
+    assert home.payloads == [{"ipv4": "8.8.8.8/32", "ipv6_prefix": HOME_LAN}]
 
 
 def test_a_line_without_an_ipv6_prefix_sends_ipv4_and_is_fine(home):
