@@ -50,7 +50,8 @@ network = Network("network", NetworkArgs(
     instance_types=tuple(spec.instance_type for spec in settings.nodes.values())))
 guard = IpGuard("ipguard", IpGuardArgs(
     vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(),
-    ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ())))
+    ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ()),
+    reserve_concurrency=settings.ip_guard_reserve_concurrency))
 ssh = SshKey("ssh")
 ca = CertificateAuthority("ca")
 alerts = Alerts("alerts", AlertsArgs(email=settings.alert_email)) if settings.alert_email else None

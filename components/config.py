@@ -107,6 +107,8 @@ class Settings:
     """Where alerts go (through SNS); None: no alerts."""
     battery_alert_percent: int = 10
     """A Solix battery's state of charge below this alerts (when alerts and batteries are set)."""
+    ip_guard_reserve_concurrency: bool = True
+    """Cap the Pi's Lambda at one execution at a time; False for a new account that cannot."""
 
 
 def _fail(key: str, value: Any, expected: str) -> ConfigError:
@@ -421,6 +423,8 @@ def parse_settings(raw: Mapping[str, Any], region: Any,
         solix_cloud=parse_solix_cloud(raw.get("solixCloud"), raw.get(CLOUD_PASSWORD), secret_keys),
         alert_email=parse_alert_email(raw.get("alertEmail")),
         battery_alert_percent=_int("batteryAlertPercent", raw.get("batteryAlertPercent", 10), 1, 99),
+        ip_guard_reserve_concurrency=_bool("ipGuardReserveConcurrency",
+                                           raw.get("ipGuardReserveConcurrency", True)),
     )
 
 
@@ -428,7 +432,7 @@ NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
               "rawRetention", "backupDays", "mqttPlaintext", "domain", "solixDevices", "timezone",
               "energyPrice", "currency", "alertEmail", "batteryAlertPercent", "solixCloud",
-              CLOUD_PASSWORD)
+              CLOUD_PASSWORD, "ipGuardReserveConcurrency")
 _STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices", "solixCloud")
 
 

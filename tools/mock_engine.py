@@ -249,6 +249,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             {"secret": "mock-secret-" + secrets.token_hex(8)}),
         "aws:lambda/function:Function": _named("", "lambda", "function", lambda s, n, i: {
             "invokeArn": f"arn:aws:apigateway:{s.region}:lambda:path/{n}"}),
+        # The provider's id is the function's name (with ":qualifier" when one is given).
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": lambda s, n, i: (
+            i["functionName"], {}),
         "aws:iam/instanceProfile:InstanceProfile": _named("", "iam", "instance-profile"),
         "aws:cloudwatch/metricAlarm:MetricAlarm": _named("", "cloudwatch", "alarm"),
         # SNS ARNs have no resource type part: arn:aws:sns:<region>:<account>:<topic>.
