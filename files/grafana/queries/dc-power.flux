@@ -17,7 +17,7 @@ power = from(bucket: source)
   |> filter(fn: (r) => r._measurement == "mqtt_consumer" and r._field == "power" and r.channel =~ /^[1-9]$/)
   |> filter(fn: (r) => r.serial =~ /^${serial:regex}$/)
   |> group(columns: ["serial", "channel"])
-  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: true)
+  |> aggregateWindow(every: windowEvery, fn: mean, createEmpty: true)
   |> group()
 
 join.left(left: power, right: names,

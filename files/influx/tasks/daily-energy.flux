@@ -20,12 +20,13 @@ stop = now()
 {% endif %}
 
 {% include "flux/robust-energy.flux" %}
+{% include "flux/robust-steps-in.flux" %}
 
-steps = from(bucket: {{ bucket | quoted }})
-    |> range(start: start, stop: stop)
-    |> filter(fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "0" and r._field == "yieldtotal")
-    |> group(columns: ["serial"])
-    |> robustSteps()
+// The step into each day's first sample counts for that day (robustStepsIn reads the sample
+// before `start`), so the run after midnight writes yesterday's figure as the runs during it
+// did: a day's figure is only ever rewritten with the same or a later, larger one.
+steps = robustStepsIn(bucket: {{ bucket | quoted }}, start: start, stop: stop,
+    fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "0" and r._field == "yieldtotal")
 
 steps
     |> aggregateWindow(every: 1d, fn: sum, createEmpty: false, timeSrc: "_start")
