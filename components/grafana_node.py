@@ -46,7 +46,7 @@ def dashboard(bucket: str, history_bucket: str = "", raw_retention: str = "30d",
                   raw_retention=raw_retention, timezone=timezone, price=str(price),
                   currency=currency, currency_unit=(f"currency{currency}"
                                                     if currency in GRAFANA_CURRENCIES
-                                                    else f"suffix: {currency}"))
+                                                    else f"suffix:{currency}"))
     return json.dumps(json.loads(text), indent=2) + "\n"
 
 

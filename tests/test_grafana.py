@@ -150,7 +150,7 @@ def test_money_uses_the_price_and_currency():
     assert price["query"] == "0.32"
     other = json.loads(dashboard("b", "b_history", "30d", "UTC", 0.2, "XAF"))
     assert next(p for p in other["panels"] if p["title"] == "Value today")["fieldConfig"][
-        "defaults"]["unit"] == "suffix: XAF"
+        "defaults"]["unit"] == "suffix:XAF"
 
 
 def test_bucket_variables_are_the_stacks_buckets():

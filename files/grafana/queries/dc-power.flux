@@ -1,5 +1,8 @@
-// DC power of each input, named by its OpenDTU name where it has one (join.left keeps the
-// inputs without a name, as "<serial> input <n>").
+// DC power of each input, as "<serial> input <n>", with its OpenDTU name after it where it has
+// one: "116190745400 input 1 (Süd)". The name alone would not do: OpenDTU publishes "" for an
+// input nobody named (its default, src/Configuration.cpp) and two inputs may share a name, and
+// one legend name makes one series of both inputs' values (group by _field). join.left keeps
+// the inputs without a name.
 import "date"
 import "join"
 {% include "flux/source-bucket.flux" %}
@@ -23,5 +26,6 @@ power = from(bucket: source)
 join.left(left: power, right: names,
     on: (l, r) => l.serial == r.serial and l.channel == r.channel,
     as: (l, r) => ({_time: l._time, _value: l._value,
-        _field: if exists r._value then r._value else l.serial + " input " + l.channel}))
+        _field: l.serial + " input " + l.channel
+            + (if exists r._value and r._value != "" then " (" + r._value + ")" else "")}))
   |> group(columns: ["_field"])
