@@ -139,11 +139,12 @@ def test_every_rule_is_a_query_reduced_and_compared_linked_to_its_panel(alerting
 
 
 def range_seconds(query: str) -> int:
-    """How far back the query reads relative to now (0: it reads all time, `range(start: 0)`,
-    whatever the rule's relative time range)."""
+    """How far back the query reads relative to now (0: its range is its own, all time with
+    `range(start: 0)` or from the end of the latest daylight, whatever the rule's relative time
+    range)."""
     found = re.search(r"range\(start: -(\d+)([hd])\)", query)
     if found is None:
-        assert "range(start: 0)" in query
+        assert re.search(r"range\(start: (0|date\.sub\(d: 1h, from: reference\))\)", query)
         return 0
     amount, unit = found.groups()
     return int(amount) * {"h": 3600, "d": 86400}[unit]
