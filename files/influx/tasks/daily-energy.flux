@@ -12,7 +12,9 @@ option location = timezone.location(name: {{ timezone | quoted }})
 start = date.truncate(t: time(v: "START"), unit: 1d)
 stop = date.truncate(t: time(v: "STOP"), unit: 1d)
 {% else %}
-// Every hour: today so far, and yesterday again, to finish it after midnight.
+// Every hour: today so far, and yesterday again, to finish it after midnight. now() is the run's
+// scheduled hour (influxdb v2.9.1 task/backend/executor/executor.go:641-643, Now:
+// p.run.ScheduledFor), so the run at 00:00 reads yesterday whole however late it runs.
 option task = {name: "solarmonitor-daily-energy", every: 1h, offset: 2m}
 
 start = date.truncate(t: date.sub(d: 1d, from: now()), unit: 1d)
