@@ -98,6 +98,16 @@ def last(stream: Stream, column: str = "_value") -> Stream:
     return stream.then("last", out)
 
 
+def time_shift(stream: Stream, duration: timedelta) -> Stream:
+    """timeShift(duration): _start, _stop and _time moved by `duration`, in the rows and the group
+    key (universe.flux, timeShift: columns default ["_start", "_stop", "_time"])."""
+    columns = ("_start", "_stop", "_time")
+    def moved(d):
+        return {c: (v + duration if c in columns and v is not None else v) for c, v in d.items()}
+    return stream.then("timeShift", [(moved(k), [moved(r) for r in rows])
+                                     for k, rows in stream.tables])
+
+
 def sort(stream: Stream, columns=("_time",)) -> Stream:
     return stream.then("sort", [(k, sorted(rows, key=lambda r: tuple(r[c] for c in columns)))
                                 for k, rows in stream.tables])
@@ -149,6 +159,23 @@ def keep(stream: Stream, columns: list[str]) -> Stream:
     return stream.then("keep", [({c: v for c, v in k.items() if c in columns},
                                  [{c: r[c] for c in columns if c in r} for r in rows])
                                 for k, rows in stream.tables])
+
+
+def join_left(left: Stream, right: Stream, on, as_) -> Stream:
+    """join.left(): each left table meets the right table of the same group key; each left row
+    is joined with every right row `on` accepts, or, with none, once with a default record that
+    holds only the group key's columns (stdlib/join/join.flux, "Outer joins"; merge_join.go
+    flushes unmatched left rows at the end). The output keeps the left table's group key."""
+    rights = {tuple(sorted(k.items(), key=str)): rows for k, rows in right.tables}
+    out = []
+    for key, rows in left.tables:
+        matches = rights.get(tuple(sorted(key.items(), key=str)), [])
+        joined = []
+        for l in rows:
+            found = [r for r in matches if on(l, r)]
+            joined += [as_(l, r) for r in found] or [as_(l, dict(key))]
+        out.append((key, joined))
+    return Stream(out, None, [*left.ops, "join.left"])
 
 
 def reduce_table(stream: Stream, op: str, fn, column: str = "_value") -> Stream:
@@ -319,20 +346,45 @@ def window_every(window_period: timedelta, floor: timedelta) -> timedelta:
 
 # --- what Grafana does with a result --------------------------------------------------------
 
-def frame_names(stream: Stream) -> list[str]:
-    """The display name of each series Grafana makes of a Flux result: a table with `_value` and
-    a time column is a time series; its value field is named by the record's `_field` (absent:
-    "_value"), its labels are the other columns not starting with "_" (grafana/grafana
-    pkg/tsdb/influxdb/flux/builder.go at f533c414, Init and Append: isTag, `_field`)."""
-    names = []
+def frames(stream: Stream) -> list[dict]:
+    """The data frames Grafana's InfluxDB datasource makes of a Flux result, one per table
+    (grafana/grafana pkg/tsdb/influxdb/flux/builder.go at f533c414, Init and Append): a table
+    with `_value` and a time column (`_time`, else the first time column) is a time series, its
+    value field named by the record's `_field` (none: an empty name), labelled with every
+    other string column whose name does not start with "_", the frame named by `_measurement`;
+    any other table becomes a table frame with a field per column. Times as ISO text."""
+    out = []
     for _, rows in stream.tables:
         if not rows:
             continue
-        row = rows[0]
-        name = row.get("_field", "_value")
-        labels = {k: v for k, v in row.items() if not k.startswith("_") and k not in ("result", "table")}
-        names.append(name + (" " + str(labels) if labels else ""))
-    return names
+        columns = list(dict.fromkeys(c for r in rows for c in r))
+        times = [c for c in columns if isinstance(rows[0].get(c), datetime)]
+        if "_value" in columns and times:
+            time = "_time" if "_time" in times else times[0]
+            first = rows[0]
+            name = first.get("_field") if isinstance(first.get("_field"), str) else ""
+            labels = {c: first[c] for c in columns if c not in ("result", "table")
+                      and not c.startswith("_") and isinstance(first.get(c), str)}
+            out.append({"name": first.get("_measurement") or "", "fields": [
+                {"name": "Time" if time == "_time" else time, "type": "time",
+                 "values": [r[time].isoformat() for r in rows]},
+                {"name": name, "type": field_type(rows), "labels": labels,
+                 "values": [r.get("_value") for r in rows]}]})
+        else:
+            out.append({"name": "", "fields": [
+                {"name": c, "type": "time" if c in times else field_type(rows, c),
+                 "values": [r[c].isoformat() if isinstance(r.get(c), datetime) else r.get(c)
+                            for r in rows]} for c in columns]})
+    return out
+
+
+def field_type(rows: list[dict], column: str = "_value") -> str:
+    values = [r.get(column) for r in rows if r.get(column) is not None]
+    if values and all(isinstance(v, str) for v in values):
+        return "string"
+    if values and all(isinstance(v, bool) for v in values):
+        return "boolean"
+    return "number"
 
 
 def lone_values(values: list[float | None]) -> int:
