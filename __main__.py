@@ -19,10 +19,8 @@ from components.network import (
     IPV6_SUBNET_CIDR, PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, VPC_CIDR, Network, NetworkArgs,
     host_address, ipv6_host_address,
 )
-from components.opendtu_data import CONSUMERS
 from components.opendtu_settings import settings_page
 from components.pi_config import pi_config
-from components.queue_sizing import queue_limits
 from components.ssh_key import SshKey
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
@@ -35,10 +33,6 @@ try:
                    if "PULUMI_CONFIG_SECRET_KEYS" in os.environ else None)
     settings = read_settings(pulumi.runtime.get_config_env(), region=region,
                              secret_keys=secret_keys)
-    try:
-        queue = queue_limits(CONSUMERS, settings.nodes["mqtt"].instance_type)
-    except ValueError as error:
-        raise ConfigError(f"solarmonitor:nodes.mqtt.instanceType: {error}") from None
 except ConfigError as error:
     # RunError ends the program with this one line instead of a traceback.
     raise pulumi.RunError(str(error)) from None
@@ -89,7 +83,7 @@ def placement(node: str, jump=None) -> Placement:
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    placement=placement("mqtt"), ca=ca, users=USERS, queue=queue,
+    placement=placement("mqtt"), ca=ca, users=USERS,
     topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,

@@ -46,7 +46,7 @@ def dashboard(bucket: str, history_bucket: str = "", raw_retention: str = "30d",
                   raw_retention=raw_retention, timezone=timezone, price=str(price),
                   currency=currency, currency_unit=(f"currency{currency}"
                                                     if currency in GRAFANA_CURRENCIES
-                                                    else f"suffix: {currency}"))
+                                                    else f"suffix:{currency}"))
     return json.dumps(json.loads(text), indent=2) + "\n"
 
 
@@ -158,7 +158,7 @@ class GrafanaNode(pulumi.ComponentResource):
         alerting = pulumi.Output.from_input(args.alerts.topic_arn if args.alerts else None).apply(
             lambda topic_arn: alerting_file(
                 topic_arn=topic_arn, region=args.region, bucket=args.bucket,
-                timezone=args.timezone, datasource_uid=DATASOURCE_UID,
+                history_bucket=args.history_bucket, timezone=args.timezone, datasource_uid=DATASOURCE_UID,
                 dashboard_uid=panels["uid"], panel_ids=panel_ids(panels),
                 batteries=args.batteries, battery_percent=args.battery_alert_percent))
         files.append(RemoteFile(ALERTING_FILE, alerting,

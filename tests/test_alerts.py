@@ -139,7 +139,14 @@ def test_every_rule_is_a_query_reduced_and_compared_linked_to_its_panel(alerting
 
 
 def range_seconds(query: str) -> int:
-    amount, unit = re.search(r"range\(start: -(\d+)([hd])\)", query).groups()
+    """How far back the query reads relative to now (0: its range is its own, all time with
+    `range(start: 0)` or from the end of the latest daylight, whatever the rule's relative time
+    range)."""
+    found = re.search(r"range\(start: -(\d+)([hd])\)", query)
+    if found is None:
+        assert re.search(r"range\(start: (0|date\.sub\(d: 1h, from: reference\))\)", query)
+        return 0
+    amount, unit = found.groups()
     return int(amount) * {"h": 3600, "d": 86400}[unit]
 
 
@@ -151,7 +158,7 @@ def test_battery_rules_only_with_batteries(run):
 
 def test_every_rule_reads_only_what_the_data_description_defines(alerting_run):
     for rule, query in alert_queries(alerting_file(alerting_run)):
-        check_query(rule["uid"], query, {'"hoymiles"'}, '"hoymiles_history"')
+        check_query(rule["uid"], query, {'"hoymiles"', '"hoymiles_history"'}, '"hoymiles_history"')
         check_no_spread_or_last_on_counters(rule["uid"], query)
 
 
