@@ -113,7 +113,8 @@ class InfluxNode(pulumi.ComponentResource):
             f"{name}-backup-role-policy", role=dlm_role.name, policy_arn=DLM_POLICY_ARN,
             opts=child)
         aws.dlm.LifecyclePolicy(
-            f"{name}-backup", description="solarmonitor: daily snapshots of InfluxDB's data",
+            # DLM takes only [0-9A-Za-z _-] here (dlm PolicyDescription; the provider checks it).
+            f"{name}-backup", description="solarmonitor daily snapshots of the InfluxDB data volume",
             execution_role_arn=dlm_role.arn, state="ENABLED",
             policy_details=aws.dlm.LifecyclePolicyPolicyDetailsArgs(
                 resource_types=["VOLUME"], target_tags={BACKUP_TAG: args.backup_tag},

@@ -5,7 +5,9 @@ without the Pulumi CLI or AWS, and records every resource as the engine would se
   (camelCase, each secret replaced by "[secret]") and `raw_inputs` (the real values, for tests and
   for the files a plan renders).
 - AWS resources and data sources are answered by type with stable fake identifiers; a type or
-  data source it does not know fails loudly. pulumi-tls, pulumi-random and what remote commands
+  data source it does not know fails loudly.
+- Every AWS resource's inputs are checked against AWS's own rules (`tools/aws_model_check.py`):
+  a run that AWS would refuse raises AwsModelError with one line. pulumi-tls, pulumi-random and what remote commands
   print come from `tools/mock_providers.py`.
 - Built on the public Mocks/MockMonitor API; the one unavoidable SDK internal is fenced in
   `tools/pulumi_runtime.py`.
@@ -28,7 +30,8 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
-from tools import mock_providers
+from tools import aws_model_check, mock_providers
+from tools.aws_model_check import autoname
 from tools.pulumi_runtime import ensure_event_loop, run_fresh
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -209,8 +212,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def _named(prefix: str, service: str, kind: str, extra=None):
         def handler(self, name, inputs):
-            rid = (self._id(prefix, name) if prefix else
-                   inputs.get("name") or f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}")
+            rid = self._id(prefix, name) if prefix else inputs.get("name") or autoname(name)
             resource_name = inputs.get("name") or rid
             out = {"arn": self._arn(service, kind, resource_name), "name": resource_name}
             out.update(extra(self, name, inputs) if extra else {})
@@ -353,6 +355,8 @@ def run(program: Callable[[], None], config: dict[str, Any] | None = None,
     pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
                              monitor=monitor)
     run_fresh(program)
+    # What AWS (or its provider) would refuse stops the run, as it would stop `pulumi up`.
+    aws_model_check.refuse(monitor.records)
     outputs = monitor.stack_outputs
     return ProgramRun(monitor.records, {k: unwrap(v) for k, v in outputs.items()},
                       {k for k, v in outputs.items() if _is_secret(v)})
