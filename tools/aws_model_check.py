@@ -746,6 +746,40 @@ def _enum_text(values: list[str]) -> str:
     return ", ".join(values) if len(values) <= 8 else ", ".join(values[:8]) + ", ..."
 
 
+def _named(name: str, api_map: ApiMap, inputs: Mapping[str, Any]) -> dict:
+    """The inputs with the name Pulumi gives a resource the program leaves unnamed."""
+    inputs = dict(inputs)
+    if api_map.autoname and inputs.get(api_map.autoname) is None:
+        inputs[api_map.autoname] = autoname(name)
+    return inputs
+
+
+def _calls(api_map: ApiMap, inputs: Mapping[str, Any]) -> list[Call]:
+    return [call for call in api_map.calls if call.when is None or inputs.get(call.when) is not None]
+
+
+def _requests(calls: list[Call], inputs: Mapping[str, Any]) -> Iterable[_Request]:
+    """The API requests the provider makes for these inputs."""
+    for call in calls:
+        elements = (_values_at(inputs, f"{call.each}[]") if call.each else [((), "", inputs)])
+        for _, element_path, element in elements:
+            request = _Request(call)
+            for api_path, constant in call.constants.items():
+                request.place(api_path, (), constant, "(the provider's own value)")
+            for input_path, api_path in call.members.items():
+                for indexes, where, value in _values_at(element, input_path):
+                    request.place(api_path, indexes, value,
+                                  f"{element_path}.{where}" if element_path else where)
+            yield request
+
+
+def api_requests(name: str, type_: str, inputs: Mapping[str, Any]) -> list[tuple[str, dict]]:
+    """[("<service>:<Operation>", request body)] as the provider sends them for a resource."""
+    api_map = MAPS[type_]
+    inputs = _named(name, api_map, inputs)
+    return [(r.call.operation, r.body) for r in _requests(_calls(api_map, inputs), inputs)]
+
+
 def check_resource(name: str, type_: str, inputs: Mapping[str, Any],
                    masked: Mapping[str, Any] | None = None) -> list[Violation]:
     """What AWS (or the provider) would refuse in one resource's inputs."""
@@ -755,10 +789,8 @@ def check_resource(name: str, type_: str, inputs: Mapping[str, Any],
         checker.fail("", type_, "tools/aws_model_check.py: no map from this type's inputs to the "
                                 "AWS API (add one to MAPS)")
         return checker.violations
-    inputs = dict(inputs)
-    if api_map.autoname and inputs.get(api_map.autoname) is None:
-        inputs[api_map.autoname] = autoname(name)
-    calls = [call for call in api_map.calls if call.when is None or inputs.get(call.when) is not None]
+    inputs = _named(name, api_map, inputs)
+    calls = _calls(api_map, inputs)
     placed = [f"{call.each}[].{member}" if call.each else member
               for call in calls for member in call.members] + list(api_map.provider_only)
     for leaf in _leaves(inputs):
@@ -771,17 +803,8 @@ def check_resource(name: str, type_: str, inputs: Mapping[str, Any],
             if problem:
                 checker.fail(rule.input, inputs[rule.input],
                              f"the provider's validator: {problem} ({rule.source})")
-    for call in calls:
-        elements = (_values_at(inputs, f"{call.each}[]") if call.each else [((), "", inputs)])
-        for _, element_path, element in elements:
-            request = _Request(call)
-            for api_path, constant in call.constants.items():
-                request.place(api_path, (), constant, "(the provider's own value)")
-            for input_path, api_path in call.members.items():
-                for indexes, where, value in _values_at(element, input_path):
-                    request.place(api_path, indexes, value,
-                                  f"{element_path}.{where}" if element_path else where)
-            checker.walk(request, request.body, request.input_shape, "")
+    for request in _requests(calls, inputs):
+        checker.walk(request, request.body, request.input_shape, "")
     return checker.violations
 
 
