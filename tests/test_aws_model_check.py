@@ -95,7 +95,8 @@ def test_documented_values_across_members():
 
 
 def test_a_provider_validator_on_an_input_no_api_member_gets():
-    found = rules("aws:ec2/instanceState:InstanceState", {"instanceId": "i-1", "state": "paused"})
+    found = rules("aws:ec2transitgateway/instanceState:InstanceState",
+                  {"instanceId": "i-1", "state": "paused"})
     assert found == ["the provider's validator: one of running, stopped "
                      "(internal/service/ec2/ec2_instance_state.go, state: StringInSlice)"]
 

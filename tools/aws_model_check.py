@@ -71,7 +71,8 @@ class ApiMap:
     provider_only: Mapping[str, str] = field(default_factory=dict)
     """Inputs no API member receives, each with what the provider does with it instead."""
     autoname: str | None = None
-    """The input Pulumi fills with "<logical name>-<7 characters>" when the program leaves it out."""
+    """The input Pulumi fills with "<logical name>-<7 characters>" when the program leaves it
+    out."""
 
 
 def _ec2_tags(resource_type: str, index: int = 0) -> tuple[dict, dict]:
@@ -201,7 +202,7 @@ MAPS: dict[str, ApiMap] = {
         "associatePublicIpAddress": "false: subnet, groups and address go at the top level "
                                     "(true would move them into NetworkInterfaces[0])",
         "userDataReplaceOnChange": "replaces the instance when the user data changes"}),
-    "aws:ec2/instanceState:InstanceState": ApiMap(
+    "aws:ec2transitgateway/instanceState:InstanceState": ApiMap(
         # internal/service/ec2/ec2_instance_state.go: StartInstances when it is stopped.
         (Call("ec2:StartInstances", {"instanceId": "InstanceIds"}),),
         provider_only={"state": "running: StartInstances if stopped, else nothing",
@@ -347,6 +348,19 @@ def _not_sg_prefixed(value: str) -> str | None:
     return "a group name not starting with sg-" if value.startswith("sg-") else None
 
 
+def _gp3_size(member: str) -> Callable[[Mapping[str, Any]], str | None]:
+    def check(volume: Mapping[str, Any]) -> str | None:
+        if volume.get("VolumeType") == "gp3" and not 1 <= volume.get(member, 1) <= 65536:
+            return f"a gp3 {member} from 1 to 65,536 GiB"
+        return None
+    return check
+
+
+def _environment_size(environment: Mapping[str, Any]) -> str | None:
+    text = json.dumps(environment.get("Variables", {}), separators=(",", ":"))
+    return None if len(text.encode()) <= 4096 else "environment variables of at most 4 KB"
+
+
 def _non_whitespace(text: str) -> int:
     return len(re.sub(r"\s", "", text))
 
@@ -377,24 +391,22 @@ DOCUMENTED: tuple[Documented, ...] = (
                "ec2 CreateSecurityGroupRequest.Description: 'Valid characters: ...'"),
     Documented("ec2:Tag.Key", _at_most(127), "ec2 Tag.Key: 'a maximum of 127 Unicode characters'"),
     Documented("ec2:Tag.Key", _not_aws_prefixed, "ec2 Tag.Key: 'May not begin with aws:'"),
-    Documented("ec2:Tag.Value", _at_most(256), "ec2 Tag.Value: 'a maximum of 256 Unicode characters'"),
+    Documented("ec2:Tag.Value", _at_most(256),
+               "ec2 Tag.Value: 'a maximum of 256 Unicode characters'"),
     Documented("ec2:RunInstancesRequest.UserData",
                _at_most(16384, "bytes", lambda v: len(v.encode())),
                "ec2 LaunchSpecification.UserData: 'User data is limited to 16 KB'"),
     Documented("ec2:InstanceMetadataOptionsRequest.HttpPutResponseHopLimit",
                lambda v: None if 1 <= v <= 64 else "from 1 to 64",
-               "ec2 InstanceMetadataOptionsRequest.HttpPutResponseHopLimit: 'Integers from 1 to 64'"),
+               "ec2 InstanceMetadataOptionsRequest.HttpPutResponseHopLimit: 'Integers from 1 "
+               "to 64'"),
     Documented("ec2:CreditSpecificationRequest.CpuCredits", _one_of("standard", "unlimited"),
                "ec2 CreditSpecificationRequest.CpuCredits: 'Valid values: standard | unlimited'"),
     Documented("ec2:ImportKeyPairRequest.KeyName", _at_most(255),
-               "ec2 KeyPairInfo / ImportKeyPair: 'Up to 255 ASCII characters'"),
-    Documented("ec2:CreateVolumeRequest",
-               lambda v: (None if v.get("VolumeType") != "gp3" or 1 <= v.get("Size", 1) <= 65536
-                          else "a gp3 Size from 1 to 65,536 GiB"),
+               "ec2 CreateKeyPairRequest.KeyName: 'Up to 255 ASCII characters'"),
+    Documented("ec2:CreateVolumeRequest", _gp3_size("Size"),
                "ec2 CreateVolumeRequest.Size: 'gp3: 1 - 65,536 GiB'"),
-    Documented("ec2:EbsBlockDevice",
-               lambda v: (None if v.get("VolumeType") != "gp3" or 1 <= v.get("VolumeSize", 1) <= 65536
-                          else "a gp3 VolumeSize from 1 to 65,536 GiB"),
+    Documented("ec2:EbsBlockDevice", _gp3_size("VolumeSize"),
                "ec2 EbsBlockDevice.VolumeSize: 'gp3: 1 - 65,536 GiB'"),
     Documented("dlm:CreateRule.Interval", _one_of(1, 2, 3, 4, 6, 8, 12, 24),
                "dlm CreateRule.Interval: 'The supported values are 1, 2, 3, 4, 6, 8, 12, and 24'"),
@@ -414,12 +426,11 @@ DOCUMENTED: tuple[Documented, ...] = (
                lambda v: None if ":" in v or len(v) <= 64 else "a function name of at most 64 "
                "characters", "lambda CreateFunctionRequest.FunctionName: 'If you specify only the "
                "function name, it is limited to 64 characters'"),
-    Documented("lambda:CreateFunctionRequest.Timeout", lambda v: None if v <= 1800 else
-               "at most 1,800 s outside Lambda Managed Instances",
-               "lambda CreateFunctionRequest.Timeout: 'the maximum allowed value is 1,800 seconds'"),
-    Documented("lambda:CreateFunctionRequest.Environment",
-               lambda v: (None if len(json.dumps(v.get("Variables", {}), separators=(",", ":"))
-                                    .encode()) <= 4096 else "environment variables of at most 4 KB"),
+    Documented("lambda:CreateFunctionRequest.Timeout",
+               lambda v: None if v <= 1800 else "at most 1,800 s outside Lambda Managed Instances",
+               "lambda CreateFunctionRequest.Timeout: 'the maximum allowed value is 1,800 "
+               "seconds'"),
+    Documented("lambda:CreateFunctionRequest.Environment", _environment_size,
                "Lambda developer guide, configuration-envvars.md: 'The total size of all "
                "environment variables doesn't exceed 4 KB' (measured here as compact JSON, an "
                "upper bound)"),
@@ -470,7 +481,8 @@ PROVIDER: tuple[Validator, ...] = (
                          else "1 to 500 of [0-9A-Za-z _-] (^[0-9A-Za-z _-]+$)"),
               "internal/service/dlm/lifecycle_policy.go, description: StringMatch "
               "^[0-9A-Za-z _-]+$"),
-    Validator("aws:ec2/instanceState:InstanceState", "state", _one_of("running", "stopped"),
+    Validator("aws:ec2transitgateway/instanceState:InstanceState", "state",
+              _one_of("running", "stopped"),
               "internal/service/ec2/ec2_instance_state.go, state: StringInSlice"),
     Validator("aws:ec2/instance:Instance", "associatePublicIpAddress", _one_of(False),
               "the map places subnet, groups and address at the top level: true is not mapped"),
@@ -674,12 +686,11 @@ class _Checker:
             return self.fail(origin, value, f"{where}: the model's type {kind}")
         if kind in ("string", "blob", "list", "map"):
             size = len(value.encode()) if kind == "blob" and isinstance(value, str) else len(value)
+            unit = "entries" if kind in ("list", "map") else "characters"
             if size < spec.get("min", 0):
-                self.fail(origin, value, f"{where}: at least {spec['min']} "
-                                         f"{'entries' if kind in ('list', 'map') else 'characters'}")
+                self.fail(origin, value, f"{where}: at least {spec['min']} {unit}")
             if "max" in spec and size > spec["max"]:
-                self.fail(origin, value, f"{where}: at most {spec['max']} "
-                                         f"{'entries' if kind in ('list', 'map') else 'characters'}")
+                self.fail(origin, value, f"{where}: at most {spec['max']} {unit}")
         if kind == "string":
             if "enum" in spec and value not in spec["enum"]:
                 self.fail(origin, value, f"{where}: one of the model's enum "
@@ -755,7 +766,8 @@ def _named(name: str, api_map: ApiMap, inputs: Mapping[str, Any]) -> dict:
 
 
 def _calls(api_map: ApiMap, inputs: Mapping[str, Any]) -> list[Call]:
-    return [call for call in api_map.calls if call.when is None or inputs.get(call.when) is not None]
+    return [call for call in api_map.calls
+            if call.when is None or inputs.get(call.when) is not None]
 
 
 def _requests(calls: list[Call], inputs: Mapping[str, Any]) -> Iterable[_Request]:

@@ -5,10 +5,10 @@ without the Pulumi CLI or AWS, and records every resource as the engine would se
   (camelCase, each secret replaced by "[secret]") and `raw_inputs` (the real values, for tests and
   for the files a plan renders).
 - AWS resources and data sources are answered by type with stable fake identifiers; a type or
-  data source it does not know fails loudly.
-- Every AWS resource's inputs are checked against AWS's own rules (`tools/aws_model_check.py`):
-  a run that AWS would refuse raises AwsModelError with one line. pulumi-tls, pulumi-random and what remote commands
+  data source it does not know fails loudly. pulumi-tls, pulumi-random and what remote commands
   print come from `tools/mock_providers.py`.
+- Every AWS resource's inputs are checked against AWS's own rules (`tools/aws_model_check.py`):
+  a run that AWS would refuse raises AwsModelError with one line.
 - Built on the public Mocks/MockMonitor API; the one unavoidable SDK internal is fenced in
   `tools/pulumi_runtime.py`.
 """
@@ -144,8 +144,11 @@ def _is_secret(value: Any) -> bool:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and data sources like AWS would, with stable fake identifiers."""
 
-    def __init__(self, region: str = "eu-central-1"):
+    def __init__(self, region: str = "eu-central-1", ids: dict[str, str] | None = None):
         self.region = region
+        self.ids = ids or {}
+        """Resources the stack already holds under these ids, by name (what `pulumi import`
+        puts there)."""
         self.subnet_cidrs: dict[str, str] = {}
         self.subnet_zones: dict[str, str] = {}
 
@@ -174,7 +177,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if handler is None:
             raise NotImplementedError(f"mock engine: unknown resource type {typ} ({name})")
         rid, outputs = handler(self, name, inputs)
-        return rid, {**inputs, **outputs}
+        return self.ids.get(name, rid), {**inputs, **outputs}
 
     def _instance(self, name, inputs):
         # A new id when an input that replaces an instance differs, as AWS gives a new instance.
@@ -239,6 +242,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         "aws:ec2/eip:Eip": _eip,
         "aws:ebs/volume:Volume": _named("vol", "ec2", "volume"),
         "aws:ec2/volumeAttachment:VolumeAttachment": _named("vai", "ec2", "attachment"),
+        "aws:ec2transitgateway/instanceState:InstanceState": lambda s, n, i: (i["instanceId"], {}),
         "aws:dlm/lifecyclePolicy:LifecyclePolicy": _named("policy", "dlm", "policy"),
         "aws:cloudwatch/logGroup:LogGroup": _named("", "logs", "log-group"),
         "aws:iam/role:Role": _named("", "iam", "role"),
@@ -342,10 +346,11 @@ def config_bag(config: dict[str, Any]) -> str:
 
 
 def run(program: Callable[[], None], config: dict[str, Any] | None = None,
-        stack: str = "dev") -> ProgramRun:
-    """Run `program` once, fresh, under the recording engine; raise what it raises."""
+        stack: str = "dev", ids: dict[str, str] | None = None) -> ProgramRun:
+    """Run `program` once, fresh, under the recording engine; raise what it raises. `ids`: the
+    ids of resources the stack holds already, by name (e.g. an imported volume)."""
     config = config or {}
-    engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")))
+    engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")), ids)
     monitor = RecordingMonitor(engine)
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
@@ -363,6 +368,7 @@ def run(program: Callable[[], None], config: dict[str, Any] | None = None,
 
 
 def run_program(config: dict[str, Any], stack: str = "dev",
-                program: Path = PROJECT_DIR / "__main__.py") -> ProgramRun:
+                program: Path = PROJECT_DIR / "__main__.py",
+                ids: dict[str, str] | None = None) -> ProgramRun:
     """Run the real program once, fresh, under the recording engine; raise what it raises."""
-    return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack)
+    return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack, ids)
