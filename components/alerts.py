@@ -101,8 +101,10 @@ class Alerts(pulumi.ComponentResource):
             # Lambda function metrics"), and the deploy's seeding runs another function: before
             # the Pi's first call there is no data at all, and a silent Pi stops the data. With
             # "missing", a window without data puts the alarm in INSUFFICIENT_DATA, which is
-            # also the state a new alarm starts in: so no email before the first call (no state
-            # change), and one when the Pi has been silent for two days (OK -> INSUFFICIENT_DATA).
+            # also the state a new alarm starts in, and its actions run on a transition "to the
+            # INSUFFICIENT_DATA state from any other state" (cloudwatch PutMetricAlarm,
+            # InsufficientDataActions): no email before the first call, one when the Pi has
+            # been silent for two days (OK -> INSUFFICIENT_DATA).
             treat_missing_data="missing",
             insufficient_data_actions=[self.topic_arn],
             alarm_description="solarmonitor: the Pi at home has not called the IpGuard Lambda "

@@ -101,6 +101,15 @@ def test_a_provider_validator_on_an_input_no_api_member_gets():
                      "(internal/service/ec2/ec2_instance_state.go, state: StringInSlice)"]
 
 
+def test_the_provider_refuses_a_cidr_with_host_bits_and_a_payload_that_is_no_json():
+    found = rules("aws:ec2/route:Route", {"routeTableId": "rtb-1", "gatewayId": "igw-1",
+                                         "destinationCidrBlock": "10.42.0.1/16"})
+    assert found == ["the provider's validator: an IPv4 CIDR whose host bits are zero "
+                     "(internal/verify/validate.go, ValidIPv4CIDRNetworkAddress)"]
+    found = rules("aws:lambda/invocation:Invocation", {"functionName": "f", "input": "{ipv4: 1}"})
+    assert found and found[0].startswith("the provider's validator: valid JSON")
+
+
 def test_an_autonamed_resource_is_checked_under_the_name_pulumi_gives_it():
     long_name = "a-role-whose-logical-name-alone-is-sixty-characters-long-xxxx"
     found = rules("aws:iam/role:Role", {"assumeRolePolicy": "{}"}, name=long_name)
@@ -109,8 +118,8 @@ def test_an_autonamed_resource_is_checked_under_the_name_pulumi_gives_it():
 
 def test_a_type_without_a_map_fails_naming_it():
     (violation,) = check_resource("cache", "aws:elasticache/cluster:Cluster", {"engine": "redis"})
-    assert violation.value == "aws:elasticache/cluster:Cluster"
-    assert "no map" in violation.rule and "cache" in violation.line()
+    assert violation.line() == ("cache (aws:elasticache/cluster:Cluster): tools/aws_model_check.py "
+                                "has no map from this type's inputs to the AWS API; add one to MAPS")
 
 
 def test_an_input_no_map_entry_places_fails_naming_it():

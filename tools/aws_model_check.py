@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -188,14 +189,14 @@ MAPS: dict[str, ApiMap] = {
             "rootBlockDevice.volumeSize": "BlockDeviceMappings[0].Ebs.VolumeSize",
             "rootBlockDevice.encrypted": "BlockDeviceMappings[0].Ebs.Encrypted",
             "rootBlockDevice.deleteOnTermination": "BlockDeviceMappings[0].Ebs.DeleteOnTermination",
-            "rootBlockDevice.tags": "TagSpecifications[1].Tags",
             "creditSpecification.cpuCredits": "CreditSpecification.CpuCredits",
             "tags": "TagSpecifications[0].Tags"},
             constants={"MinCount": 1, "MaxCount": 1,
                        # the image's root device, which the provider reads from the AMI
                        "BlockDeviceMappings[0].DeviceName": "/dev/sda1",
-                       "TagSpecifications[0].ResourceType": "instance",
-                       "TagSpecifications[1].ResourceType": "volume"}),
+                       "TagSpecifications[0].ResourceType": "instance"}),
+        # The root volume is tagged once the instance runs.
+        Call("ec2:CreateTags", {"rootBlockDevice.tags": "Tags"}, ("Resources",)),
         Call("ec2:ModifyInstanceAttribute", {"sourceDestCheck": "SourceDestCheck"},
              ("InstanceId",)),
     ), provider_only={
@@ -287,8 +288,10 @@ MAPS: dict[str, ApiMap] = {
         provider_only={"code": "zipped by the provider into Code.ZipFile (a blob)"},
         autoname="name"),
     "aws:lambda/invocation:Invocation": ApiMap(
+        # internal/service/lambda/invocation.go, invoke: a synchronous call on $LATEST.
         (Call("lambda:Invoke", {"functionName": "FunctionName", "input": "Payload",
-                                "qualifier": "Qualifier"}),),
+                                "qualifier": "Qualifier"},
+              constants={"InvocationType": "RequestResponse", "Qualifier": "$LATEST"}),),
         provider_only={"triggers": "invokes again when they change; never sent"}),
     "aws:sns/topic:Topic": ApiMap((
         Call("sns:CreateTopic", {"name": "Name", "displayName": "Attributes.DisplayName",
@@ -475,7 +478,56 @@ class Validator:
     source: str
 
 
+def _json(value: Any) -> str | None:
+    try:
+        json.loads(value)
+    except (TypeError, ValueError):
+        return "valid JSON"
+    return None
+
+
+def _json_object(value: Any) -> str | None:
+    try:
+        return None if isinstance(json.loads(value), dict) else "a JSON object"
+    except (TypeError, ValueError):
+        return "a JSON object"
+
+
+def _network(version: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            network = None
+        if network is None or network.version != version:
+            return f"an IPv{version} CIDR whose host bits are zero"
+        return None
+    return check
+
+
+# internal/verify/validate.go: ValidIPv4CIDRNetworkAddress / ValidIPv6CIDRNetworkAddress, on the
+# CIDRs of aws_vpc, aws_subnet, aws_route, aws_route_table and the security group rules
+# (internal/framework/validators: IPv4CIDRNetworkAddress, IPv6CIDRNetworkAddress).
+_CIDR_INPUTS = {
+    "aws:ec2/vpc:Vpc": {"cidrBlock": 4},
+    "aws:ec2/subnet:Subnet": {"cidrBlock": 4, "ipv6CidrBlock": 6},
+    "aws:ec2/route:Route": {"destinationCidrBlock": 4, "destinationIpv6CidrBlock": 6},
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {"cidrIpv4": 4, "cidrIpv6": 6},
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {"cidrIpv4": 4, "cidrIpv6": 6},
+}
+# verify.ValidIAMPolicyJSON (internal/verify/json.go): a policy must be a JSON object.
+_POLICY_INPUTS = {"aws:iam/role:Role": "assumeRolePolicy",
+                  "aws:iam/rolePolicy:RolePolicy": "policy",
+                  "aws:iam/userPolicy:UserPolicy": "policy"}
+
 PROVIDER: tuple[Validator, ...] = (
+    *(Validator(type_, key, _network(version), "internal/verify/validate.go, "
+                                               f"ValidIPv{version}CIDRNetworkAddress")
+      for type_, keys in _CIDR_INPUTS.items() for key, version in keys.items()),
+    *(Validator(type_, key, _json_object, "internal/verify/json.go, ValidIAMPolicyJSON")
+      for type_, key in _POLICY_INPUTS.items()),
+    Validator("aws:lambda/invocation:Invocation", "input", _json,
+              "internal/service/lambda/invocation.go, input: validation.StringIsJSON"),
     Validator("aws:dlm/lifecyclePolicy:LifecyclePolicy", "description",
               lambda v: (None if re.fullmatch(r"[0-9A-Za-z _-]+", v) and 1 <= len(v) <= 500
                          else "1 to 500 of [0-9A-Za-z _-] (^[0-9A-Za-z _-]+$)"),
@@ -517,6 +569,8 @@ class Violation:
     rule: str
 
     def line(self) -> str:
+        if not self.input:
+            return f"{self.resource} ({self.type}): {self.rule}"
         shown = self.value if isinstance(self.value, str) else json.dumps(self.value)
         shown = shown if len(shown) <= 70 else shown[:67] + "..."
         return f"{self.resource} ({self.type}): input {self.input} = {shown!r} breaks {self.rule}"
@@ -670,7 +724,7 @@ class _Checker:
         top = input_path.split(".")[0].split("[")[0]
         if "[secret]" in json.dumps(self.masked.get(top)):
             value = "[secret]"
-        self.violations.append(Violation(self.name, self.type, input_path or "-", value, rule))
+        self.violations.append(Violation(self.name, self.type, input_path, value, rule))
 
     def walk(self, request: _Request, value: Any, shape_name: str, concrete: str) -> None:
         spec = request.shapes[shape_name]
@@ -798,8 +852,8 @@ def check_resource(name: str, type_: str, inputs: Mapping[str, Any],
     checker = _Checker(name, type_, inputs, masked or inputs)
     api_map = MAPS.get(type_)
     if api_map is None:
-        checker.fail("", type_, "tools/aws_model_check.py: no map from this type's inputs to the "
-                                "AWS API (add one to MAPS)")
+        checker.fail("", type_, "tools/aws_model_check.py has no map from this type's inputs to "
+                                "the AWS API; add one to MAPS")
         return checker.violations
     inputs = _named(name, api_map, inputs)
     calls = _calls(api_map, inputs)
