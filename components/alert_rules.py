@@ -33,7 +33,7 @@ class Rule:
     panel: str         # the dashboard panel the notification links to
     summary: str
     description: str
-    batteries: bool = False  # only with Solix devices configured
+    batteries: bool = False  # only with Solix batteries read (Bluetooth or Anker cloud)
     lookback_seconds: int = 3600  # the query's range, for Grafana's relativeTimeRange
 
 
@@ -72,7 +72,7 @@ RULES = (
 
 
 def rules_for(batteries: bool, battery_percent: int) -> list[Rule]:
-    """The rules that apply: battery rules only with Solix devices; the charge threshold set."""
+    """The rules that apply: battery rules only with Solix batteries; the charge threshold set."""
     chosen = []
     for rule in RULES:
         if rule.batteries and not batteries:

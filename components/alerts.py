@@ -20,7 +20,9 @@ STATUS_CHECK_MINUTES = 5  # a node failing its status checks (or stopped) this l
 # A new alarm on a new instance waits this long for the instance's first status data (it ends
 # earlier, as soon as data fills the alarm's window).
 WARM_UP_MINUTES = 30
-IP_GUARD_SILENT_HOURS = 48  # the Pi agent calls at least daily; two days without a call alarms
+# The Pi agent calls every five minutes (pi/ip_agent.py, REASSERT_SECONDS); two days without a
+# call alarm, a night without internet at home does not.
+IP_GUARD_SILENT_HOURS = 48
 
 
 def publish_policy(topic_arn: str) -> str:

@@ -88,7 +88,8 @@ class GrafanaNodeArgs:
     """Where alerts go: Grafana gets an instance profile that may publish to its topic, and the
     rules. Left out: no alerts (and rules an earlier deploy provisioned are removed)."""
     batteries: bool = False
-    """Solix devices are configured: their alert rules apply. Left out: none."""
+    """Solix batteries are read (solixDevices or solixCloud): their alert rules apply. Left out:
+    none."""
     battery_alert_percent: int = 10
     """A battery's state of charge below this alerts. Left out: 10."""
     after: list[pulumi.Resource] | None = None

@@ -35,9 +35,7 @@ def certificate(dev_run):
 
 @pytest.fixture
 def broker(program, certificate, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
-    (etc / "certs" / "server.key").write_bytes(certificate[0])
-    (etc / "certs" / "server.crt").write_bytes(certificate[1])
+    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered", certificate)
     with Broker(etc) as running:
         yield running
 

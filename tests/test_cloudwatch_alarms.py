@@ -117,9 +117,9 @@ def test_a_fresh_deploy_is_quiet_until_the_pis_first_call(full_run, cloudwatch):
 
 def test_a_pi_that_stops_calling_is_reported_two_days_later_once(full_run, cloudwatch):
     spec = ip_guard_alarm(full_run, cloudwatch)
-    # The Pi comes a day after the deploy and calls once a day (its daily reassertion) for
-    # three days, then goes silent.
-    calls = [START + hours(26) + hours(24 * day) for day in range(3)]
+    # The Pi comes a day after the deploy and calls every five minutes (its reassertion,
+    # pi/ip_agent.py) for three days, then goes silent.
+    calls = [START + hours(26) + timedelta(minutes=5 * n) for n in range(3 * 24 * 12)]
     publish(cloudwatch, spec, {when: 1 for when in calls})
     alarm = run_alarm(cloudwatch, spec, until=hours(10 * 24))
     ((when, state),) = alarm.emails

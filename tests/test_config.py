@@ -64,6 +64,22 @@ def test_bad_home_cidrs_are_refused_naming_the_key(cidrs):
     refused("homeCidrs", homeCidrs=cidrs)
 
 
+@pytest.mark.parametrize("written, meant", [
+    ("2a01:4f8:1:2::5/64", "2a01:4f8:1:2::/64"), ("2a01:4f8:1:2ff::/56", "2a01:4f8:1:200::/56"),
+    ("2001:db8:1:2::5/64", "2001:db8:1:2::/64"),
+])
+def test_an_ipv6_prefix_with_host_bits_is_refused_naming_the_prefix_meant(written, meant):
+    """Read leniently, 2a01:4f8:1:2ff::/56 would open all of 2a01:4f8:1:200::/56."""
+    message = refused("homeCidrs", homeCidrs=[written])
+    assert f"did you mean {meant}?" in message and written in message
+
+
+def test_the_pis_lambda_is_capped_unless_the_account_cannot_reserve():
+    assert settings().ip_guard_reserve_concurrency is True
+    assert settings(ipGuardReserveConcurrency="false").ip_guard_reserve_concurrency is False
+    refused("ipGuardReserveConcurrency", ipGuardReserveConcurrency="no")
+
+
 def test_missing_home_cidrs_is_refused():
     with pytest.raises(ConfigError, match="homeCidrs"):
         parse_settings({}, region="eu-central-1")

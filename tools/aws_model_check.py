@@ -284,9 +284,22 @@ MAPS: dict[str, ApiMap] = {
             "architectures": "Architectures", "environment.variables": "Environment.Variables",
             "loggingConfig.logFormat": "LoggingConfig.LogFormat",
             "loggingConfig.logGroup": "LoggingConfig.LogGroup", "tags": "Tags"},
-            ("Code",)),),
+            ("Code",)),
+         # After CreateFunction, when a reservation is set (internal/service/lambda/function.go).
+         Call("lambda:PutFunctionConcurrency",
+              {"reservedConcurrentExecutions": "ReservedConcurrentExecutions"}, ("FunctionName",),
+              when="reservedConcurrentExecutions")),
         provider_only={"code": "zipped by the provider into Code.ZipFile (a blob)"},
         autoname="name"),
+    # internal/service/lambda/function_event_invoke_config.go
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": ApiMap((
+        Call("lambda:PutFunctionEventInvokeConfig", {
+            "functionName": "FunctionName", "qualifier": "Qualifier",
+            "maximumEventAgeInSeconds": "MaximumEventAgeInSeconds",
+            "maximumRetryAttempts": "MaximumRetryAttempts",
+            "destinationConfig.onSuccess.destination": "DestinationConfig.OnSuccess.Destination",
+            "destinationConfig.onFailure.destination": "DestinationConfig.OnFailure.Destination"}),
+    )),
     "aws:lambda/invocation:Invocation": ApiMap(
         # internal/service/lambda/invocation.go, invoke: a synchronous call on $LATEST.
         (Call("lambda:Invoke", {"functionName": "FunctionName", "input": "Payload",
@@ -571,9 +584,9 @@ class Violation:
     def line(self) -> str:
         if not self.input:
             return f"{self.resource} ({self.type}): {self.rule}"
-        shown = self.value if isinstance(self.value, str) else json.dumps(self.value)
+        shown = repr(self.value) if isinstance(self.value, str) else json.dumps(self.value)
         shown = shown if len(shown) <= 70 else shown[:67] + "..."
-        return f"{self.resource} ({self.type}): input {self.input} = {shown!r} breaks {self.rule}"
+        return f"{self.resource} ({self.type}): input {self.input} = {shown} breaks {self.rule}"
 
 
 class _Request:

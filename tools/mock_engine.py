@@ -255,6 +255,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             {"secret": "mock-secret-" + secrets.token_hex(8)}),
         "aws:lambda/function:Function": _named("", "lambda", "function", lambda s, n, i: {
             "invokeArn": f"arn:aws:apigateway:{s.region}:lambda:path/{n}"}),
+        # The provider's id is the function's name (with ":qualifier" when one is given).
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": lambda s, n, i: (
+            i["functionName"], {}),
         "aws:iam/instanceProfile:InstanceProfile": _named("", "iam", "instance-profile"),
         "aws:cloudwatch/metricAlarm:MetricAlarm": _named("", "cloudwatch", "alarm"),
         # SNS ARNs have no resource type part: arn:aws:sns:<region>:<account>:<topic>.
@@ -329,14 +332,22 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+# What an encrypted config value (`{secure: ...}`) stands for offline: the engine cannot decrypt
+# it, and the real CLI hands the program the decrypted text and lists the key as a secret.
+SECURE_STAND_IN = "stand-in-for-an-encrypted-value"
+
+
 def config_bag(config: dict[str, Any]) -> str:
     """Stack YAML config as the Pulumi CLI hands it to a program (PULUMI_CONFIG): a JSON map of
-    strings, structured values JSON-encoded."""
+    strings, structured values JSON-encoded; an encrypted value as SECURE_STAND_IN."""
     out = {}
     for key, value in config.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            raise ValueError(f"{key}: encrypted values cannot be read offline")
-        if isinstance(value, (dict, list)):
+            out[key] = SECURE_STAND_IN
+        elif isinstance(value, (dict, list)):
+            if _holds_secure(value):
+                raise ValueError(f"{key}: encrypted values inside a structured value cannot be "
+                                 "read offline")
             out[key] = json.dumps(value)
         elif isinstance(value, bool):
             out[key] = "true" if value else "false"
@@ -345,17 +356,33 @@ def config_bag(config: dict[str, Any]) -> str:
     return json.dumps(out)
 
 
+def _holds_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_holds_secure(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_secure(v) for v in value)
+
+
+def secret_keys(config: dict[str, Any]) -> list[str]:
+    """The keys the CLI would list as secrets (PULUMI_CONFIG_SECRET_KEYS): the encrypted ones."""
+    return sorted(key for key, value in config.items()
+                  if isinstance(value, dict) and set(value) == {"secure"})
+
+
 def run(program: Callable[[], None], config: dict[str, Any] | None = None,
-        stack: str = "dev", ids: dict[str, str] | None = None) -> ProgramRun:
-    """Run `program` once, fresh, under the recording engine; raise what it raises. `ids`: the
+        stack: str = "dev", secrets: dict[str, str] | None = None,
+        ids: dict[str, str] | None = None) -> ProgramRun:
+    """Run `program` once, fresh, under the recording engine; raise what it raises. `secrets`:
+    decrypted secret values by full key, as the CLI hands over a `--secret` value. `ids`: the
     ids of resources the stack holds already, by name (e.g. an imported volume)."""
-    config = config or {}
+    config = {**(config or {}), **(secrets or {})}
+    keys = sorted({*secret_keys(config), *(secrets or {})})
     engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")), ids)
     monitor = RecordingMonitor(engine)
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     os.environ["PULUMI_CONFIG"] = config_bag(config)
-    pulumi.runtime.set_all_config({})
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(keys)
+    pulumi.runtime.set_all_config({}, keys)
     ensure_event_loop()
     pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
                              monitor=monitor)
@@ -369,6 +396,8 @@ def run(program: Callable[[], None], config: dict[str, Any] | None = None,
 
 def run_program(config: dict[str, Any], stack: str = "dev",
                 program: Path = PROJECT_DIR / "__main__.py",
+                secrets: dict[str, str] | None = None,
                 ids: dict[str, str] | None = None) -> ProgramRun:
     """Run the real program once, fresh, under the recording engine; raise what it raises."""
-    return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack, ids)
+    return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack, secrets,
+               ids)
