@@ -91,7 +91,8 @@ def test_cloudwatch_watches_every_node_and_the_pis_calls_from_outside_grafana(al
     assert silent["dimensions"] == {"FunctionName": alerting_run.outputs["ipGuardFunctionName"]}
     assert silent["period"] * silent["evaluationPeriods"] == 2 * 86400
     assert silent["comparisonOperator"] == "LessThanThreshold" and silent["threshold"] == 1
-    assert silent["treatMissingData"] == "breaching"  # no invocation: no datapoint at all
+    # No call, no datapoint: silence is INSUFFICIENT_DATA, emailed (test_cloudwatch_alarms.py).
+    assert silent["treatMissingData"] == "missing" and silent["insufficientDataActions"] == [topic]
     assert len(alarms) == 5
     for alarm in alarms.values():
         assert alarm["alarmActions"] == [topic] and alarm["alarmDescription"]
