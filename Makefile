@@ -12,9 +12,12 @@ CONFIG ?=
 STACK_ARGS = --stack "$(STACK)" --config "$(CONFIG)"
 OUT ?= build/plan
 NODE ?=
+CMD ?=
 
 ARGS ?=
 TEST_JS := tests/js
+# A value for bash exactly as typed (no make or shell expansion): CMD='df -h $$HOME' stays so.
+quote = '$(subst ','\'',$(1))'
 
 .PHONY: deploy destroy plan test check simulate ssh logs opendtu-settings deployer-policy clean
 
@@ -42,11 +45,14 @@ simulate: $(VENV)/.runtime
 # A shell on a node (NODE=mqtt, telegraf, influx, grafana), host key pinned, through the broker
 # where the program goes through it; ARGS are ssh's options, CMD a command to run there.
 ssh: $(VENV)/.runtime
-	$(PY) tools/node_ssh.py ssh $(STACK_ARGS) --node "$(NODE)" --ssh-options "$(ARGS)" -- $(CMD)
+	$(PY) tools/node_ssh.py ssh $(STACK_ARGS) --node "$(NODE)" \
+		--ssh-options $(call quote,$(value ARGS)) --command $(call quote,$(value CMD))
 
-# The journal of a node's services; ARGS are journalctl's (e.g. ARGS=-f to follow).
+# The journal of a node's services (the last 100 lines); ARGS are journalctl's, e.g. ARGS=-f
+# follows it, ARGS="--since today" shows today's.
 logs: $(VENV)/.runtime
-	$(PY) tools/node_ssh.py logs $(STACK_ARGS) --node "$(NODE)" -- $(ARGS)
+	$(PY) tools/node_ssh.py logs $(STACK_ARGS) --node "$(NODE)" \
+		--journal-options $(call quote,$(value ARGS))
 
 # What to type into OpenDTU's MQTT settings page, field by field (the openDtuSettings output).
 opendtu-settings: $(VENV)/.runtime
