@@ -1,0 +1,115 @@
+"""`make destroy` in a fresh clone, with the fake `pulumi`: it says first what it keeps (from the
+program: the protected data volume and what it depends on, the snapshots) and how to remove that
+too, asks for the stack's name, and runs `pulumi destroy --exclude-protected` for that stack only.
+The removal commands it prints run as typed: Pulumi's against the fake CLI's flag tables, the AWS
+CLI's (the real one) against moto."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from components.influx_node import BACKUP_TAG
+from fresh_clone import fresh_clone
+from moto_server import MotoServer
+from stack_outputs_fixture import fake_pulumi_env
+from tools.destroy import kept, removal_commands
+
+HOME = "8.8.8.8/32"
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    clone = fresh_clone(tmp_path_factory.mktemp("destroy"))
+    example = (clone / "Pulumi.example.yaml").read_text()
+    for stack in ("dev", "home"):
+        (clone / f"Pulumi.{stack}.yaml").write_text(example.replace("1.2.3.4/32", HOME))
+    return clone
+
+
+def destroy(clone, tmp_path, *make_args, answer: str | None = None):
+    env = fake_pulumi_env(tmp_path, {}, [])
+    done = subprocess.run(["make", "-s", "destroy", *make_args], cwd=clone, env=env,
+                          input=answer, capture_output=True, text=True, timeout=120)
+    calls = (tmp_path / "pulumi-calls").read_text().splitlines() \
+        if (tmp_path / "pulumi-calls").exists() else []
+    return done, calls
+
+
+def test_it_says_what_it_keeps_and_destroys_nothing_on_another_answer(clone, tmp_path):
+    done, calls = destroy(clone, tmp_path, answer="yes\n")
+    assert done.returncode != 0 and calls == []
+    out = done.stdout
+    assert "influx-data: InfluxDB's data volume, 10 GB gp3, protected in Pulumi" in out
+    assert "network-vpc (Vpc)" in out and "network-private (Subnet)" in out
+    assert f"tag {BACKUP_TAG}=solarmonitor-dev" in out
+    assert "pulumi state unprotect --stack dev --all --yes" in out
+    assert "aws ec2 delete-snapshot --region eu-central-1" in out
+    assert out.index("influx-data") < out.index("Type the stack's name (dev)")
+    assert "Not destroyed" in out
+
+
+def test_the_typed_stack_name_destroys_all_but_the_protected(clone, tmp_path):
+    done, calls = destroy(clone, tmp_path, answer="dev\n")
+    assert done.returncode == 0, done.stderr
+    assert calls == ["destroy --stack dev --exclude-protected --yes"]
+    assert "Stack dev is down" in done.stdout
+
+
+def test_scripts_answer_with_yes_and_name_the_stack_as_every_target(clone, tmp_path):
+    done, calls = destroy(clone, tmp_path, "YES=1", "CONFIG=Pulumi.home.yaml")
+    assert done.returncode == 0, done.stderr
+    assert calls == ["destroy --stack home --exclude-protected --yes"]
+    assert "Type the stack's name" not in done.stdout
+    assert "tag solarmonitor:backup=solarmonitor-home" in done.stdout
+
+
+def test_the_example_and_a_missing_file_are_refused(clone, tmp_path):
+    for args in (["STACK=example", "YES=1"], ["STACK=nothere", "YES=1"]):
+        done, calls = destroy(clone, tmp_path, *args)
+        assert done.returncode != 0 and calls == [] and "Traceback" not in done.stderr
+
+
+def test_what_is_kept_is_what_pulumi_keeps(full_run):
+    """pulumi destroy --exclude-protected keeps each protected resource and its transitive
+    dependencies (getProtectedExcludes); the only protected one is the data volume."""
+    what = kept(full_run)
+    assert [v.name for v in what.volumes] == ["influx-data"]
+    assert [r.name for r in what.needed] == ["network-private", "network-vpc"]
+    assert what.backup_tags == ["solarmonitor-dev"]
+    aws = [r for r in full_run.resources if r.type.startswith("aws:")]
+    assert what.deleted == len(aws) - 3
+
+
+def test_the_pulumi_removal_commands_are_ones_the_cli_takes(tmp_path):
+    env = fake_pulumi_env(tmp_path, {}, [])
+    for command in removal_commands("dev", "eu-central-1", ["solarmonitor-dev"]):
+        if command.startswith("pulumi "):
+            done = subprocess.run(shlex.split(command), env=env, capture_output=True, text=True,
+                                  timeout=30)
+            assert done.returncode == 0, (command, done.stderr)
+
+
+def test_the_snapshot_commands_delete_exactly_this_stacks_snapshots():
+    """The real AWS CLI runs the printed loop as typed against moto's EC2: this stack's
+    snapshots (tagged as DLM copies the volume's tags) go, another stack's stay."""
+    (loop,) = [c for c in removal_commands("dev", "eu-central-1", ["solarmonitor-dev"])
+               if "delete-snapshot" in c]
+    with MotoServer() as moto:
+        ec2 = moto.client("ec2", "eu-central-1")
+        volume = ec2.create_volume(AvailabilityZone="eu-central-1a", Size=10)["VolumeId"]
+
+        def snapshot(stack):
+            return ec2.create_snapshot(VolumeId=volume, TagSpecifications=[{
+                "ResourceType": "snapshot",
+                "Tags": [{"Key": BACKUP_TAG, "Value": f"solarmonitor-{stack}"}]}])["SnapshotId"]
+        ours, theirs = [snapshot("dev"), snapshot("dev")], snapshot("prod")
+        done = subprocess.run(["bash", "-c", loop], env=moto.env(), capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        left = {s["SnapshotId"] for s in ec2.describe_snapshots(
+            Filters=[{"Name": f"tag:{BACKUP_TAG}", "Values": ["solarmonitor-dev",
+                                                               "solarmonitor-prod"]}])["Snapshots"]}
+        assert left == {theirs} and not set(ours) & left
