@@ -56,7 +56,7 @@ logs: $(VENV)/.runtime
 
 # What to type into OpenDTU's MQTT settings page, field by field (the openDtuSettings output).
 opendtu-settings: $(VENV)/.runtime
-	$(PY) tools/opendtu_settings.py $(STACK_ARGS) $(ARGS)
+	@$(PY) tools/opendtu_page.py $(STACK_ARGS) $(ARGS)
 
 # The least IAM policy the deploying user needs, as JSON, from the resource types the program
 # creates.

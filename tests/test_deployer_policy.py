@@ -83,6 +83,14 @@ def test_roles_are_passed_only_to_their_services_and_only_the_dlm_policy_attache
                        for arn in statement["Resource"]), statement["Sid"]
 
 
+def test_it_fits_one_managed_policy_in_the_longest_named_region(dev_run, full_run):
+    """IAM takes 6,144 characters in a managed policy, whitespace not counted (AWS IAM quotas)."""
+    import boto3
+    longest = max(boto3.Session().get_available_regions("ec2"), key=len)
+    compact = json.dumps(policy([dev_run, full_run], longest), separators=(",", ":"))
+    assert len(compact) <= 6144, len(compact)
+
+
 def test_make_deployer_policy_prints_it_in_a_fresh_clone(tmp_path):
     clone = fresh_clone(tmp_path)
     done = subprocess.run(["make", "-s", "deployer-policy"], cwd=clone, capture_output=True,

@@ -39,10 +39,12 @@ from tools.stack_file import (  # noqa: E402
 
 ATTACH = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
 ALERTS_ON = {"solarmonitor:alertEmail": "deployer-policy@example.org"}
-# Where the program's resources of a type live, by the name Pulumi gives them: the logical name
-# and a random suffix (pulumi-terraform-bridge's auto-naming, `<name>-<7 hex digits>`), so a
-# pattern `<name>-*` admits this stack's and no one else's. EC2 and DLM name resources by ids
-# AWS makes up, so for them the region is the bound.
+# Where the program's resources of a type live, by the names Pulumi gives them: the logical name
+# and a random suffix (auto-naming, `<name>-<7 hex digits>`), and every logical name starts with
+# its top-level component's (`<component>-<role>`, STYLE.md), so `<component>-*` admits this
+# program's resources and no others (and keeps the policy under IAM's 6,144 characters for a
+# managed policy, whitespace not counted: AWS IAM quotas). EC2 and DLM name resources by ids AWS
+# makes up, so for them the region is the bound.
 NAMED = {
     "aws:iam/role:Role": "arn:aws:iam::*:role/{}-*",
     "aws:iam/user:User": "arn:aws:iam::*:user/{}-*",
@@ -52,6 +54,7 @@ NAMED = {
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:*:{}-*",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:*:alarm:{}-*",
 }
+MANAGED_POLICY_MAX_CHARACTERS = 6144
 
 
 class MissingActions(Exception):
@@ -73,7 +76,7 @@ def resource_patterns(runs: list[ProgramRun], region: str) -> dict[str, list[str
     for run in runs:
         for resource in run.resources:
             if resource.type in NAMED:
-                arn = NAMED[resource.type].format(resource.name, region=region)
+                arn = NAMED[resource.type].format(run.node_of(resource), region=region)
                 patterns.setdefault(arn.split(":")[2], set()).add(arn)
     return {service: sorted(arns) for service, arns in patterns.items()}
 
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     except (StackError, ConfigError, pulumi.RunError, ValueError, MissingActions) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    size = len(json.dumps(document, separators=(",", ":")))
+    if size > MANAGED_POLICY_MAX_CHARACTERS:
+        print(f"warning: {size} characters, more than the {MANAGED_POLICY_MAX_CHARACTERS} IAM "
+              "takes in one managed policy: split its statements over two", file=sys.stderr)
     print(json.dumps(document, indent=2))
     return 0
 
