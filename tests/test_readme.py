@@ -30,6 +30,7 @@ import pytest
 import yaml
 
 from components.config import read_settings
+from components.influx_node import BACKUP_TAG
 from conftest import DEV_CONFIG, ROOT
 from fresh_clone import fresh_clone
 from moto_server import MotoServer
@@ -191,6 +192,15 @@ def test_the_runnable_blocks_run_in_order_as_a_user_follows_them(tmp_path, dev_r
                                                             or ANSWER.match(b.marker))]
     assert len(runnable) >= 5
     with MotoServer() as moto:
+        # The stack's daily snapshots, as DLM leaves them (tagged with the volume's tags), and
+        # another stack's, which must stay.
+        ec2 = moto.client("ec2", DEV_CONFIG["aws:region"])
+        volume = ec2.create_volume(AvailabilityZone=f"{DEV_CONFIG['aws:region']}a",
+                                   Size=10)["VolumeId"]
+        for stack in ("dev", "dev", "cabin"):
+            ec2.create_snapshot(VolumeId=volume, TagSpecifications=[{
+                "ResourceType": "snapshot",
+                "Tags": [{"Key": BACKUP_TAG, "Value": f"solarmonitor-{stack}"}]}])
         for block in runnable:
             answer = ANSWER.match(block.marker) if block.marker else None
             done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block.text],
@@ -200,7 +210,16 @@ def test_the_runnable_blocks_run_in_order_as_a_user_follows_them(tmp_path, dev_r
             assert "Traceback" not in done.stderr, (str(block), done.stderr)
             expect = EXPECTED.get(commands(block)[0].split("#")[0].strip())
             assert expect is None or expect(done.stdout, dev_run.outputs), (str(block), done.stdout)
+        left = [tag["Value"] for snapshot in ec2.describe_snapshots(Filters=[
+            {"Name": "tag-key", "Values": [BACKUP_TAG]}])["Snapshots"]
+            for tag in snapshot["Tags"] if tag["Key"] == BACKUP_TAG]
+        assert left == ["solarmonitor-cabin"]  # the README's cleanup deleted dev's, and only those
+        iam = moto.client("iam", "us-east-1")
+        moto_users = [u["UserName"] for u in iam.list_users()["Users"]]
+        assert iam.list_user_policies(UserName="solarmonitor-deployer")["PolicyNames"] == [
+            "solarmonitor-deploy"]
     policy = json.loads((clone / "deployer-policy.json").read_text())
+    assert moto_users == ["solarmonitor-deployer"]
     assert policy["Version"] == "2012-10-17"
     calls = (tmp_path / "pulumi-calls").read_text().splitlines()
     assert "destroy --stack dev --exclude-protected --yes" in calls
@@ -238,3 +257,9 @@ def test_the_update_from_a_tracked_settings_file_keeps_the_users_settings(tmp_pa
     assert (mine / "Pulumi.example.yaml").exists()
     assert git("status", "--porcelain", cwd=mine) == ""  # ignored now: pulls never conflict
     assert Path(tmp_path / "my-settings.yaml").exists()
+
+
+def test_the_teardown_commands_are_the_ones_make_destroy_prints():
+    from tools.destroy import removal_commands
+    expected = removal_commands("dev", DEV_CONFIG["aws:region"], ["solarmonitor-dev"])
+    assert any(commands(block) == expected for block in SHELL)
