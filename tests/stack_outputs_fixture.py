@@ -21,6 +21,9 @@ def fake_pulumi_env(tmp_path: Path, outputs: dict, secrets: set[str] | list[str]
         link.symlink_to(FAKES / "pulumi")
     fixture = tmp_path / "stack-outputs.json"
     fixture.write_text(json.dumps({"outputs": outputs, "secrets": sorted(secrets)}))
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    # A user's shell: not inside `make test` (a make started from it would print "Entering
+    # directory" into what it prints, as sub-makes do).
+    user = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return {**user, "PATH": f"{bin_dir}:{os.environ['PATH']}",
             "FAKE_PULUMI_OUTPUTS": str(fixture), "PULUMI_CALLS": str(tmp_path / "pulumi-calls"),
             "FAKE_LOGGED_IN": "yes"}

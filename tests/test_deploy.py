@@ -2,12 +2,14 @@
 stack it deploys is always the one whose file was named, and nothing reaches Pulumi before the
 settings are checked."""
 
+import re
 import stat
 import subprocess
 
 import pytest
 
 from fresh_clone import fresh_clone
+from tools.stack_file import Stack, StackError, check_for_deploy, resolve
 
 FAKE_PULUMI = """#!/usr/bin/env bash
 echo "$*" >> "$PULUMI_CALLS"
@@ -60,9 +62,6 @@ def test_deploys_the_stack_named_by_its_name_or_its_file(tmp_path, clone, make_a
 @pytest.mark.parametrize("make_args, says", [
     (["STACK=dev", "CONFIG=Pulumi.home.yaml"], "give one of them"),
     (["CONFIG=elsewhere/Pulumi.home.yaml"], "move the file there"),
-    (["CONFIG=home.yaml"], "Pulumi.<stack>.yaml"),
-    (["STACK=example"], "example"),
-    (["STACK=../dev"], "stack name"),
 ])
 def test_never_deploys_another_stack_than_the_file_named(tmp_path, clone, make_args, says):
     (clone / "Pulumi.home.yaml").write_text(GOOD_STACK)
@@ -72,6 +71,15 @@ def test_never_deploys_another_stack_than_the_file_named(tmp_path, clone, make_a
     done, calls = deploy(tmp_path, clone, *make_args, logged_in=True)
     assert done.returncode != 0 and says in done.stderr and calls == []
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("stack, config, says", [
+    ("", "home.yaml", "Pulumi.<stack>.yaml"), ("example", "", "example"),
+    ("../dev", "", "stack name"), ("", "Pulumi.example.yaml", "example"),
+])
+def test_other_names_are_refused_before_anything_runs(tmp_path, stack, config, says):
+    with pytest.raises(StackError, match=re.escape(says)):
+        check_for_deploy(resolve(stack, config))
 
 
 def test_keeps_an_existing_backend(tmp_path, clone):
@@ -100,15 +108,22 @@ def test_first_use_copies_the_example_and_refuses_its_placeholder(tmp_path, clon
     assert (clone / "Pulumi.dev.yaml").read_text() == (clone / "Pulumi.example.yaml").read_text()
 
 
+def test_the_placeholder_is_refused_through_make(tmp_path, clone):
+    (clone / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-central-1\n  solarmonitor:homeCidrs: [\"1.2.3.4/32\"]\n")
+    done, calls = deploy(tmp_path, clone)
+    assert done.returncode != 0 and "placeholder 1.2.3.4/32" in done.stderr and calls == []
+
+
 @pytest.mark.parametrize("home", [
     "\n    - 1.2.3.4/32", " 1.2.3.4/32", " [1.2.3.4/32]", ' "1.2.3.4/32"', " '1.2.3.4'",
     " [\"1.2.3.4/32\", \"2a01:4f8:1:2::/64\"]", "\n  - 2a01:4f8:1:2::/64\n  - '1.2.3.4'",
 ])
-def test_the_placeholder_is_refused_in_any_yaml_form(tmp_path, clone, home):
-    (clone / "Pulumi.dev.yaml").write_text(
-        f"config:\n  aws:region: eu-central-1\n  solarmonitor:homeCidrs:{home}\n")
-    done, calls = deploy(tmp_path, clone)
-    assert done.returncode != 0 and "placeholder 1.2.3.4/32" in done.stderr and calls == []
+def test_the_placeholder_is_refused_in_any_yaml_form(tmp_path, home):
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(f"config:\n  aws:region: eu-central-1\n  solarmonitor:homeCidrs:{home}\n")
+    with pytest.raises(StackError, match="placeholder 1.2.3.4/32"):
+        check_for_deploy(Stack("dev", path))
 
 
 def test_invalid_settings_are_refused_before_pulumi_runs(tmp_path, clone):
