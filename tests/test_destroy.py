@@ -61,9 +61,23 @@ def test_scripts_answer_with_yes_and_name_the_stack_as_every_target(clone, tmp_p
 
 
 def test_the_example_and_a_missing_file_are_refused(clone, tmp_path):
-    for args in (["STACK=example", "YES=1"], ["STACK=nothere", "YES=1"]):
+    for args, says in ((["STACK=example", "YES=1"], "the example"),
+                       (["STACK=nothere", "YES=1"], "cp Pulumi.example.yaml Pulumi.nothere.yaml")):
         done, calls = destroy(clone, tmp_path, *args)
         assert done.returncode != 0 and calls == [] and "Traceback" not in done.stderr
+        assert says in done.stderr
+
+
+def test_a_secret_setting_does_not_stop_it(clone, tmp_path):
+    """A `secure:` value only Pulumi can decrypt (pulumi config set --secret) stands in as a
+    string for the offline description; the destroy itself is Pulumi's."""
+    text = (clone / "Pulumi.home.yaml").read_text().replace(
+        "  solarmonitor:topicPrefix: solar\n",
+        "  solarmonitor:topicPrefix: solar\n  aws:profile:\n    secure: v1:c2VjcmV0\n")
+    (clone / "Pulumi.secret.yaml").write_text(text)
+    done, calls = destroy(clone, tmp_path, "YES=1", "STACK=secret")
+    assert done.returncode == 0, done.stderr
+    assert calls == ["destroy --stack secret --exclude-protected --yes"]
 
 
 def test_what_is_kept_is_what_pulumi_keeps(full_run):

@@ -105,6 +105,8 @@ def test_a_public_node_is_reached_directly_with_its_pinned_host_key(stack):
     assert done.returncode == 0, done.stderr
     address = stack[0]["sshNodes"]["mqtt"]["host"]
     assert f"reached {address} " in done.stdout and done.stdout.rstrip().endswith(f"{address} 22")
+    # The key was on disk for the session only.
+    assert not list((stack[1] / "build" / "ssh" / "dev").rglob("id_ed25519"))
 
 
 def test_a_private_node_is_reached_through_the_broker(stack):

@@ -121,6 +121,15 @@ def test_every_marker_is_one_the_doc_test_knows():
                     or OLD_CLONE.match(block.marker)), (str(block), block.marker)
 
 
+def test_no_block_the_test_runs_reaches_beyond_the_clone():
+    """The runnable blocks run here, as root: anything that would touch this machine, a Pi or a
+    host must be marked not run."""
+    for block in SHELL:
+        if block.language == "sh" and (block.marker is None or ANSWER.match(block.marker)):
+            words = {w for line in commands(block) for c in simple_commands(line) for w in c[:1]}
+            assert not words & {"sudo", "ssh", "scp", "rm", "systemctl", "curl"}, (str(block), words)
+
+
 @pytest.mark.parametrize("block", SHELL, ids=str)
 def test_every_shell_block_parses(block):
     script = "\n".join(commands(block))

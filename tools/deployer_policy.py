@@ -34,7 +34,7 @@ from tools.deployer_actions import (  # noqa: E402
 from tools.mock_engine import ProgramRun, run_program  # noqa: E402
 from tools.stack_file import (  # noqa: E402
     DEFAULT_REGION, StackError, add_stack_arguments, ensure_config_file, load_config,
-    stack_from)
+    stack_from, without_secrets)
 
 ATTACH = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
 ALERT_KEY = "solarmonitor:alertEmail"
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         ensure_config_file(stack)
         config = {"aws:region": DEFAULT_REGION, **load_config(stack.config_file)}
         # Alerts only add resources, so the run with them on makes every type the stack can.
-        run = run_program({**config, **({} if config.get(ALERT_KEY) else ALERTS_ON)},
-                          stack=stack.name)
+        run = run_program(without_secrets({**config, **({} if config.get(ALERT_KEY)
+                                                          else ALERTS_ON)}), stack=stack.name)
         document = policy([run], str(config["aws:region"]))
     except (StackError, ConfigError, pulumi.RunError, ValueError, MissingActions) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -30,8 +30,8 @@ from components.config import ConfigError, read_settings  # noqa: E402
 from components.influx_node import BACKUP_TAG  # noqa: E402
 from tools.mock_engine import ProgramRun, Recorded, run_program  # noqa: E402
 from tools.stack_file import (  # noqa: E402
-    EXAMPLE_NAME, Stack, StackError, add_stack_arguments, configured_strings, load_config,
-    region_of, stack_from)
+    EXAMPLE, EXAMPLE_NAME, Stack, StackError, add_stack_arguments, configured_strings,
+    load_config, region_of, stack_from, without_secrets)
 
 
 @dataclass(frozen=True)
@@ -124,11 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         stack = stack_from(options)
         if stack.name == EXAMPLE_NAME:
             raise StackError("Pulumi.example.yaml is the example, not a stack to destroy")
+        if not stack.config_file.exists():
+            raise StackError(f"{stack.shown} not found: make destroy reads the stack's region "
+                             f"and settings from it. If it is gone, cp {EXAMPLE.name} "
+                             f"{stack.config_file.name} and set aws:region to the stack's")
         config = load_config(stack.config_file)
         region = region_of(config)
         if not region:
             raise StackError(f"aws:region: not set in {stack.shown} nor in your AWS profile")
-        run = run_program({**config, "aws:region": region}, stack=stack.name)
+        run = run_program(without_secrets({**config, "aws:region": region}), stack=stack.name)
         settings = read_settings(configured_strings(config), region=region)
     except (StackError, ConfigError, pulumi.RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

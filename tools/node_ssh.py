@@ -1,14 +1,16 @@
 """`make ssh NODE=<node>` and `make logs NODE=<node>`: reach a node the way provisioning does.
 
 From the stack's outputs (`sshNodes`: each node's address, user and SSH host key, and the jump
-host where provisioning goes through one; `sshPrivateKey`, a secret) it writes, under
-build/ssh/<stack>/ (mode 0700):
+host where provisioning goes through one; `sshPrivateKey`, a secret) it writes, into a directory
+of its own under build/ssh/<stack>/ (mode 0700), for the length of the session:
   id_ed25519   the stack's key, mode 0600 (ssh refuses a key others can read)
   known_hosts  one line per node, under an alias, with the host key the stack made for it
   config       an ssh_config: each node by name, the jump by ProxyJump, host keys checked
                strictly (StrictHostKeyChecking yes: a host whose key differs is refused, a
                changed key is never learnt), no other key file, no agent, no global known_hosts
 and runs ssh with it: a shell (or CMD) for `ssh`; the journal of the node's services for `logs`.
+When ssh ends the directory goes, key included: the key (root on every node, from home) lies on
+disk only while it is in use.
 
 The aliases (HostKeyAlias solarmonitor-<stack>-<node>) tie each key to its node, not to an
 address, so another stack's node at a reused address is refused too.
@@ -20,7 +22,9 @@ import argparse
 import os
 import shlex
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -138,12 +142,21 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     node = options.node or next(iter(outputs["sshNodes"]))
-    config = ssh_files(outputs, stack.name, STATE_DIR / stack.name)
     remote = (journal_command(entry["services"], shlex.split(options.journal_options))
               if options.action == "logs" else options.command or None)
-    command = ssh_command(config, node, shlex.split(options.ssh_options), remote)
-    sys.stdout.flush()
-    os.execvp(command[0], command)  # ssh takes over the terminal; its exit code is ours
+    (STATE_DIR / stack.name).mkdir(parents=True, exist_ok=True)
+    session = Path(tempfile.mkdtemp(prefix="session-", dir=STATE_DIR / stack.name))
+    try:
+        config = ssh_files(outputs, stack.name, session)
+        command = ssh_command(config, node, shlex.split(options.ssh_options), remote)
+        process = subprocess.Popen(command)
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C reached ssh too: it decides (ends journalctl -f, or passes it on)
+    finally:
+        shutil.rmtree(session, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -128,15 +128,15 @@ def load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def _plain(value: Any) -> Any:
+def without_secrets(value: Any) -> Any:
     """Config values as the program sees their shape; an encrypted (`secure:`) value, which only
-    Pulumi can decrypt, stands in as a string."""
+    Pulumi can decrypt, stands in as a string (for checks and descriptions, never a plan)."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
             return "[secret]"
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: without_secrets(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain(item) for item in value]
+        return [without_secrets(item) for item in value]
     return value
 
 
@@ -144,7 +144,7 @@ def configured_strings(config: dict[str, Any]) -> dict[str, str]:
     """The config as the Pulumi CLI hands it to the program: strings, structures as JSON."""
     return {key: (json.dumps(value) if isinstance(value, (dict, list))
                   else "true" if value is True else "false" if value is False else str(value))
-            for key, value in _plain(config).items() if value is not None}
+            for key, value in without_secrets(config).items() if value is not None}
 
 
 def placeholder_cidrs(config: dict[str, Any], example: Path = EXAMPLE) -> list[str]:
