@@ -131,3 +131,14 @@ def test_invalid_settings_are_refused_before_pulumi_runs(tmp_path, clone):
     done, calls = deploy(tmp_path, clone)
     assert done.returncode != 0 and calls == []
     assert "aws:region" in done.stderr and "eu-central-3" in done.stderr
+
+
+def test_a_missing_region_is_refused_as_the_program_would(tmp_path, monkeypatch):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("config:\n  solarmonitor:homeCidrs: [8.8.8.8/32]\n")
+    with pytest.raises(StackError, match="aws:region: not set"):
+        check_for_deploy(Stack("dev", path))
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # __main__.py reads it too
+    check_for_deploy(Stack("dev", path))

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(stack.config_file)
         region = region_of(config)
         if not region:
-            raise StackError(f"aws:region: not set in {stack.shown} nor in your AWS profile")
+            raise StackError(f"aws:region: not set in {stack.shown} (nor AWS_REGION)")
         run = run_program(without_secrets({**config, "aws:region": region}), stack=stack.name)
         settings = read_settings(configured_strings(config), region=region)
     except (StackError, ConfigError, pulumi.RunError, ValueError) as error:

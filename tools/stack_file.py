@@ -161,12 +161,10 @@ def placeholder_cidrs(config: dict[str, Any], example: Path = EXAMPLE) -> list[s
 
 
 def region_of(config: dict[str, Any]) -> str | None:
-    """The region the AWS provider will use: `aws:region`, else the environment and the AWS
-    profile, as the provider falls back (and `__main__.py` with it)."""
-    if config.get("aws:region"):
-        return str(config["aws:region"])
-    import boto3
-    return boto3.Session().region_name
+    """The region the program reads (`__main__.py`): `aws:region`, else AWS_REGION, else
+    AWS_DEFAULT_REGION."""
+    return (str(config["aws:region"]) if config.get("aws:region") else None) or \
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
 def check_for_deploy(stack: Stack) -> None:
@@ -180,8 +178,8 @@ def check_for_deploy(stack: Stack) -> None:
     config = load_config(stack.config_file)
     region = region_of(config)
     if not region:
-        raise StackError(f"aws:region: not set in {stack.config_file.name} nor in your AWS "
-                         "profile; add `aws:region: eu-central-1` (or your region) under config:")
+        raise StackError(f"aws:region: not set in {stack.config_file.name} (nor AWS_REGION); "
+                         "add `aws:region: eu-central-1` (or your region) under config:")
     try:
         read_settings(configured_strings(config), region=region)
     except ConfigError as error:
