@@ -181,13 +181,22 @@ ACTIONS: dict[str, TypeActions] = {
     "aws:lambda/function:Function": TypeActions(
         # function.go: CreateFunction, then findFunction (GetFunction) until active; read adds
         # ListVersionsByFunction (latest version) and GetFunctionCodeSigningConfig.
-        ("lambda:CreateFunction", "lambda:TagResource", "iam:PassRole"),
+        # A reserved concurrency is set after the create (PutFunctionConcurrency).
+        ("lambda:CreateFunction", "lambda:TagResource", "iam:PassRole",
+         "lambda:PutFunctionConcurrency"),
         ("lambda:GetFunction", "lambda:ListVersionsByFunction",
          "lambda:GetFunctionCodeSigningConfig"),
         ("lambda:UpdateFunctionConfiguration", "lambda:UpdateFunctionCode",
-         "lambda:UntagResource"),
+         "lambda:UntagResource", "lambda:PutFunctionConcurrency",
+         "lambda:DeleteFunctionConcurrency"),
         ("lambda:DeleteFunction",),
         (f"{TF}lambda/function.go", f"{PIKE}lambda/aws_lambda_function.json")),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": TypeActions(
+        # function_event_invoke_config.go: Put on create and update, Get on read, Delete.
+        ("lambda:PutFunctionEventInvokeConfig",), ("lambda:GetFunctionEventInvokeConfig",),
+        ("lambda:PutFunctionEventInvokeConfig",), ("lambda:DeleteFunctionEventInvokeConfig",),
+        (f"{TF}lambda/function_event_invoke_config.go",
+         f"{PIKE}lambda/aws_lambda_function_event_invoke_config.json")),
     "aws:lambda/invocation:Invocation": TypeActions(
         ("lambda:InvokeFunction",), (), ("lambda:InvokeFunction",), (),
         (f"{TF}lambda/invocation.go (conn.Invoke)",)),
