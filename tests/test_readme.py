@@ -225,8 +225,8 @@ def test_the_runnable_blocks_run_in_order_as_a_user_follows_them(tmp_path, dev_r
         assert left == ["solarmonitor-cabin"]  # the README's cleanup deleted dev's, and only those
         iam = moto.client("iam", "us-east-1")
         moto_users = [u["UserName"] for u in iam.list_users()["Users"]]
-        assert iam.list_user_policies(UserName="solarmonitor-deployer")["PolicyNames"] == [
-            "solarmonitor-deploy"]
+        attached = iam.list_attached_user_policies(UserName="solarmonitor-deployer")
+        assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["solarmonitor-deploy"]
     policy = json.loads((clone / "deployer-policy.json").read_text())
     assert moto_users == ["solarmonitor-deployer"]
     assert policy["Version"] == "2012-10-17"
