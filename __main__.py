@@ -156,6 +156,13 @@ pulumi.export("piAgentConfig", pi_config(
     topic_prefix=settings.topic_prefix, devices=settings.solix_devices,
     cloud=settings.solix_cloud))
 pulumi.export("monthlyCostUsd", bill.monthly_cost(settings.region))
+# `make ssh` and `make logs`: each node as provisioning reaches it, and the key (secret).
+pulumi.export("sshNodes", {
+    "mqtt": mqtt.node.ssh_endpoint(MqttBroker.SERVICES + NatInstance.SERVICES),
+    "telegraf": telegraf.host.ssh_endpoint(TelegrafNode.SERVICES),
+    "influx": influx.host.ssh_endpoint(InfluxNode.SERVICES),
+    "grafana": grafana.host.ssh_endpoint(GrafanaNode.SERVICES)})
+pulumi.export("sshPrivateKey", ssh.private_key_openssh)
 pulumi.export("openDtuSettings", pulumi.Output.secret(pulumi.Output.all(
     mqtt.host, mqtt.ca_cert, mqtt.passwords[OPENDTU.name]).apply(
     lambda values: settings_page(host=values[0], port=mqtt.port, ca_cert=values[1],

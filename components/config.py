@@ -7,6 +7,8 @@ Pure functions only; `__main__.py` hands in what `pulumi.Config` read. Every ref
 from __future__ import annotations
 
 import difflib
+import functools
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from typing import Any, Collection, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from components.prices import INSTANCE_TYPES
-from home_address import AddressError, classify
+from home_address import CGNAT, IPV6_MIN_PREFIX, AddressError, classify
 
 NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
 MIN_VOLUME_GB = 8  # Ubuntu 24.04's image needs 8 GB for its root file system
@@ -115,14 +117,32 @@ def _fail(key: str, value: Any, expected: str) -> ConfigError:
     return ConfigError(f"solarmonitor:{key}: got {value!r}; expected {expected}")
 
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+@functools.lru_cache(maxsize=1)
+def aws_regions() -> tuple[str, ...]:
+    """AWS's regions with EC2, from the installed botocore's endpoint data (offline): the
+    standard partition only, as the program's ARNs (`arn:aws:`) are."""
+    import botocore.session
+    return tuple(botocore.session.get_session().get_available_regions("ec2", "aws"))
+
+
+@functools.lru_cache(maxsize=1)
+def other_partition_regions() -> tuple[str, ...]:
+    import botocore.session
+    session = botocore.session.get_session()
+    return tuple(region for partition in session.get_available_partitions() if partition != "aws"
+                 for region in session.get_available_regions("ec2", partition))
 
 
 def parse_region(value: Any) -> str:
-    """Any AWS region name; costs use the price table's region or, lacking it, us-east-1."""
-    if not isinstance(value, str) or not _REGION.match(value):
+    """An AWS region with EC2; costs use the price table's region or, lacking it, us-east-1."""
+    regions = aws_regions()
+    if not isinstance(value, str) or value not in regions:
+        close = difflib.get_close_matches(str(value), regions, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        if value in other_partition_regions():
+            hint = "; AWS China and GovCloud are not supported: the stack writes arn:aws: ARNs"
         raise ConfigError(f"aws:region: got {value!r}; expected an AWS region such as eu-central-1"
-                          " (set it with `pulumi config set aws:region eu-central-1`)")
+                          f" (not among the {len(regions)} in botocore's endpoint data{hint})")
     return value
 
 
@@ -138,7 +158,7 @@ def parse_home_cidrs(value: Any) -> HomeCidrs:
         try:
             family, cidr = classify(item)
         except AddressError as error:
-            raise _fail("homeCidrs", item, f"{expected} ({error})") from None
+            raise _fail("homeCidrs", item, f"{expected} ({error}){address_hint(item)}") from None
         if family in found:
             raise _fail("homeCidrs", value, f"{expected} (two {family} entries)")
         found[family] = cidr
@@ -152,6 +172,43 @@ def parse_home_cidrs(value: Any) -> HomeCidrs:
                     "or list the carrier's shared IPv4 (the README's DS-Lite part says what that "
                     "opens)")
     return HomeCidrs(found.get("ipv4"), found.get("ipv6"))
+
+
+_FIND_IPV4 = ("find your home's public IPv4 with `curl -4 https://checkip.amazonaws.com` and "
+              "write it as x.x.x.x/32")
+_FIND_IPV6 = ("your IPv6 prefix is the one your router was delegated (FritzBox: Internet > "
+              "Online-Monitor), with its length, e.g. 2a01:4f8:1:2::/64")
+_LAN = tuple(ipaddress.ip_network(cidr) for cidr in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
+_DOCUMENTATION = tuple(ipaddress.ip_network(cidr) for cidr in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20"))
+
+
+def address_hint(item: Any) -> str:
+    """What to do about a refused home address, to end its one-line error."""
+    if isinstance(item, Mapping) and len(item) == 1 and next(iter(item.values())) is None:
+        # YAML reads `- 2001:db8:1:2::` as a map: a plain scalar ending in ':' is a key.
+        text = f"{next(iter(item))}:"
+        return (f" — YAML read {text} as a map because it ends in ':': an IPv6 prefix needs "
+                f"its length, e.g. \"{text}/64\" (quoted)")
+    find = _FIND_IPV6 if ":" in str(item) else _FIND_IPV4
+    try:
+        network = ipaddress.ip_network(str(item), strict=False)
+    except ValueError:
+        return f" — {find}"
+    address = network.network_address
+    if network.prefixlen < (32 if network.version == 4 else IPV6_MIN_PREFIX):
+        return f" — never a range, only your home's own address; {find}"
+    if address in CGNAT:
+        return (" — that is carrier-grade NAT (100.64.0.0/10): your provider shares one public "
+                "IPv4 among many homes (DS-Lite lines work this way), so there is none of your "
+                "own to open, and OpenDTU speaks IPv4 only; ask your provider for a public IPv4 "
+                "(a dual-stack line)")
+    if any(address in lan for lan in _LAN if lan.version == network.version):
+        return f" — that is an address inside your home network (LAN), not its public one; {find}"
+    if any(address in doc for doc in _DOCUMENTATION if doc.version == network.version):
+        return f" — that is an example address from the documentation; {find}"
+    return f" — {find}"
 
 
 def _bool(key: str, value: Any) -> bool:

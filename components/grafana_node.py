@@ -97,6 +97,10 @@ class GrafanaNodeArgs:
 
 
 class GrafanaNode(pulumi.ComponentResource):
+    SERVICES = ("grafana-server",)
+    """The systemd units it runs (what `make logs` shows)."""
+    host: Host
+    """The instance it runs on (how `make ssh` reaches it)."""
     instance_id: pulumi.Output[str]
     """The node's EC2 instance (what its status alarm watches)."""
     url: pulumi.Output[str]
@@ -169,5 +173,6 @@ class GrafanaNode(pulumi.ComponentResource):
 
         self.url = pulumi.Output.concat("https://", public_host, f":{PORT}/")
         self.admin_password = admin_password
+        self.host = host
         self.instance_id = host.instance.id
         self.register_outputs({"url": self.url, "adminPassword": self.admin_password})

@@ -69,6 +69,10 @@ def history_bucket(bucket: str) -> str:
 
 
 class InfluxNode(pulumi.ComponentResource):
+    SERVICES = ("influxdb",)
+    """The systemd units it runs (what `make logs` shows)."""
+    host: Host
+    """The instance it runs on (how `make ssh` reaches it)."""
     instance_id: pulumi.Output[str]
     """The node's EC2 instance (what its status alarm watches)."""
     url: pulumi.Output[str]
@@ -187,6 +191,7 @@ class InfluxNode(pulumi.ComponentResource):
         self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
         self.grafana_token = pulumi.Output.secret(tokens["grafana"])
         self.ready = tokens_step
+        self.host = host
         self.instance_id = host.instance.id
         self.register_outputs({"url": self.url, "adminToken": self.admin_token,
                                "telegrafToken": self.telegraf_token,

@@ -66,6 +66,8 @@ class MqttBrokerArgs:
 
 
 class MqttBroker(pulumi.ComponentResource):
+    SERVICES = ("mosquitto",)
+    """The systemd units it runs (what `make logs` shows)."""
     host: pulumi.Output[str]
     """What OpenDTU connects to: the Elastic IP's public DNS name, or `mqtt.<domain>`."""
     port: int

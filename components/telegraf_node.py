@@ -37,6 +37,10 @@ class TelegrafNodeArgs:
 
 
 class TelegrafNode(pulumi.ComponentResource):
+    SERVICES = ("telegraf",)
+    """The systemd units it runs (what `make logs` shows)."""
+    host: Host
+    """The instance it runs on (how `make ssh` reaches it)."""
     instance_id: pulumi.Output[str]
     """The node's EC2 instance (what its status alarm watches)."""
     ready: pulumi.Resource
@@ -71,6 +75,7 @@ class TelegrafNode(pulumi.ComponentResource):
         steps.apply("check", "telegraf/check.sh", files)
         self.ready = steps.run("apply", "common/restart-service.sh", args=["telegraf"],
                                triggers=content_hashes(files))
+        self.host = host
         self.private_ip = host.private_ip
         self.instance_id = host.instance.id
         self.register_outputs({"privateIp": self.private_ip})

@@ -44,7 +44,7 @@ def test_root_volume_is_sized_from_config(run):
     assert mqtt.inputs["rootBlockDevice"]["volumeSize"] == 12
 
 
-PUBLIC_NODES = {"mqtt", "grafana"}  # Pulumi.dev.yaml's defaults
+PUBLIC_NODES = {"mqtt", "grafana"}  # Pulumi.example.yaml's defaults
 
 
 def test_public_nodes_have_a_stable_address_private_nodes_none(dev_run):

@@ -118,7 +118,7 @@ def original_design(region: str) -> float:
 
 @pytest.mark.parametrize("home", [["8.8.8.8/32"], IPV6_HOME])
 def test_make_plan_shows_the_costs_side_by_side(tmp_path, home):
-    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    config = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
     config["solarmonitor:homeCidrs"] = home
     (tmp_path / "Pulumi.side.yaml").write_text(yaml.safe_dump({"config": config}))
     done = subprocess.run([str(ROOT / ".venv/bin/python"), "tools/plan.py", "--config",

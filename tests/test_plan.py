@@ -105,6 +105,7 @@ def test_plan_with_another_valid_config(tmp_path):
     document = json.loads((out / "plan.json").read_text())
     assert document["monthlyCostUsd"]["pricedAs"] == "us-east-1"
     assert "priced as us-east-1" in done.stdout
+    assert "Time zone: Europe/Dublin, eu-west-1's default" in done.stdout
     volume = next(r for r in document["resources"] if r["type"] == "aws:ebs/volume:Volume")
     assert volume["inputs"]["size"] == 50
     conf = (out / "files/mqtt/etc/mosquitto/mosquitto.conf").read_text()

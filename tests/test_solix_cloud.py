@@ -634,7 +634,7 @@ def test_the_readmes_config_commands_make_a_stack_the_program_takes(tmp_path, ca
     bin_dir.mkdir()
     (bin_dir / "pulumi").write_text(f"#!{sys.executable}\n" + PULUMI_STAND_IN.split("\n", 1)[1])
     (bin_dir / "pulumi").chmod(0o755)
-    (tmp_path / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.example.yaml").read_text())
     for command in commands:
         done = subprocess.run(shlex.split(command), cwd=tmp_path, input=PASSWORD + "\n", text=True,
                               capture_output=True, timeout=30,

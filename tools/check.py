@@ -38,6 +38,7 @@ from components.opendtu_data import PROBE  # noqa: E402
 from home_address import AddressError, normalise_ipv4, normalise_ipv6_prefix  # noqa: E402
 from tools.opendtu_mqtt import connect, opendtu_client  # noqa: E402
 from tools.stack_outputs import OutputsError, load_outputs, opendtu_settings  # noqa: E402
+from tools.stack_file import StackError, add_stack_arguments, stack_from  # noqa: E402
 
 ECHO_URL = "https://checkip.amazonaws.com"
 # Any global IPv6 address does: connecting a UDP socket sends nothing, it only makes the kernel
@@ -325,15 +326,16 @@ def stack_bucket(config: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outputs", type=Path, help="stack outputs as JSON (default: pulumi)")
-    parser.add_argument("--config", type=Path, default=Path("Pulumi.dev.yaml"))
+    add_stack_arguments(parser)
     parser.add_argument("--echo-url", default=ECHO_URL)
     parser.add_argument("--probe-wait", type=float, default=90,
                         help="seconds to wait for the probe (Telegraf writes every 10 s)")
     options = parser.parse_args(argv)
     try:
-        outputs = load_outputs(options.outputs)
+        stack = stack_from(options)
+        outputs = load_outputs(options.outputs, stack.name)
         opendtu_settings(outputs)
-    except OutputsError as error:
+    except (OutputsError, StackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     import configparser
@@ -343,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     pi.read_string(outputs.get("piAgentConfig", ""))
     session = boto3.Session(region_name=pi.get("aws", "region", fallback=None))
     results = run_checks(outputs, session.client("ec2"), session.client("sns"), options.echo_url,
-                         stack_bucket(options.config), options.probe_wait)
+                         stack_bucket(stack.config_file), options.probe_wait)
     for result in results:
         print("\n".join(result.lines()))
     failures = sum(r.mark == FAIL for r in results)

@@ -4,7 +4,9 @@
 # it), libmbedtls-dev and gcc (the tests build an OpenDTU-like client against mbedTLS 2.28, the
 # TLS library of OpenDTU's firmware), jq (the influx node's scripts use it), Node.js and npm
 # (the tests type-check every Flux query with Flux's own front end, compiled to WebAssembly),
-# systemd's own unit parser (systemd-analyze verify reads every unit the stack installs).
+# systemd's own unit parser (systemd-analyze verify reads every unit the stack installs),
+# OpenSSH's server, sudo and iproute2 (make ssh and make logs reach real sshd's, one per node, on
+# the nodes' addresses in a network namespace of their own).
 set -euo pipefail
 
 missing=()
@@ -16,6 +18,9 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v sudo >/dev/null 2>&1 || missing+=(sudo)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"
