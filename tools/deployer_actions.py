@@ -100,6 +100,14 @@ ACTIONS: dict[str, TypeActions] = {
     "aws:ec2/keyPair:KeyPair": TypeActions(
         ("ec2:ImportKeyPair", *EC2_TAGS), ("ec2:DescribeKeyPairs",), (), ("ec2:DeleteKeyPair",),
         (f"{TF}ec2/ec2_key_pair.go", f"{PIKE}ec2/aws_key_pair.json")),
+    # aws_ec2_instance_state: waits for the instance (DescribeInstances), then starts or stops it;
+    # delete only forgets it (ec2_instance_state.go: UpdateInstanceState, resourceInstanceStateDelete).
+    "aws:ec2transitgateway/instanceState:InstanceState": TypeActions(
+        ("ec2:StartInstances", "ec2:StopInstances", "ec2:DescribeInstances"),
+        ("ec2:DescribeInstances",),
+        ("ec2:StartInstances", "ec2:StopInstances"),
+        (),
+        (f"{TF}ec2/ec2_instance_state.go",)),
     "aws:ec2/instance:Instance": TypeActions(
         # RunInstances tags the instance and its root volume; the image's root device is read.
         ("ec2:RunInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes", *EC2_TAGS),
