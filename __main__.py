@@ -13,7 +13,7 @@ from components.host import Placement
 from components.influx_node import InfluxNode, InfluxNodeArgs, history_bucket
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import INTERNAL_PORT, PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
-from components.mqtt_users import OPENDTU, SOLIX, TELEGRAF, USERS
+from components.mqtt_users import CHECK, OPENDTU, SOLIX, TELEGRAF, users
 from components.nat_instance import NatInstance, NatInstanceArgs
 from components.network import (
     IPV6_SUBNET_CIDR, PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, VPC_CIDR, Network, NetworkArgs,
@@ -24,6 +24,7 @@ from components.opendtu_settings import settings_page
 from components.pi_config import pi_config
 from components.queue_sizing import queue_limits
 from components.ssh_key import SshKey
+from components.telegraf_config import mqtt_logins
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
 try:
@@ -84,7 +85,8 @@ def placement(node: str, jump=None) -> Placement:
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    placement=placement("mqtt"), ca=ca, users=USERS, queue=queue,
+    placement=placement("mqtt"), ca=ca, users=users(mqtt_logins(settings.topic_prefix)),
+    queue=queue,
     topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
@@ -112,8 +114,7 @@ influx = InfluxNode("influx", InfluxNodeArgs(
 telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
     placement=placement("telegraf", mqtt.jump), topic_prefix=settings.topic_prefix,
     broker_url=mqtt.private_ip.apply(lambda ip: f"ssl://{ip}:{INTERNAL_PORT}"),
-    ca_cert=ca.cert_pem, mqtt_user=TELEGRAF.name,
-    mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
+    ca_cert=ca.cert_pem, mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
     influx_token=influx.telegraf_token, org=settings.influx_org, bucket=settings.influx_bucket,
     after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
 grafana = GrafanaNode("grafana", GrafanaNodeArgs(
@@ -138,6 +139,8 @@ pulumi.export("mqttPort", mqtt.port)
 pulumi.export("caCert", mqtt.ca_cert)
 pulumi.export("openDtuMqttUser", OPENDTU.name)
 pulumi.export("openDtuMqttPassword", mqtt.passwords[OPENDTU.name])
+# make check's own login: it proves the broker and the data path without taking OpenDTU's session.
+pulumi.export("checkMqttPassword", mqtt.passwords[CHECK.name])
 pulumi.export("grafanaUrl", grafana.url)
 pulumi.export("grafanaAdminPassword", grafana.admin_password)
 pulumi.export("influxUrl", influx.url)

@@ -8,6 +8,9 @@ from components.opendtu_data import CONSUMERS, STRING, Consumer, metrics_per_day
 from components.templates import render, sha256
 
 QOS = 1
+# The configuration check's consumers (`telegraf --test`) connect as "<client id>-check": sessions
+# of their own, so the check never takes the running consumers' sessions over.
+CHECK_SUFFIX = "-check"
 
 
 def full_topic(prefix: str, relative: str) -> str:
@@ -38,11 +41,19 @@ def consumer_view(consumer: Consumer, prefix: str) -> dict:
     }
 
 
-def telegraf_conf(prefix: str, broker_url: str, username: str, influx_url: str, org: str,
-                  bucket: str, check: bool = False) -> str:
+def mqtt_logins(prefix: str) -> tuple[str, ...]:
+    """The broker usernames Telegraf connects with: each consumer's client id, and the same with
+    CHECK_SUFFIX for the configuration check. The broker takes the username as the client id
+    (components/mqtt_users.py), so each is a session only Telegraf's password opens."""
+    client_ids = [consumer_view(c, prefix)["client_id"] for c in CONSUMERS]
+    return (*client_ids, *(f"{client_id}{CHECK_SUFFIX}" for client_id in client_ids))
+
+
+def telegraf_conf(prefix: str, broker_url: str, influx_url: str, org: str, bucket: str,
+                  check: bool = False) -> str:
     """The running configuration, or (`check`) the copy `telegraf --test` checks."""
     return render(
         "telegraf/telegraf.conf", check=check, qos=QOS, buffer_limit=metrics_per_day(inverters=1),
         measurements=sorted({c.measurement for c in CONSUMERS}), influx_url=influx_url,
-        org=org, bucket=bucket, broker_url=broker_url, username=username,
+        org=org, bucket=bucket, broker_url=broker_url, check_suffix=CHECK_SUFFIX,
         consumers=[consumer_view(c, prefix) for c in CONSUMERS])

@@ -70,16 +70,31 @@ class OpenDtu:
         self.binary, self.broker, self.ca_file = binary, broker, ca_file
 
     def connect(self, hostname: str, user: str, password: str, prefix: str = "solar/",
-                retain: bool = False, client_id: str = "OpenDTU-1A2B3C", lines: str | None = None,
-                port: int | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+                retain: bool = False, client_id: str = "OpenDTU-3221224", lines: str | None = None,
+                port: int | None = None, timeout: float = 120,
+                ciphersuites: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         """Connect with `hostname` as OpenDTU's "Hostname" (the TLS name it verifies), to the
-        broker's loopback port; publish "topic<TAB>payload" `lines` when given."""
+        broker's loopback port; publish "topic<TAB>payload" `lines` when given; offer only
+        `ciphersuites` (mbedTLS names) when given."""
         arguments = [str(self.binary), "127.0.0.1", str(port or self.broker.tls_port), hostname,
                      str(self.ca_file), user, client_id, prefix, "1" if retain else "0"]
         if lines is not None:
             arguments.append("--stdin")
         return subprocess.run(arguments, input=lines or "", capture_output=True, text=True,
-                              timeout=timeout, env={"MQTT_PASSWORD": password})
+                              timeout=timeout, env={"MQTT_PASSWORD": password,
+                                                    "MBEDTLS_CIPHERSUITES": ",".join(ciphersuites)})
+
+
+def telegraf_login(run, consumer: int = 0) -> tuple[str, str]:
+    """The username of a rendered Telegraf consumer (its client id: the broker keys sessions by
+    username) and Telegraf's password: what a Telegraf-like test client connects with."""
+    import tomllib
+
+    from tools.plan import rendered_files
+    conf = tomllib.loads(rendered_files(run)["telegraf"]["/etc/telegraf/telegraf.conf"])
+    password = run.one("random:index/randomPassword:RandomPassword",
+                       "mqtt-telegraf-password").outputs["result"]
+    return conf["inputs"]["mqtt_consumer"][consumer]["username"], password
 
 
 def free_port() -> int:
@@ -178,12 +193,14 @@ class Client:
             self.client.tls_set_context(context)
         self.reason = None
         self.session_present = None
+        self.disconnects: list = []
 
         def on_connect(client, userdata, flags, reason, properties):
             self.session_present = flags.session_present
             self.reason = reason
 
         self.client.on_connect = on_connect
+        self.client.on_disconnect = lambda c, u, flags, reason, p: self.disconnects.append(reason)
         self.client.on_message = lambda c, u, message: self.messages.append(message)
         self.client.on_subscribe = lambda c, u, mid, codes, p: self.granted.extend(codes)
         self.client.on_publish = lambda c, u, mid, codes, p: self.published.add(mid)

@@ -70,7 +70,7 @@ def telegraf_like(broker, run, consumer, ca_file, skip_subscribe_if_session=Fals
     """A paho client with a rendered consumer's client id, QoS and session setting, connected to
     the VPC listener and subscribed as Telegraf subscribes. `skip_subscribe_if_session` is what
     Telegraf before 1.38 did (plugins/inputs/mqtt_consumer, connect(), before #18452)."""
-    client = Client(broker, "telegraf", telegraf_password(run), ca_file=ca_file,
+    client = Client(broker, consumer["username"], telegraf_password(run), ca_file=ca_file,
                     client_id=consumer["client_id"], clean=not consumer["persistent_session"],
                     port=broker.internal_port)
     assert client.connect(), client.reason
@@ -130,7 +130,7 @@ def test_an_hour_of_telegraf_outage_through_a_broker_restart_loses_nothing(
         output = tmp_path / f"{consumer['client_id']}.txt"
         command = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.internal_port),
                    "--cafile", str(ca_file), "--insecure",  # the certificate names the node
-                   "-u", "telegraf", "-P", telegraf_password(program),
+                   "-u", consumer["username"], "-P", telegraf_password(program),
                    "-i", consumer["client_id"], "-c", "-q", str(consumer["qos"]), "-v",
                    "-C", str(len(expected[consumer["client_id"]])), "-W", "120"]
         for topic in consumer["topics"]:
@@ -182,8 +182,11 @@ def test_changed_subscriptions_get_a_new_session_that_receives(program, tmp_path
         ca = tmp_path / "ca.pem"
         numbers = next(c for c in after if c["client_id"].startswith("solarmonitor-telegraf-totals"))
         # The old id, its session holding the old prefix's subscriptions; an old Telegraf with
-        # the new topics skips subscribing because the broker has the session.
-        old = dict(numbers, client_id=numbers["client_id"].replace("totals", "old"),
+        # the new topics skips subscribing because the broker has the session. The broker keys
+        # sessions by username (use_username_as_clientid): the consumer's check login stands in
+        # for the old id's username, a login the rendered broker knows.
+        old = dict(numbers, username=numbers["username"] + "-check",
+                   client_id=numbers["client_id"].replace("totals", "old"),
                    topics=["solar/ac/+", "solar/dc/+"])
         telegraf_like(broker, changed, old, ca).close()
         stuck = telegraf_like(broker, changed, dict(old, topics=numbers["topics"]), ca,
@@ -297,7 +300,7 @@ def test_a_10_mb_payload_is_refused_while_the_traffic_goes_on(program, files, br
 def test_wrong_passwords_and_topics_outside_the_acl_are_refused(program, files, broker, ca_file):
     listener = telegraf_like(broker, program, consumers(files)[0], ca_file)
     assert not Client(broker, "opendtu", "wrong", ca_file=ca_file).connect()
-    assert not Client(broker, "telegraf", "wrong", ca_file=ca_file,
+    assert not Client(broker, consumers(files)[1]["username"], "wrong", ca_file=ca_file,
                       port=broker.internal_port).connect()
     opendtu = Client(broker, "opendtu", page(program)["Password"], ca_file=ca_file)
     assert opendtu.connect()
@@ -323,7 +326,8 @@ def test_a_flood_of_connections_is_refused_while_opendtu_and_telegraf_go_on(
         # OpenDTU's connection and Telegraf's go on; Telegraf can even connect anew.
         opendtu.client.publish("solar/116190745400/0/power", b"42")
         assert listener.wait_for(lambda: listener.messages)
-        again = Client(broker, "telegraf", telegraf_password(program), ca_file=ca_file,
+        again = Client(broker, consumers(files)[1]["username"], telegraf_password(program),
+                       ca_file=ca_file,
                        client_id=f"again-{uuid.uuid4().hex[:6]}", port=broker.internal_port)
         assert again.connect(), again.reason
         again.close()

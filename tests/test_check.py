@@ -7,13 +7,13 @@ AWS steps against moto. Each step passes, and fails for the right reason."""
 import base64
 import json
 import socket
+import time
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from broker import Broker, Client, free_port, signed_by_stack_ca, write_etc
-from components.mqtt_users import TELEGRAF
+from broker import Broker, Client, free_port, signed_by_stack_ca, telegraf_login, write_etc
 from components.opendtu_data import PROBE
 from loopback_http import Server
 from tools import check
@@ -44,8 +44,9 @@ def broker(program, certificate, tmp_path):
 
 @pytest.fixture
 def settings(program, broker):
-    page = {e["field"]: e["value"] for e in program.outputs["openDtuSettings"]}
-    return {**page, "Hostname": "localhost", "Port": broker.tls_port}
+    """What make check connects with: OpenDTU's page, its own login, this broker's address."""
+    return {**check.check_settings(program.outputs), "Hostname": "localhost",
+            "Port": broker.tls_port}
 
 
 class StandInGrafana:
@@ -96,14 +97,18 @@ def grafana(certificate):
 @pytest.fixture
 def telegraf(broker, program, grafana):
     """Subscribes to the probe topic as Telegraf does and hands each value to the stand-in."""
-    password = program.one("random:index/randomPassword:RandomPassword",
-                           f"mqtt-{TELEGRAF.name}-password").outputs["result"]
-    client = Client(broker, TELEGRAF.name, password, port=broker.internal_port)
+    client = Client(broker, *telegraf_login(program, consumer=_probe_consumer(program)),
+                    port=broker.internal_port)
     assert client.connect()
     client.client.subscribe("solar/" + PROBE.topic, qos=1)
     client.client.on_message = lambda c, u, message: grafana.values.append(float(message.payload))
     yield client
     client.close()
+
+
+def _probe_consumer(program) -> int:
+    from components.opendtu_data import CONSUMERS
+    return next(i for i, c in enumerate(CONSUMERS) if c.name == "probe")
 
 
 def stand_in_of(grafana, program) -> check.Grafana:
@@ -113,12 +118,34 @@ def stand_in_of(grafana, program) -> check.Grafana:
 # --- 2. the broker ----------------------------------------------------------------------------
 
 def test_the_broker_step_passes_with_the_stacks_settings(settings):
-    result = check.broker_accepts_opendtu(settings)
+    result = check.broker_accepts_check_login(settings)
     assert result.mark == check.PASS, result.lines()
 
 
+def test_the_broker_step_and_the_probe_knock_no_real_client_off(settings, program, broker,
+                                                                 grafana, telegraf):
+    """OpenDTU and Telegraf are connected while make check runs: both stay (the broker keys
+    sessions by username, and make check has a login of its own)."""
+    page = {e["field"]: e["value"] for e in program.outputs["openDtuSettings"]}
+    opendtu = Client(broker, page["Username"], page["Password"], client_id="OpenDTU-3221224")
+    assert opendtu.connect()
+    assert check.broker_accepts_check_login(settings).mark == check.PASS
+    assert check.probe_arrives(settings, stand_in_of(grafana, program), "hoymiles", wait=10,
+                               poll=0.2).mark == check.PASS
+    time.sleep(0.3)
+    assert opendtu.disconnects == [] and opendtu.client.is_connected()
+    assert telegraf.disconnects == [] and telegraf.client.is_connected()
+    opendtu.close()
+
+
+def test_make_check_needs_its_own_login_in_the_outputs(program):
+    outputs = {k: v for k, v in program.outputs.items() if k != "checkMqttPassword"}
+    with pytest.raises(check.OutputsError, match="checkMqttPassword"):
+        check.check_settings(outputs)
+
+
 def test_the_broker_step_fails_on_a_wrong_password(settings):
-    result = check.broker_accepts_opendtu({**settings, "Password": "wrong"})
+    result = check.broker_accepts_check_login({**settings, "Password": "wrong"})
     assert result.mark == check.FAIL and "refused the login" in result.reason
     assert "password" in result.hint
 
@@ -126,18 +153,18 @@ def test_the_broker_step_fails_on_a_wrong_password(settings):
 def test_the_broker_step_fails_on_a_certificate_from_elsewhere(settings):
     from broker import self_signed
     _, other_ca = self_signed("another CA", ca=True)
-    result = check.broker_accepts_opendtu({**settings, "CA-Root-Certificate": other_ca.decode()})
+    result = check.broker_accepts_check_login({**settings, "CA-Root-Certificate": other_ca.decode()})
     assert result.mark == check.FAIL and result.reason.startswith("TLS")
     assert "caCert" in result.hint
 
 
 def test_the_broker_step_fails_on_a_name_the_certificate_does_not_hold(settings):
-    result = check.broker_accepts_opendtu({**settings, "Hostname": "127.0.0.1"})
+    result = check.broker_accepts_check_login({**settings, "Hostname": "127.0.0.1"})
     assert result.mark == check.FAIL and result.reason.startswith("TLS")
 
 
 def test_the_broker_step_fails_when_nothing_listens(settings):
-    result = check.broker_accepts_opendtu({**settings, "Port": free_port()})
+    result = check.broker_accepts_check_login({**settings, "Port": free_port()})
     assert result.mark == check.FAIL and "no TLS connection" in result.reason
 
 

@@ -38,7 +38,7 @@ def payload(topic: str, kind: str) -> str:
 
 @pytest.fixture(scope="module", params=["solar", "home/pv"])
 def setup(request):
-    text = telegraf_conf(request.param, BROKER, "telegraf", INFLUX, "solar", "hoymiles")
+    text = telegraf_conf(request.param, BROKER, INFLUX, "solar", "hoymiles")
     return request.param, text, EmulatedTelegraf(tomllib.loads(text))
 
 
@@ -102,7 +102,9 @@ def test_rendered_file_is_toml_with_qos_persistent_sessions_and_tls(setup):
         assert consumer["qos"] == 1 and consumer["persistent_session"] is True
         assert consumer["servers"] == [BROKER]
         assert consumer["tls_ca"] == "/etc/telegraf/solarmonitor-ca.crt"
-        assert consumer["username"] == "telegraf" and consumer["password"] == "${MQTT_PASSWORD}"
+        # The broker makes the username the client id: they must be the same.
+        assert consumer["username"] == consumer["client_id"]
+        assert consumer["password"] == "${MQTT_PASSWORD}"
         for topic_filter in consumer["topics"]:
             assert topic_filter.startswith(prefix + "/")
     output = conf["outputs"]["influxdb_v2"][0]

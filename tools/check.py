@@ -4,11 +4,14 @@ installed. Each step prints ✓ or ✗ with the reason, and a hint when it fails
 
   1. The home security group holds this machine's current public IPv4 (the broker is reached over
      IPv4: OpenDTU has no IPv6), and, when Grafana is served over IPv6 only, this machine's IPv6.
-  2. The broker answers TLS on mqttHost, verified with caCert, and accepts OpenDTU's login.
+  2. The broker answers TLS on mqttHost, verified with caCert as OpenDTU verifies it, and accepts
+     make check's own login (checkMqttPassword). Never OpenDTU's: the broker keys sessions by
+     username, so a second login as OpenDTU would end the real OpenDTU's session.
   3. Grafana's InfluxDB datasource is healthy (Grafana's API, admin password).
-  4. A probe published the way OpenDTU publishes (QoS 0, OpenDTU's login, to
-     <prefix>/solarmonitor/probe) reaches InfluxDB: read back through Grafana's /api/ds/query.
-     Telegraf writes it to its own measurement, solarmonitor_probe, never to real data.
+  4. A probe published the way OpenDTU publishes (QoS 0, over TLS to mqttHost; with make check's
+     login, which may publish the probe and nothing else, to <prefix>/solarmonitor/probe)
+     reaches InfluxDB: read back through Grafana's /api/ds/query. Telegraf writes it to its own
+     measurement, solarmonitor_probe, never to real data.
   5. The dashboard is provisioned.
   6. With alerts on: the rules are provisioned and the email subscription is confirmed.
 """
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.alert_rules import RULES  # noqa: E402
 from components.grafana_node import DATASOURCE_UID, PORT as GRAFANA_PORT  # noqa: E402
+from components.mqtt_users import CHECK  # noqa: E402
 from components.opendtu_data import PROBE  # noqa: E402
 from home_address import AddressError, normalise_ipv4, normalise_ipv6_prefix  # noqa: E402
 from tools.opendtu_mqtt import connect, opendtu_client  # noqa: E402
@@ -140,28 +144,38 @@ def home_address_allowed(ec2, group_id: str, echo_url: str = ECHO_URL,
 
 # --- 2. the broker --------------------------------------------------------------------------------
 
-def connect_as_opendtu(settings: dict, timeout: float = 10):
-    """(client, None) connected with OpenDTU's settings (no will: the check must not speak for
-    the DTU), or (None, why not)."""
+def check_settings(outputs: dict) -> dict:
+    """OpenDTU's settings page with make check's own login in place of OpenDTU's."""
+    if not outputs.get("checkMqttPassword"):
+        raise OutputsError("the outputs have no checkMqttPassword: run make deploy (this "
+                           "version adds make check's own broker login), and read them with "
+                           "--show-secrets")
+    return {**opendtu_settings(outputs), "Username": CHECK.name,
+            "Password": outputs["checkMqttPassword"]}
+
+
+def connect_as_check(settings: dict, timeout: float = 10):
+    """(client, None) connected as OpenDTU connects, with make check's login (no will: the check
+    must not speak for the DTU), or (None, why not)."""
     client = opendtu_client(settings, f"solarmonitor-check-{random.randrange(16**6):06x}")
     problem = connect(client, settings, timeout)
     return (None, problem) if problem else (client, None)
 
 
-def broker_accepts_opendtu(settings: dict) -> Result:
+def broker_accepts_check_login(settings: dict) -> Result:
     step = "broker"
-    client, problem = connect_as_opendtu(settings)
+    client, problem = connect_as_check(settings)
     if client is None:
         hint = ("the certificate does not verify: type caCert into OpenDTU's CA-Root-Certificate "
                 "field and mqttHost into Hostname" if problem.startswith("TLS") else
-                "check the password (openDtuSettings)" if "refused the login" in problem else
+                "check the password (checkMqttPassword)" if "refused the login" in problem else
                 "is this machine's address in the home group (step 1)? Is the broker up "
                 "(EC2 console, make deploy)?")
         return failed(step, problem, hint)
     client.disconnect()
     client.loop_stop()
-    return passed(step, f"TLS to {settings['Hostname']}:{settings['Port']} verified with caCert; "
-                        "OpenDTU's login accepted")
+    return passed(step, f"TLS to {settings['Hostname']}:{settings['Port']} verified with caCert "
+                        "as OpenDTU verifies it; make check's login accepted")
 
 
 # --- 3-6. Grafana -------------------------------------------------------------------------------
@@ -228,7 +242,7 @@ def probe_arrives(settings: dict, grafana: Grafana, bucket: str, wait: float = 9
                   poll: float = 5) -> Result:
     step = "probe to InfluxDB"
     nonce = float(random.randrange(1, 2**31))
-    client, problem = connect_as_opendtu(settings)
+    client, problem = connect_as_check(settings)
     if client is None:
         return failed(step, f"cannot publish: {problem}", "fix the broker step first")
     topic = settings["Base Topic"] + PROBE.topic
@@ -300,11 +314,11 @@ def alerts_provisioned(grafana: Grafana, sns, topic_arn: str | None) -> Result:
 
 def run_checks(outputs: dict, ec2, sns, echo_url: str = ECHO_URL, bucket: str = "hoymiles",
                probe_wait: float = 90) -> list[Result]:
-    settings = opendtu_settings(outputs)
+    settings = check_settings(outputs)
     grafana = Grafana(outputs["grafanaUrl"], outputs["grafanaAdminPassword"], outputs["caCert"])
     return [
         home_address_allowed(ec2, outputs["securityGroupId"], echo_url, outputs["grafanaUrl"]),
-        broker_accepts_opendtu(settings),
+        broker_accepts_check_login(settings),
         datasource_healthy(grafana),
         probe_arrives(settings, grafana, bucket, wait=probe_wait),
         dashboard_provisioned(grafana),
@@ -332,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     try:
         outputs = load_outputs(options.outputs)
-        opendtu_settings(outputs)
+        check_settings(outputs)
     except OutputsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
