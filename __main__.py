@@ -127,11 +127,17 @@ grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
     over_ipv6=reach("grafana") == "ipv6", after=[influx.ready, *reachable("grafana")]))
 
+# When each certificate the stack issued ends (keys: components/certificates.py, ISSUED).
+certificate_expiry = {"ca": ca.valid_until, "mqtt": mqtt.certificate_valid_until,
+                      "influx": influx.certificate_valid_until,
+                      "grafana": grafana.certificate_valid_until}
+
 if alerts:
     # From outside Grafana, so they fire when Grafana itself is down.
     alerts.watch_instances({"mqtt": mqtt.node.instance.id, "telegraf": telegraf.instance_id,
                             "influx": influx.instance_id, "grafana": grafana.instance_id})
     alerts.watch_ip_guard(guard.function_name)
+    alerts.warn_before_expiry(certificate_expiry)
     pulumi.export("alertTopicArn", alerts.topic_arn)
 
 pulumi.export("mqttHost", mqtt.host)
@@ -142,6 +148,9 @@ pulumi.export("openDtuMqttPassword", mqtt.passwords[OPENDTU.name])
 # make check's own login: it proves the broker and the data path without taking OpenDTU's session.
 pulumi.export("checkMqttPassword", mqtt.passwords[CHECK.name])
 pulumi.export("grafanaUrl", grafana.url)
+# What the browser trusts for Grafana: Grafana's own certificate, which vouches for nothing else.
+pulumi.export("grafanaCert", grafana.cert_pem)
+pulumi.export("certificateExpiry", certificate_expiry)
 pulumi.export("grafanaAdminPassword", grafana.admin_password)
 pulumi.export("influxUrl", influx.url)
 pulumi.export("influxAdminToken", influx.admin_token)

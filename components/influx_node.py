@@ -81,6 +81,8 @@ class InfluxNode(pulumi.ComponentResource):
     """Token that may read the bucket only (secret); the same on every run of the token step."""
     ready: pulumi.Resource
     """The step after which InfluxDB runs with its org, bucket and tokens."""
+    certificate_valid_until: pulumi.Output[str]
+    """When InfluxDB's certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: InfluxNodeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:InfluxNode", name, None, opts)
@@ -176,6 +178,7 @@ class InfluxNode(pulumi.ComponentResource):
         self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
         self.grafana_token = pulumi.Output.secret(tokens["grafana"])
         self.ready = tokens_step
+        self.certificate_valid_until = certificate.valid_until
         self.instance_id = host.instance.id
         self.register_outputs({"url": self.url, "adminToken": self.admin_token,
                                "telegrafToken": self.telegraf_token,

@@ -91,6 +91,8 @@ class MqttBroker(pulumi.ComponentResource):
     """SSH jump host for nodes without a public address."""
     ready: pulumi.Resource
     """The step after which the broker runs with its final configuration."""
+    certificate_valid_until: pulumi.Output[str]
+    """When the broker's certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: MqttBrokerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:MqttBroker", name, None, opts)
@@ -141,6 +143,7 @@ class MqttBroker(pulumi.ComponentResource):
         self.ready = steps.apply("apply", "common/restart-service.sh", files, args=["mosquitto"])
 
         self.node = host
+        self.certificate_valid_until = certificate.valid_until
         self.private_ip = host.private_ip
         self.port = TLS_PORT
         self.ca_cert = args.ca.cert_pem

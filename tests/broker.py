@@ -44,6 +44,30 @@ def self_signed(common_name: str, sans: list | None = None, ca: bool = False):
             cert.public_bytes(serialization.Encoding.PEM))
 
 
+def self_signed_leaf(name: str = "localhost", days: int = 1) -> tuple[bytes, bytes]:
+    """A key and a self-signed certificate for `name` that is no CA: what Grafana's certificate
+    is (components/certificates.py), for a name that resolves here."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            cert.public_bytes(serialization.Encoding.PEM))
+
+
 def write_etc(rendered: dict[str, str], target: Path) -> Path:
     """The mqtt node's /etc/mosquitto, from a plan's rendered files, as a directory."""
     for path, content in rendered.items():
@@ -229,7 +253,7 @@ class Client:
         self.client.loop_stop()
 
 
-def signed_by_stack_ca(run, name: str = "localhost") -> tuple[bytes, bytes]:
+def signed_by_stack_ca(run, name: str = "localhost", days: int = 1) -> tuple[bytes, bytes]:
     """A key and a certificate for `name`, signed by the stack's own CA (from the mock engine's
     run): what a node's certificate is, for a name that resolves here."""
     import datetime
@@ -249,7 +273,7 @@ def signed_by_stack_ca(run, name: str = "localhost") -> tuple[bytes, bytes]:
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
             .issuer_name(ca_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
             .sign(ca_key, hashes.SHA256()))
     return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -218,7 +218,7 @@ def test_domain_gives_real_names(run):
     result = run(domain="solar.example.org")
     assert result.outputs["grafanaUrl"] == "https://grafana.solar.example.org:3000/"
     assert result.outputs["mqttHost"] == "mqtt.solar.example.org"
-    cert = result.one("tls:index/certRequest:CertRequest", "grafana-server-csr")
+    cert = result.one("tls:index/selfSignedCert:SelfSignedCert", "grafana-server-cert")
     eip = result.one("aws:ec2/eip:Eip", "grafana-host-eip").outputs
     assert cert.raw_inputs["dnsNames"] == ["grafana.solar.example.org", eip["publicDns"]]
 

@@ -1,6 +1,7 @@
 """OpenDTU's TLS library against the rendered broker: Debian's mbedTLS 2.28 (the line ESP-IDF
 4.4 ships in OpenDTU's firmware) verifies the broker's certificate with the host name the user
-types into OpenDTU. Grafana's certificate is checked the same way with Python's ssl."""
+types into OpenDTU. Grafana's certificate is checked the same way with Python's ssl, trusted as
+the browser trusts it (grafanaCert)."""
 
 import ipaddress
 import socket
@@ -151,13 +152,14 @@ def serve_tls_once(cert_file, key_file) -> int:
 @pytest.mark.parametrize("which", ["url", "address", "wrong"])
 def test_grafanas_certificate_verifies_for_its_url(program, tmp_path, which):
     files = rendered_files(program)["grafana"]
-    for name in ("server.crt", "server.key", "ca.crt"):
+    for name in ("server.crt", "server.key"):
         (tmp_path / name).write_text(files[f"/etc/grafana/solarmonitor/{name}"])
     host = {"url": program.outputs["grafanaUrl"].split("//")[1].split(":")[0],
             "address": program.one("aws:ec2/eip:Eip", "grafana-host-eip").outputs["publicIp"],
             "wrong": "grafana.example.org"}[which]
     port = serve_tls_once(tmp_path / "server.crt", tmp_path / "server.key")
-    client = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    # The browser trusts Grafana's own certificate (grafanaCert), not the stack's CA.
+    client = ssl.create_default_context(cadata=program.outputs["grafanaCert"])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         if which == "wrong":
             with pytest.raises(ssl.SSLCertVerificationError):

@@ -14,12 +14,18 @@ installed. Each step prints ✓ or ✗ with the reason, and a hint when it fails
      measurement, solarmonitor_probe, never to real data.
   5. The dashboard is provisioned.
   6. With alerts on: the rules are provisioned and the email subscription is confirmed.
+  7. Every certificate the stack issued has more than its first warning's days left: the
+     broker's and Grafana's as they are served (and the ones the stack issued), the CA's and
+     InfluxDB's as issued (certificateExpiry).
+
+Grafana is verified with grafanaCert, its own certificate, as the browser verifies it.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime
 import ipaddress
 import json
 import random
@@ -36,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.alert_rules import RULES  # noqa: E402
+from components.certificates import ISSUED, RENEWAL_DAYS, WARN_DAYS  # noqa: E402
 from components.grafana_node import DATASOURCE_UID, PORT as GRAFANA_PORT  # noqa: E402
 from components.mqtt_users import CHECK  # noqa: E402
 from components.opendtu_data import PROBE  # noqa: E402
@@ -146,10 +153,10 @@ def home_address_allowed(ec2, group_id: str, echo_url: str = ECHO_URL,
 
 def check_settings(outputs: dict) -> dict:
     """OpenDTU's settings page with make check's own login in place of OpenDTU's."""
-    if not outputs.get("checkMqttPassword"):
-        raise OutputsError("the outputs have no checkMqttPassword: run make deploy (this "
-                           "version adds make check's own broker login), and read them with "
-                           "--show-secrets")
+    for output in ("checkMqttPassword", "grafanaCert"):
+        if not outputs.get(output):
+            raise OutputsError(f"the outputs have no {output}: run make deploy (this version "
+                               "adds it), and read them with --show-secrets")
     return {**opendtu_settings(outputs), "Username": CHECK.name,
             "Password": outputs["checkMqttPassword"]}
 
@@ -184,10 +191,10 @@ def broker_accepts_check_login(settings: dict) -> Result:
 class Grafana:
     url: str  # https://host:3000/
     password: str
-    ca_cert: str
+    trusted_cert: str  # grafanaCert: Grafana's own certificate, as the browser trusts it
 
     def request(self, path: str, body: dict | None = None, timeout: float = 15) -> tuple[int, object]:
-        context = ssl.create_default_context(cadata=self.ca_cert)
+        context = ssl.create_default_context(cadata=self.trusted_cert)
         token = base64.b64encode(f"admin:{self.password}".encode()).decode()
         request = urllib.request.Request(
             self.url.rstrip("/") + path, data=None if body is None else json.dumps(body).encode(),
@@ -310,12 +317,71 @@ def alerts_provisioned(grafana: Grafana, sns, topic_arn: str | None) -> Result:
                         f"email to {emails[0].get('Endpoint')} confirmed")
 
 
+# --- 7. certificates ----------------------------------------------------------------------------
+
+def served_certificate_end(host: str, port: int, trust_pem: str,
+                           timeout: float = 10) -> datetime.datetime:
+    """When the certificate `host:port` serves ends, verified against `trust_pem` for `host`."""
+    context = ssl.create_default_context(cadata=trust_pem)
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            not_after = tls.getpeercert()["notAfter"]
+    return datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after),
+                                           datetime.timezone.utc)
+
+
+def _instant(rfc3339: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+
+
+def certificates_last(outputs: dict, settings: dict, now: datetime.datetime | None = None,
+                      served=served_certificate_end) -> Result:
+    step = "certificates"
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    try:
+        ends = {issued.key: _instant(outputs["certificateExpiry"][issued.key])
+                for issued in ISSUED}
+    except (KeyError, TypeError, ValueError):
+        return failed(step, "the outputs have no certificateExpiry for every certificate",
+                      "run make deploy (this version reports when each certificate ends)")
+    grafana = urllib.parse.urlsplit(outputs["grafanaUrl"])
+    problems = []
+    for key, host, port, trust in (
+            ("mqtt", settings["Hostname"], int(settings["Port"]), outputs["caCert"]),
+            ("grafana", grafana.hostname, grafana.port or 443, outputs["grafanaCert"])):
+        label = next(issued.label for issued in ISSUED if issued.key == key)
+        try:
+            served_end = served(host, port, trust)
+        except (OSError, ssl.SSLError) as error:
+            problems.append(f"cannot read the {label}'s certificate on {host}:{port}: {error}")
+            continue
+        if abs(served_end - ends[key]) > datetime.timedelta(minutes=1):
+            problems.append(f"the {label} serves a certificate ending {served_end:%Y-%m-%d}, "
+                            f"not the one the stack issued (ending {ends[key]:%Y-%m-%d})")
+        ends[key] = served_end
+    if problems:
+        return failed(step, "; ".join(problems), "make deploy installs the certificates the "
+                      "stack issued; is this machine's address in the home group (step 1)?")
+    days = {issued: (ends[issued.key] - now).days for issued in ISSUED}
+    report = ", ".join(f"{issued.label} {left}" if left >= 0 else f"{issued.label} ended"
+                       for issued, left in days.items())
+    soon = [issued for issued, left in days.items() if left < WARN_DAYS[0]]
+    if soon:
+        return failed(step, f"days left: {report}; {', '.join(i.what for i in soon)} "
+                            f"{'ends' if len(soon) == 1 else 'end'} in less than "
+                            f"{WARN_DAYS[0]} days",
+                      f"make deploy renews every certificate in its last {RENEWAL_DAYS} days; "
+                      f"then {'; '.join(i.after_renewal for i in soon)}")
+    return passed(step, f"days left: {report}")
+
+
 # --- the whole check -----------------------------------------------------------------------------
 
 def run_checks(outputs: dict, ec2, sns, echo_url: str = ECHO_URL, bucket: str = "hoymiles",
                probe_wait: float = 90) -> list[Result]:
     settings = check_settings(outputs)
-    grafana = Grafana(outputs["grafanaUrl"], outputs["grafanaAdminPassword"], outputs["caCert"])
+    grafana = Grafana(outputs["grafanaUrl"], outputs["grafanaAdminPassword"],
+                      outputs["grafanaCert"])
     return [
         home_address_allowed(ec2, outputs["securityGroupId"], echo_url, outputs["grafanaUrl"]),
         broker_accepts_check_login(settings),
@@ -323,6 +389,7 @@ def run_checks(outputs: dict, ec2, sns, echo_url: str = ECHO_URL, bucket: str = 
         probe_arrives(settings, grafana, bucket, wait=probe_wait),
         dashboard_provisioned(grafana),
         alerts_provisioned(grafana, sns, outputs.get("alertTopicArn")),
+        certificates_last(outputs, settings),
     ]
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# grafana node: (re)start Grafana, wait until it answers over HTTPS with the stack's
+# grafana node: (re)start Grafana, wait until it answers over HTTPS with its own (self-signed)
 # certificate, then set the admin password from the stack. Usage: apply.sh <public host>.
 # Prints nothing secret: the password goes in on stdin from its root:grafana file.
 set -euo pipefail
@@ -7,7 +7,7 @@ host="$1"
 systemctl enable --quiet grafana-server
 systemctl restart grafana-server
 for _ in $(seq 1 60); do
-  if curl -fsS --cacert /etc/grafana/solarmonitor/ca.crt \
+  if curl -fsS --cacert /etc/grafana/solarmonitor/server.crt \
       --connect-to "$host:3000:127.0.0.1:3000" "https://$host:3000/api/health" >/dev/null 2>&1; then
     grafana cli --homepath /usr/share/grafana --config /etc/grafana/grafana.ini \
       admin reset-admin-password --password-from-stdin \
