@@ -4,7 +4,8 @@
 # it), libmbedtls-dev and gcc (the tests build an OpenDTU-like client against mbedTLS 2.28, the
 # TLS library of OpenDTU's firmware), jq (the influx node's scripts use it), Node.js and npm
 # (the tests type-check every Flux query with Flux's own front end, compiled to WebAssembly),
-# systemd's own unit parser (systemd-analyze verify reads every unit the stack installs).
+# systemd's own unit parser (systemd-analyze verify reads every unit the stack installs),
+# python3-apt (apt's own parser reads the unattended-upgrades configuration the nodes get).
 set -euo pipefail
 
 missing=()
@@ -16,6 +17,7 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+/usr/bin/python3 -c 'import apt_pkg' >/dev/null 2>&1 || missing+=(python3-apt)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"
