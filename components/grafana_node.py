@@ -133,6 +133,9 @@ class GrafanaNode(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
                                          opts=child)
         admin_password = pulumi.Output.secret(password.result)
+        # Grafana's own is the same in every installation (conf/defaults.ini): one per stack.
+        secret_key = pulumi.Output.secret(random.RandomPassword(
+            f"{name}-secret-key", length=40, special=False, opts=child).result)
 
         dashboard_json = dashboard(args.bucket, args.history_bucket, args.raw_retention,
                                    args.timezone, args.energy_price, args.currency)
@@ -142,6 +145,8 @@ class GrafanaNode(pulumi.ComponentResource):
                 url_host=public_host),
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/admin-password", admin_password,
+                       "0640", "root", "grafana"),
+            RemoteFile("/etc/grafana/solarmonitor/secret-key", secret_key,
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/server.crt", certificate.cert_pem,
                        "0640", "root", "grafana"),

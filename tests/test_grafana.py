@@ -235,6 +235,7 @@ def test_grafana_node_is_public_in_the_home_group_and_waits_for_influx(dev_run):
                     if s.name.startswith("grafana-file-") and s.inputs["stdin"] == SECRET]
     assert {s.name for s in secret_files} >= {
         "grafana-file-etc-grafana-solarmonitor-admin-password",
+        "grafana-file-etc-grafana-solarmonitor-secret-key",
         "grafana-file-etc-grafana-provisioning-datasources-solarmonitor-yaml",
         "grafana-file-etc-grafana-solarmonitor-server-key"}
 
