@@ -44,7 +44,8 @@ bill = Bill()
 bill.watch()
 
 network = Network("network", NetworkArgs(
-    instance_types=tuple(spec.instance_type for spec in settings.nodes.values())))
+    instance_types=tuple(spec.instance_type for spec in settings.nodes.values()),
+    nodes=NODE_NAMES))
 guard = IpGuard("ipguard", IpGuardArgs(
     vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(),
     ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ())))
@@ -76,7 +77,7 @@ def placement(node: str, jump=None) -> Placement:
     number = 10 + NODE_NAMES.index(node)
     return Placement(node=node, spec=settings.nodes[node], subnet_id=subnet_id,
                      security_group_ids=[*([guard.security_group_id] if way != "private" else []),
-                                         network.node_group_id],
+                                         network.node_group_ids[node]],
                      key_name=ssh.key_name, private_key=ssh.private_key_openssh,
                      private_ip=host_address(cidr, number),
                      ipv6_address=(network.ipv6_subnet_block.apply(
