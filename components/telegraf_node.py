@@ -54,7 +54,8 @@ class TelegrafNode(pulumi.ComponentResource):
         def conf(check: bool) -> pulumi.Output[str]:
             return pulumi.Output.all(args.broker_url, args.influx_url).apply(
                 lambda urls: telegraf_conf(args.topic_prefix, urls[0], urls[1], args.org,
-                                           args.bucket, check=check))
+                                           args.bucket, check=check,
+                                           volume_gb=args.placement.spec.volume_gb))
 
         files = [
             RemoteFile("/etc/telegraf/telegraf.conf", conf(check=False), "0640", "root", "telegraf"),
