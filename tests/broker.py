@@ -47,25 +47,7 @@ def self_signed(common_name: str, sans: list | None = None, ca: bool = False):
 def self_signed_leaf(name: str = "localhost", days: int = 1) -> tuple[bytes, bytes]:
     """A key and a self-signed certificate for `name` that is no CA: what Grafana's certificate
     is (components/certificates.py), for a name that resolves here."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()),
-            cert.public_bytes(serialization.Encoding.PEM))
+    return _server_certificate(name, days)
 
 
 def write_etc(rendered: dict[str, str], target: Path) -> Path:
@@ -253,9 +235,15 @@ class Client:
         self.client.loop_stop()
 
 
-def signed_by_stack_ca(run, name: str = "localhost", days: int = 1) -> tuple[bytes, bytes]:
-    """A key and a certificate for `name`, signed by the stack's own CA (from the mock engine's
-    run): what a node's certificate is, for a name that resolves here."""
+def issued_by(issuer_cert, issuer_key, name: str, days: int = 1) -> tuple[bytes, bytes]:
+    """A key and a server certificate (no CA) for `name`, signed with `issuer_key` under
+    `issuer_cert`'s name (PEM bytes of each)."""
+    return _server_certificate(name, days, issuer_cert.subject, issuer_key)
+
+
+def _server_certificate(name: str, days: int, issuer_name=None, issuer_key=None):
+    """A new key and a certificate (no CA) for `name`, valid `days`: self-signed, or signed with
+    `issuer_key` under `issuer_name` (PEM bytes of each)."""
     import datetime
 
     from cryptography import x509
@@ -263,19 +251,29 @@ def signed_by_stack_ca(run, name: str = "localhost", days: int = 1) -> tuple[byt
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    cert = (x509.CertificateBuilder().subject_name(subject)
+            .issuer_name(issuer_name or subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(issuer_key or key, hashes.SHA256()))
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            cert.public_bytes(serialization.Encoding.PEM))
+
+
+def signed_by_stack_ca(run, name: str = "localhost", days: int = 1) -> tuple[bytes, bytes]:
+    """A key and a certificate for `name`, signed by the stack's own CA (from the mock engine's
+    run): what a node's certificate is, for a name that resolves here."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     ca_key = serialization.load_pem_private_key(
         next(r for r in run.resources if r.name == "ca-key").outputs["privateKeyPem"].encode(),
         password=None)
     ca_cert = x509.load_pem_x509_certificate(run.outputs["caCert"].encode())
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()),
-            cert.public_bytes(serialization.Encoding.PEM))
+    return issued_by(ca_cert, ca_key, name, days)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from broker import OpenDtu, signed_by_stack_ca
+from broker import OpenDtu, issued_by, signed_by_stack_ca
 from components.alerts import warning_expression
 from components.certificates import EARLY_RENEWAL_HOURS, ISSUED, RENEWAL_DAYS, WARN_DAYS
 from components.grafana_node import GRAFANA_INI
@@ -30,27 +30,6 @@ GRAFANA_DIR = "/etc/grafana/solarmonitor"
 
 def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def issued_by(issuer_cert: x509.Certificate, issuer_key, name: str, ca: bool = False):
-    """A key and certificate for `name` signed with `issuer_key` under `issuer_cert`'s name:
-    what someone holding that key could make."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(issuer_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(issuer_key, hashes.SHA256()))
-    return key, cert
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +83,9 @@ def test_trusting_grafanas_certificate_vouches_for_grafana_and_nothing_else(dev_
     finally:
         server.close()
 
+    # What someone holding Grafana's key could make.
     forged_key, forged = issued_by(cert, key, "bank.example.org")
-    server = https(key_pem(forged_key), pem(forged) + pem(cert))
+    server = https(forged_key, forged + pem(cert))
     try:
         done = curl(server.url, trust, "bank.example.org")
         assert done.returncode == 60, done  # curl: the peer's certificate did not verify
