@@ -4,9 +4,12 @@ no user takes over or disconnects another user's session, on any listener; no us
 command OpenDTU would act on, retained or not; each publisher writes its own subtree only.
 The users are components/mqtt_users.py's; every pair of them is tried."""
 
+import ssl
 import subprocess
 import time
 import uuid
+
+import paho.mqtt.client as mqtt
 
 import pytest
 
@@ -200,6 +203,42 @@ def test_nobody_can_publish_a_command_opendtu_acts_on(broker, program):
     fresh = observe(broker)
     time.sleep(0.5)
     assert opendtu.messages == [] and fresh.messages == []
+
+
+def leave_with_will(broker, identity: dict, topic: str, payload: str) -> None:
+    """Connect as `identity` with a retained will on `topic`, then vanish without DISCONNECT
+    (the broker then publishes the will). No network thread: paho's loop, driven here."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=identity["client_id"],
+                         clean_session=identity["clean"])
+    client.username_pw_set(identity["username"], identity["password"])
+    context = ssl.create_default_context(cafile=str(broker.etc / "certs/ca.crt"))
+    context.check_hostname = False
+    client.tls_set_context(context)
+    client.will_set(topic, payload, qos=1, retain=True)
+    accepted = []
+    client.on_connect = lambda c, u, flags, reason, p: accepted.append(not reason.is_failure)
+    client.connect("127.0.0.1", port_of(broker, identity["port"]), keepalive=10)
+    deadline = time.monotonic() + 5
+    while not accepted and time.monotonic() < deadline:
+        client.loop(timeout=0.05)
+    assert accepted == [True], identity["username"]
+    client.socket().close()
+
+
+def test_nobody_can_leave_a_command_as_a_last_will(broker, identities):
+    """A will is published by the broker when a client goes away without saying so: each user
+    leaves one on OpenDTU's power command (retained); none is published. OpenDTU's own will on
+    dtu/status is, which shows the wills do go out."""
+    observer = observe(broker)
+    for identity in identities.values():
+        leave_with_will(broker, identity, COMMAND, "0")
+    leave_with_will(broker, identities["opendtu"], "solar/dtu/status", "offline")
+    assert observer.wait_for(lambda: observer.messages)
+    time.sleep(0.5)
+    assert [(m.topic, m.payload) for m in observer.messages] == [("solar/dtu/status", b"offline")]
+    fresh = observe(broker, "solar/+/cmd/#")
+    time.sleep(0.3)
+    assert fresh.messages == []
 
 
 def test_each_publisher_writes_its_own_subtree_and_telegraf_nothing(broker, identities):

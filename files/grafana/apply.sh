@@ -21,7 +21,7 @@ if [ -f "$data/grafana.db" ] && [ "$(cat "$key_mark" 2>/dev/null)" != "$key_sum"
   echo "grafana.db was made under another secret key: moved to $kept, Grafana starts afresh"
 fi
 mkdir -p "$data"
-printf '%s\n' "$key_sum" > "$key_mark"
+(umask 077 && printf '%s\n' "$key_sum" > "$key_mark")
 
 systemctl enable --quiet grafana-server
 systemctl restart grafana-server
