@@ -24,7 +24,6 @@ from components.opendtu_settings import settings_page
 from components.pi_config import pi_config
 from components.queue_sizing import queue_limits
 from components.ssh_key import SshKey
-from components.telegraf_config import mqtt_logins
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
 try:
@@ -86,7 +85,7 @@ def placement(node: str, jump=None) -> Placement:
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    placement=placement("mqtt"), ca=ca, users=users(mqtt_logins(settings.topic_prefix)),
+    placement=placement("mqtt"), ca=ca, users=users(settings.topic_prefix),
     queue=queue,
     topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from components.opendtu_data import PROBE
+from components.telegraf_config import mqtt_logins
 
 # What OpenDTU acts on (see above): its inverters' command topics, under the prefix.
 OPENDTU_COMMANDS = "+/cmd/#"
@@ -43,12 +44,13 @@ class MqttUser:
     reads: tuple[str, ...] = ()
     """Topic filters it may subscribe to. Left out: nothing."""
     logins: tuple[str, ...] = ()
-    """Usernames that share this user's password and rights, one per session it keeps (the
-    broker makes the username the client id). Left out: `name` alone."""
+    """More usernames with this user's password and rights, one per session it keeps (the broker
+    makes the username the client id). Left out: `name` alone."""
 
     @property
     def usernames(self) -> tuple[str, ...]:
-        return self.logins or (self.name,)
+        """`name` (for a person or a tool logging in as this user) and its `logins`."""
+        return tuple(dict.fromkeys((self.name, *self.logins)))
 
 
 OPENDTU = MqttUser(
@@ -56,9 +58,9 @@ OPENDTU = MqttUser(
                "publish the commands it would act on.",
     publishes=("#",))
 TELEGRAF = MqttUser(
-    "telegraf", "Telegraf reads everything published under the prefix and writes nothing; one "
-                "username per consumer (its client id) and per consumer of its configuration "
-                "check.",
+    "telegraf", "Telegraf reads everything published under the prefix and writes nothing; besides "
+                "its name, one username per consumer (its client id) and per consumer of its "
+                "configuration check.",
     reads=("#",))
 SOLIX = MqttUser(
     "solix", "The Pi's Solix bridge publishes the battery's values below solix/ and reads nothing.",
@@ -69,10 +71,14 @@ CHECK = MqttUser(
     publishes=(PROBE.topic,))
 
 
-def users(telegraf_logins: tuple[str, ...]) -> tuple[MqttUser, ...]:
-    """Every user of the broker; Telegraf with one username per session it keeps
-    (components/telegraf_config.py, mqtt_logins)."""
-    return (OPENDTU, replace(TELEGRAF, logins=telegraf_logins), SOLIX, CHECK)
+USERS = (OPENDTU, TELEGRAF, SOLIX, CHECK)
+
+
+def users(topic_prefix: str) -> tuple[MqttUser, ...]:
+    """Every user of the broker for this prefix: USERS, Telegraf with one more username per
+    session it keeps (components/telegraf_config.py, mqtt_logins: its consumers' client ids)."""
+    return tuple(replace(user, logins=mqtt_logins(topic_prefix)) if user is TELEGRAF else user
+                 for user in USERS)
 
 
 def _levels(topic_filter: str) -> list[str]:

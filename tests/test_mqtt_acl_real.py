@@ -16,7 +16,6 @@ import pytest
 from broker import MOSQUITTO, Broker, Client, write_etc
 from components.mqtt_users import OPENDTU, OPENDTU_COMMANDS, TELEGRAF, users
 from components.opendtu_data import PROBE
-from components.telegraf_config import mqtt_logins
 from conftest import dev_config
 from tools.mock_engine import run_program
 from tools.plan import rendered_files
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.skipif(not __import__("os").path.exists(MOSQUITTO),
 
 SERIAL = "116190745467"
 COMMAND = f"solar/{SERIAL}/cmd/power"  # OpenDTU turns the inverter off on "0"
-ALL_USERS = users(mqtt_logins("solar"))
+ALL_USERS = users("solar")
 # Each publisher's own topics, and topics nobody of them owns.
 SAMPLES = {
     OPENDTU.name: [f"solar/{SERIAL}/0/power", "solar/dtu/uptime"],
@@ -50,7 +49,7 @@ def identities(program) -> dict[str, dict]:
                            f"mqtt-{user}-password").outputs["result"]
     telegraf = next(u for u in ALL_USERS if u.name == TELEGRAF.name)
     consumer, check_login = telegraf.logins[0], telegraf.logins[len(telegraf.logins) // 2]
-    assert check_login == consumer + "-check"
+    assert check_login == consumer + "-check" and telegraf.usernames[0] == "telegraf"
     return {
         "opendtu": dict(username="opendtu", password=password("opendtu"), port="home",
                         client_id="OpenDTU-3221224", clean=True),
@@ -58,6 +57,9 @@ def identities(program) -> dict[str, dict]:
                          client_id=consumer, clean=False),
         "telegraf-check": dict(username=check_login, password=password("telegraf"),
                                port="internal", client_id=check_login, clean=True),
+        # Telegraf's own name logs in too (a person debugging with mosquitto_sub), read-only.
+        "telegraf-name": dict(username="telegraf", password=password("telegraf"),
+                              port="internal", client_id="mosquitto_sub-1", clean=True),
         "solix": dict(username="solix", password=password("solix"), port="home",
                       client_id="solarmonitor-solix-raspberrypi", clean=True),
         "check": dict(username="check", password=password("check"), port="home",

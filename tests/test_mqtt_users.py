@@ -13,6 +13,7 @@ from components.mqtt_users import (
     CHECK, OPENDTU, OPENDTU_COMMANDS, MqttUser, acl_entries, denied_writes, overlaps, users,
     within,
 )
+from components.opendtu_data import CONSUMERS
 
 LIBRARY = ctypes.util.find_library("mosquitto")
 pytestmark = pytest.mark.skipif(LIBRARY is None, reason="libmosquitto1 comes with mosquitto-clients")
@@ -49,12 +50,14 @@ def test_overlaps_and_within_agree_with_mosquittos_matcher():
 
 def test_a_new_publisher_is_kept_out_of_the_commands_and_out_of_others_subtrees():
     meter = MqttUser("meter", "A meter publishes its readings.", publishes=("meter/#",))
-    everyone = (*users(("telegraf-a",)), meter)
+    everyone = (*users("solar"), meter)
     assert denied_writes(meter, everyone) == [OPENDTU_COMMANDS]  # meter/cmd/x would match
     assert "meter/#" in denied_writes(OPENDTU, everyone)
     assert denied_writes(CHECK, everyone) == []  # the probe's topic is no command
     entries = {e["usernames"][0]: e for e in acl_entries(everyone)}
-    assert entries["telegraf-a"] == {**entries["telegraf-a"], "deny": [], "write": ()}
+    assert entries["telegraf"] == {**entries["telegraf"], "deny": [], "write": ()}
+    # Its name, then each consumer's client id and that of the consumer's configuration check.
+    assert len(entries["telegraf"]["usernames"]) == 1 + 2 * len(CONSUMERS)
 
 
 def test_a_user_given_a_command_topic_still_cannot_write_it():
