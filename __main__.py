@@ -19,10 +19,8 @@ from components.network import (
     IPV6_SUBNET_CIDR, PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, VPC_CIDR, Network, NetworkArgs,
     host_address, ipv6_host_address,
 )
-from components.opendtu_data import CONSUMERS
 from components.opendtu_settings import settings_page
 from components.pi_config import pi_config
-from components.queue_sizing import queue_limits
 from components.ssh_key import SshKey
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
@@ -30,11 +28,11 @@ try:
     # The AWS provider falls back to the environment for its region; so do the cost figures.
     region = (pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION")
               or os.environ.get("AWS_DEFAULT_REGION"))
-    settings = read_settings(pulumi.runtime.get_config_env(), region=region)
-    try:
-        queue = queue_limits(CONSUMERS, settings.nodes["mqtt"].instance_type)
-    except ValueError as error:
-        raise ConfigError(f"solarmonitor:nodes.mqtt.instanceType: {error}") from None
+    # Which keys are secrets, as the CLI says (PULUMI_CONFIG_SECRET_KEYS); unsaid: not checked.
+    secret_keys = (pulumi.runtime.get_config_secret_keys_env()
+                   if "PULUMI_CONFIG_SECRET_KEYS" in os.environ else None)
+    settings = read_settings(pulumi.runtime.get_config_env(), region=region,
+                             secret_keys=secret_keys)
 except ConfigError as error:
     # RunError ends the program with this one line instead of a traceback.
     raise pulumi.RunError(str(error)) from None
@@ -47,7 +45,8 @@ network = Network("network", NetworkArgs(
     nodes=NODE_NAMES))
 guard = IpGuard("ipguard", IpGuardArgs(
     vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(),
-    ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ())))
+    ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ()),
+    reserve_concurrency=settings.ip_guard_reserve_concurrency))
 ssh = SshKey("ssh")
 ca = CertificateAuthority("ca")
 alerts = Alerts("alerts", AlertsArgs(email=settings.alert_email)) if settings.alert_email else None
@@ -86,7 +85,6 @@ def placement(node: str, jump=None) -> Placement:
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
     placement=placement("mqtt"), ca=ca, users=users(settings.topic_prefix),
-    queue=queue,
     topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
@@ -122,7 +120,8 @@ grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     influx_token=influx.grafana_token, org=settings.influx_org, bucket=settings.influx_bucket,
     history_bucket=history_bucket(settings.influx_bucket), raw_retention=settings.raw_retention,
     timezone=settings.timezone, energy_price=settings.energy_price, currency=settings.currency,
-    region=settings.region, alerts=alerts, batteries=bool(settings.solix_devices),
+    region=settings.region, alerts=alerts,
+    batteries=bool(settings.solix_devices or settings.solix_cloud),
     battery_alert_percent=settings.battery_alert_percent,
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
     over_ipv6=reach("grafana") == "ipv6", after=[influx.ready, *reachable("grafana")]))
@@ -165,7 +164,8 @@ pulumi.export("piAgentConfig", pi_config(
     access_key_id=guard.pi_access_key_id, secret_access_key=guard.pi_secret_access_key,
     ipv6=settings.home_cidrs.ipv6 is not None, mqtt_host=mqtt.host, mqtt_port=mqtt.port,
     ca_cert=mqtt.ca_cert, username=SOLIX.name, password=mqtt.passwords[SOLIX.name],
-    topic_prefix=settings.topic_prefix, devices=settings.solix_devices))
+    topic_prefix=settings.topic_prefix, devices=settings.solix_devices,
+    cloud=settings.solix_cloud))
 pulumi.export("monthlyCostUsd", bill.monthly_cost(settings.region))
 pulumi.export("openDtuSettings", pulumi.Output.secret(pulumi.Output.all(
     mqtt.host, mqtt.ca_cert, mqtt.passwords[OPENDTU.name]).apply(

@@ -27,8 +27,13 @@ import pulumi_aws as aws
 from components.certificates import ISSUED, RENEWAL_DAYS, WARN_DAYS, Issued
 from components.host import node_tags
 
-STATUS_CHECK_MINUTES = 5  # an EC2 status check failing this long (twice in a row) alarms
-IP_GUARD_SILENT_DAYS = 2  # the Pi agent calls at least daily; two days without a call alarms
+STATUS_CHECK_MINUTES = 5  # a node failing its status checks (or stopped) this long, twice, alarms
+# A new alarm on a new instance waits this long for the instance's first status data (it ends
+# earlier, as soon as data fills the alarm's window).
+WARM_UP_MINUTES = 30
+# The Pi agent calls every five minutes (pi/ip_agent.py, REASSERT_SECONDS); two days without a
+# call alarm, a night without internet at home does not.
+IP_GUARD_SILENT_HOURS = 48
 
 
 def publish_policy(topic_arn: str) -> str:
@@ -93,19 +98,32 @@ class Alerts(pulumi.ComponentResource):
                                        tags=node_tags(node, "alerts"), opts=self._child)
 
     def watch_instances(self, instances: dict[str, pulumi.Input[str]]) -> None:
-        """Alarm when a node's EC2 status checks fail (the instance or its host is broken)."""
+        """Alarm when a node fails its EC2 status checks, or is stopped."""
         for node, instance_id in instances.items():
             aws.cloudwatch.MetricAlarm(
                 f"{self._name}-{node}-status", namespace="AWS/EC2",
                 metric_name="StatusCheckFailed", dimensions={"InstanceId": instance_id},
                 statistic="Maximum", period=STATUS_CHECK_MINUTES * 60, evaluation_periods=2,
-                comparison_operator="GreaterThanOrEqualToThreshold", threshold=1,
-                # No data: the instance is stopped or gone, which `pulumi up` did on purpose.
-                treat_missing_data="notBreaching",
-                alarm_description=f"solarmonitor: the {node} node fails its EC2 status checks. "
-                                  "Reboot it in the EC2 console or run make deploy.",
-                alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn],
-                tags=node_tags(node, "status-alarm"), opts=self._child)
+                datapoints_to_alarm=2, comparison_operator="GreaterThanOrEqualToThreshold",
+                threshold=1,
+                # EC2 checks running instances only (ec2 DescribeInstanceStatus: "performs status
+                # checks on running EC2 instances"): a stopped node sends no data at all, so
+                # missing data is a node that is down.
+                treat_missing_data="breaching",
+                # A new instance has no status data for its first minutes; without a warm-up the
+                # new alarm would evaluate that as breaching and email on every fresh deploy.
+                warm_up_configuration=aws.cloudwatch.MetricAlarmWarmUpConfigurationArgs(
+                    warm_up_period_duration_in_minutes=WARM_UP_MINUTES),
+                alarm_description=f"solarmonitor: the {node} node is stopped or fails its EC2 "
+                                  "status checks. Start or reboot it in the EC2 console; "
+                                  "make deploy replaces a lost one.",
+                # No OK action: a new alarm goes from INSUFFICIENT_DATA to OK and runs the OK
+                # actions (cloudwatch PutMetricAlarm), one email per node on every deploy.
+                alarm_actions=[self.topic_arn],
+                tags=node_tags(node, "status-alarm"),
+                # A replaced instance gets a new alarm, and so the warm-up again (an update keeps
+                # the alarm's state and would evaluate the new instance's first minutes).
+                opts=self._child.merge(pulumi.ResourceOptions(replace_on_changes=["dimensions"])))
 
     def warn_before_expiry(self, ends: dict[str, pulumi.Input[str]]) -> None:
         """Email the owner WARN_DAYS before each certificate in `ends` (by ISSUED key) ends."""
@@ -131,16 +149,24 @@ class Alerts(pulumi.ComponentResource):
                     opts=self._child)
 
     def watch_ip_guard(self, function_name: pulumi.Input[str]) -> None:
-        """Alarm when the Pi agent has not called the IpGuard Lambda for two days."""
+        """Email when the Pi at home, having called the IpGuard Lambda, stops calling it."""
         aws.cloudwatch.MetricAlarm(
             f"{self._name}-ipguard-silent", namespace="AWS/Lambda", metric_name="Invocations",
-            dimensions={"FunctionName": function_name}, statistic="Sum", period=86400,
-            evaluation_periods=IP_GUARD_SILENT_DAYS, comparison_operator="LessThanThreshold",
+            dimensions={"FunctionName": function_name}, statistic="Sum", period=3600,
+            evaluation_periods=IP_GUARD_SILENT_HOURS, comparison_operator="LessThanThreshold",
             threshold=1,
-            # Lambda sends no datapoint for a day without invocations: missing data is silence.
-            treat_missing_data="breaching",
+            # Lambda publishes Invocations only for a call (its developer guide, "Working with
+            # Lambda function metrics"), and the deploy's seeding runs another function: before
+            # the Pi's first call there is no data at all, and a silent Pi stops the data. With
+            # "missing", a window without data puts the alarm in INSUFFICIENT_DATA, which is
+            # also the state a new alarm starts in, and its actions run on a transition "to the
+            # INSUFFICIENT_DATA state from any other state" (cloudwatch PutMetricAlarm,
+            # InsufficientDataActions): no email before the first call, one when the Pi has
+            # been silent for two days (OK -> INSUFFICIENT_DATA).
+            treat_missing_data="missing",
+            insufficient_data_actions=[self.topic_arn],
             alarm_description="solarmonitor: the Pi at home has not called the IpGuard Lambda "
-                              f"for {IP_GUARD_SILENT_DAYS} days. Is the Pi on, online, and is "
-                              "solarmonitor-ip-agent.timer running (systemctl status)?",
-            alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn],
+                              f"for {IP_GUARD_SILENT_HOURS // 24} days. Is the Pi on, online, "
+                              "and is solarmonitor-ip-agent.timer running (systemctl status)?",
+            alarm_actions=[self.topic_arn],
             tags=node_tags("ipguard", "silence-alarm"), opts=self._child)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Collection, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from components.prices import INSTANCE_TYPES
@@ -68,6 +68,16 @@ class HomeCidrs:
 
 
 @dataclass(frozen=True)
+class SolixCloud:
+    """The Anker account the Pi's bridge reads Solarbanks from Anker's cloud with."""
+    email: str
+    country: str
+    """ISO 3166 code of the account's country: it picks Anker's EU or COM server."""
+    password: str = field(repr=False)
+    """From solixCloudPassword, a Pulumi secret: only ever handed on as a secret Output."""
+
+
+@dataclass(frozen=True)
 class Settings:
     region: str
     home_cidrs: HomeCidrs
@@ -91,10 +101,14 @@ class Settings:
     domain: str | None = None
     solix_devices: tuple[tuple[str, str], ...] = ()
     """Anker Solix devices the Pi's bridge reads: (Bluetooth address, SolixBLE model)."""
+    solix_cloud: SolixCloud | None = None
+    """The Anker account for the bridge's cloud source; None: no cloud source."""
     alert_email: str | None = None
     """Where alerts go (through SNS); None: no alerts."""
     battery_alert_percent: int = 10
     """A Solix battery's state of charge below this alerts (when alerts and batteries are set)."""
+    ip_guard_reserve_concurrency: bool = True
+    """Cap the Pi's Lambda at one execution at a time; False for a new account that cannot."""
 
 
 def _fail(key: str, value: Any, expected: str) -> ConfigError:
@@ -128,6 +142,15 @@ def parse_home_cidrs(value: Any) -> HomeCidrs:
         if family in found:
             raise _fail("homeCidrs", value, f"{expected} (two {family} entries)")
         found[family] = cidr
+    if "ipv4" not in found:
+        # OpenDTU has no IPv6, and provisioning dials the broker's public IPv4: a home without an
+        # IPv4 of its own (DS-Lite shares one among many) would never reach the stack.
+        raise _fail("homeCidrs", value, "your home's public IPv4 /32 as well: OpenDTU speaks IPv4 "
+                    "only and the deploy connects to the broker's public IPv4, so an IPv6-only "
+                    "(DS-Lite) line cannot reach the stack; ask your provider for a public IPv4 "
+                    "(dual stack) and list both, e.g. [\"1.2.3.4/32\", \"2a01:4f8:1:2::/64\"], "
+                    "or list the carrier's shared IPv4 (the README's DS-Lite part says what that "
+                    "opens)")
     return HomeCidrs(found.get("ipv4"), found.get("ipv6"))
 
 
@@ -337,7 +360,52 @@ def parse_solix_devices(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(devices)
 
 
-def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
+CLOUD_PASSWORD = "solixCloudPassword"
+_SET_PASSWORD = f"pulumi config set --secret {CLOUD_PASSWORD} (it prompts for the password)"
+
+
+def parse_solix_cloud(value: Any, password: Any,
+                      secret_keys: Collection[str] | None = None) -> SolixCloud | None:
+    """solixCloud {email, country} and solixCloudPassword, which must be a Pulumi secret when
+    the engine says which keys are (`secret_keys`, full keys). Messages never show the password."""
+    if value in (None, "", {}) and password in (None, ""):
+        return None
+    expected = ("a map with the Anker account's email and its ISO country code, e.g. "
+                "{email: you@example.org, country: DE}")
+    if not isinstance(value, Mapping):
+        if password not in (None, ""):
+            raise ConfigError(f"solarmonitor:{CLOUD_PASSWORD}: set, but solarmonitor:solixCloud "
+                              "is not; set both, or remove the password")
+        raise _fail("solixCloud", value, expected)
+    unknown = sorted(set(value) - {"email", "country"})
+    if unknown:
+        hint = (f"; the password goes in {CLOUD_PASSWORD}, as a secret"
+                if "password" in unknown else "")
+        raise ConfigError(f"solarmonitor:solixCloud.{unknown[0]}: no such setting; solixCloud "
+                          f"takes email and country{hint}")
+    email = value.get("email")
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+        raise _fail("solixCloud.email", email, "the email of the Anker account the app uses")
+    country = value.get("country")
+    if not isinstance(country, str) or not re.fullmatch(r"[A-Za-z]{2}", country):
+        raise _fail("solixCloud.country", country, "the account's ISO 3166 country code, such "
+                    "as DE (it picks Anker's EU or COM server)")
+    key = f"{NAMESPACE}:{CLOUD_PASSWORD}"
+    if password in (None, ""):
+        raise ConfigError(f"{key}: missing; solixCloud needs the account's password: "
+                          f"{_SET_PASSWORD}")
+    if secret_keys is not None and key not in secret_keys:
+        raise ConfigError(f"{key}: stored in plain text in the stack's config; store it as a "
+                          f"secret: {_SET_PASSWORD}")
+    if not isinstance(password, str) or "\n" in password or "\r" in password \
+            or password != password.strip():
+        raise ConfigError(f"{key}: the Pi's INI file cannot hold it: a password on one line, "
+                          "without spaces at its start or end, is expected")
+    return SolixCloud(email=email, country=country.upper(), password=password)
+
+
+def parse_settings(raw: Mapping[str, Any], region: Any,
+                   secret_keys: Collection[str] | None = None) -> Settings:
     """Settings from the raw `solarmonitor:*` values (camelCase keys, namespace stripped)."""
     if raw.get("homeCidrs") is None:
         raise _fail("homeCidrs", None, "your home's public CIDRs; this setting is required")
@@ -361,16 +429,20 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         mqtt_plaintext=_bool("mqttPlaintext", raw.get("mqttPlaintext", False)),
         domain=parse_domain(raw.get("domain")),
         solix_devices=parse_solix_devices(raw.get("solixDevices")),
+        solix_cloud=parse_solix_cloud(raw.get("solixCloud"), raw.get(CLOUD_PASSWORD), secret_keys),
         alert_email=parse_alert_email(raw.get("alertEmail")),
         battery_alert_percent=_int("batteryAlertPercent", raw.get("batteryAlertPercent", 10), 1, 99),
+        ip_guard_reserve_concurrency=_bool("ipGuardReserveConcurrency",
+                                           raw.get("ipGuardReserveConcurrency", True)),
     )
 
 
 NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
               "rawRetention", "backupDays", "mqttPlaintext", "domain", "solixDevices", "timezone",
-              "energyPrice", "currency", "alertEmail", "batteryAlertPercent")
-_STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices")
+              "energyPrice", "currency", "alertEmail", "batteryAlertPercent", "solixCloud",
+              CLOUD_PASSWORD, "ipGuardReserveConcurrency")
+_STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices", "solixCloud")
 
 
 def raw_from_strings(values: Mapping[str, str | None]) -> dict[str, Any]:
@@ -408,6 +480,9 @@ def own_keys(configured: Mapping[str, str]) -> dict[str, str]:
     return own
 
 
-def read_settings(configured: Mapping[str, str], region: Any) -> Settings:
-    """Settings from the stack's whole config as Pulumi hands it to the program."""
-    return parse_settings(raw_from_strings(own_keys(configured)), region=region)
+def read_settings(configured: Mapping[str, str], region: Any,
+                  secret_keys: Collection[str] | None = None) -> Settings:
+    """Settings from the stack's whole config as Pulumi hands it to the program; `secret_keys`
+    the keys it says are secrets (None: not said)."""
+    return parse_settings(raw_from_strings(own_keys(configured)), region=region,
+                          secret_keys=secret_keys)

@@ -46,7 +46,7 @@ def dashboard(bucket: str, history_bucket: str = "", raw_retention: str = "30d",
                   raw_retention=raw_retention, timezone=timezone, price=str(price),
                   currency=currency, currency_unit=(f"currency{currency}"
                                                     if currency in GRAFANA_CURRENCIES
-                                                    else f"suffix: {currency}"))
+                                                    else f"suffix:{currency}"))
     return json.dumps(json.loads(text), indent=2) + "\n"
 
 
@@ -88,7 +88,8 @@ class GrafanaNodeArgs:
     """Where alerts go: Grafana gets an instance profile that may publish to its topic, and the
     rules. Left out: no alerts (and rules an earlier deploy provisioned are removed)."""
     batteries: bool = False
-    """Solix devices are configured: their alert rules apply. Left out: none."""
+    """Solix batteries are read (solixDevices or solixCloud): their alert rules apply. Left out:
+    none."""
     battery_alert_percent: int = 10
     """A battery's state of charge below this alerts. Left out: 10."""
     after: list[pulumi.Resource] | None = None
@@ -166,7 +167,7 @@ class GrafanaNode(pulumi.ComponentResource):
         alerting = pulumi.Output.from_input(args.alerts.topic_arn if args.alerts else None).apply(
             lambda topic_arn: alerting_file(
                 topic_arn=topic_arn, region=args.region, bucket=args.bucket,
-                timezone=args.timezone, datasource_uid=DATASOURCE_UID,
+                history_bucket=args.history_bucket, timezone=args.timezone, datasource_uid=DATASOURCE_UID,
                 dashboard_uid=panels["uid"], panel_ids=panel_ids(panels),
                 batteries=args.batteries, battery_percent=args.battery_alert_percent))
         files.append(RemoteFile(ALERTING_FILE, alerting,

@@ -129,6 +129,15 @@ class InfluxNode(pulumi.ComponentResource):
             # A volume is attached to one instance at a time: the old attachment must go before
             # the new one is made, or AWS answers VolumeInUse.
             opts=child.merge(pulumi.ResourceOptions(delete_before_replace=True)))
+        # Detaching stops the instance (stop_instance_before_detaching) and attaching does not
+        # start it (hashicorp/terraform-provider-aws internal/service/ec2/
+        # ebs_volume_attachment.go): when a volume is attached anew (a restored one, see the
+        # README), this starts the instance again before the SSH steps. Creating it starts a
+        # stopped instance and leaves a running one be (ec2_instance_state.go, Create). pulumi-aws
+        # files aws_ec2_instance_state under ec2transitgateway, whatever the name says.
+        running = aws.ec2transitgateway.InstanceState(
+            f"{name}-running", instance_id=host.instance.id, state="running",
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[attachment])))
 
         dlm_role = aws.iam.Role(f"{name}-backup-role", assume_role_policy=json.dumps({
             "Version": "2012-10-17", "Statement": [{
@@ -138,7 +147,9 @@ class InfluxNode(pulumi.ComponentResource):
             f"{name}-backup-role-policy", role=dlm_role.name, policy_arn=DLM_POLICY_ARN,
             opts=child)
         aws.dlm.LifecyclePolicy(
-            f"{name}-backup", description="solarmonitor: daily snapshots of InfluxDB's data",
+            # DLM takes only [0-9A-Za-z _-] here (dlm PolicyDescription; the provider checks it).
+            f"{name}-backup",
+            description="solarmonitor daily snapshots of the InfluxDB data volume",
             execution_role_arn=dlm_role.arn, state="ENABLED",
             policy_details=aws.dlm.LifecyclePolicyPolicyDetailsArgs(
                 resource_types=["VOLUME"], target_tags={BACKUP_TAG: args.backup_tag},
@@ -159,7 +170,7 @@ class InfluxNode(pulumi.ComponentResource):
         operator_token = pulumi.Output.secret(random.RandomPassword(
             f"{name}-operator-token", length=64, special=False, opts=child).result)
 
-        steps = Provisioner(name, host, self, after=[attachment, *(args.after or [])])
+        steps = Provisioner(name, host, self, after=[running, *(args.after or [])])
         # Again when the volume grows, to grow the file system.
         steps.run("mount-data", "influx/mount-data.sh", args=[volume.id], triggers=[volume.size])
         # Before the package exists: influxd must never start without its data volume mounted.

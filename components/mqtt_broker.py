@@ -24,7 +24,6 @@ from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, JumpHost, Placement
 from components.mqtt_users import MqttUser, acl_entries
 from components.provisioning import Provisioner, RemoteFile
-from components.queue_sizing import DESIGN_LOAD, OUTAGE_HOURS, SESSION_EXPIRY, QueueLimits
 from components.templates import render, render_output
 
 TLS_PORT = 8883  # from home: OpenDTU and the Pi
@@ -60,8 +59,6 @@ class MqttBrokerArgs:
     """Signs the broker's certificate. Required."""
     users: tuple[MqttUser, ...]
     """Who may connect, and what each may publish and read. Required."""
-    queue: QueueLimits
-    """How much the broker queues for an absent consumer (components/queue_sizing.py). Required."""
     topic_prefix: str = "solar"
     """OpenDTU's topic prefix; every user's topics are below it. Left out: solar."""
     plaintext: bool = False
@@ -120,10 +117,7 @@ class MqttBroker(pulumi.ComponentResource):
 
         files = [
             RemoteFile("/etc/mosquitto/mosquitto.conf", render(
-                "mqtt/mosquitto.conf", plaintext=args.plaintext, queue=args.queue,
-                outage_hours=f"{OUTAGE_HOURS:g}", outage_mib=args.queue.outage_bytes // 2**20,
-                design=DESIGN_LOAD,
-                session_expiry=SESSION_EXPIRY, autosave_seconds=AUTOSAVE_SECONDS,
+                "mqtt/mosquitto.conf", plaintext=args.plaintext, autosave_seconds=AUTOSAVE_SECONDS,
                 max_packet_bytes=MAX_PACKET_BYTES, home_port=TLS_PORT,
                 home_connections=HOME_CONNECTIONS, internal_port=INTERNAL_PORT,
                 internal_connections=INTERNAL_CONNECTIONS, plaintext_port=PLAINTEXT_PORT,

@@ -173,7 +173,9 @@ class Network(pulumi.ComponentResource):
             for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
                 aws.vpc.SecurityGroupEgressRule(
                     f"{name}-{node}-out-{family}", security_group_id=group.id, ip_protocol="-1",
-                    description="packages, time, and the nodes' own connections",
+                    # Rule descriptions take letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*
+                    # only (ec2 IpRange/Ipv6Range Description): no apostrophe.
+                    description="packages, time and every connection the nodes open",
                     **{f"cidr_{family}": cidr}, opts=child)
 
         self.availability_zone = subnets["private"].availability_zone

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from components.opendtu_data import CONSUMERS, STRING, Consumer, metrics_per_day
-from components.queue_sizing import DESIGN_DC_INPUTS, DESIGN_INVERTERS
 from components.templates import render, sha256
 
 QOS = 1
@@ -50,6 +49,10 @@ def consumer_view(consumer: Consumer, prefix: str) -> dict:
 # measured with Go 1.19's encoding/gob on Telegraf's types (no Telegraf runs here). A memory
 # buffer as long would need gigabytes; a nano has 512 MiB.
 BUFFER_BYTES_PER_METRIC = 450
+# The largest installation the buffer's figures are given for: 4 inverters with 6 DC inputs each
+# (the HMT-6T has the most inputs of the inverters OpenDTU reads).
+DESIGN_INVERTERS = 4
+DESIGN_DC_INPUTS = 6
 # What the root volume holds besides the buffer: Ubuntu 24.04's server image, Telegraf, logs,
 # package caches and an upgrade's downloads (an estimate).
 SYSTEM_GIB = 3

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install or update solarmonitor on a Raspberry Pi (Raspberry Pi OS, Python 3.11): the IP agent
-# always, the Solix battery bridge when the config names devices ([solix] devices).
+# always, the Solix battery bridge when the config names devices ([solix] devices) or an Anker
+# cloud account ([solix_cloud]).
 # Usage: sudo ./pi/install.sh PI_INI   (PI_INI: `pulumi stack output --show-secrets piAgentConfig`)
 # Safe to run again: it updates the code and the config and keeps the agent's state.
 set -euo pipefail
@@ -28,7 +29,7 @@ install -d -m 0755 "$prefix"
 [ -x "$prefix/venv/bin/python" ] || python3 -m venv "$prefix/venv"
 "$prefix/venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 install -m 0644 "$here/ip_agent.py" "$here/solix_bridge.py" "$here/solix_source.py" \
-  "$here/solix_topics.py" "$prefix/"
+  "$here/solix_topics.py" "$here/solix_cloud.py" "$prefix/"
 install -m 0644 "$here/../home_address.py" "$prefix/home_address.py"
 
 # The config holds an AWS access key and an MQTT password: readable by the agent's user only.
@@ -45,7 +46,11 @@ systemctl start solarmonitor-ip-agent.service || true  # its result shows in the
 devices="$(python3 -c 'import configparser, sys
 ini = configparser.ConfigParser(interpolation=None); ini.read(sys.argv[1])
 print(ini.get("solix", "devices", fallback="none").strip() or "none")' "$config")"
-if [ "$devices" = none ]; then
+# The bridge's second source, Anker's cloud: on when the config has a [solix_cloud] section.
+cloud="$(python3 -c 'import configparser, sys
+ini = configparser.ConfigParser(interpolation=None); ini.read(sys.argv[1])
+print(ini.get("solix_cloud", "email", fallback="").strip() or "no")' "$config")"
+if [ "$devices" = none ] && [ "$cloud" = no ]; then
   systemctl disable --now solarmonitor-solix-bridge.service 2>/dev/null || true
   echo "installed the IP agent; no [solix] devices, so no battery bridge"
 else
@@ -56,5 +61,6 @@ else
   systemctl enable --quiet solarmonitor-solix-bridge.service
   systemctl restart solarmonitor-solix-bridge.service
   echo "installed the IP agent and the battery bridge for: $devices"
+  [ "$cloud" = no ] || echo "and for the Solarbanks of Anker cloud account $cloud"
 fi
 echo "check them with: journalctl -u solarmonitor-ip-agent -u solarmonitor-solix-bridge -n 20"

@@ -50,14 +50,27 @@ def self_signed_leaf(name: str = "localhost", days: int = 1) -> tuple[bytes, byt
     return _server_certificate(name, days)
 
 
-def write_etc(rendered: dict[str, str], target: Path) -> Path:
-    """The mqtt node's /etc/mosquitto, from a plan's rendered files, as a directory."""
+def write_etc(rendered: dict[str, str], target: Path,
+              certificate: tuple[bytes, bytes] | None = None) -> Path:
+    """The mqtt node's /etc/mosquitto, from a plan's rendered files, as a directory; with
+    `certificate` (key, certificate PEM), the server's own replaced by it."""
     for path, content in rendered.items():
         if path.startswith("/etc/mosquitto/"):
             file = target / path.removeprefix("/etc/mosquitto/")
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(content)
+    if certificate:
+        (target / "certs" / "server.key").write_bytes(certificate[0])
+        (target / "certs" / "server.crt").write_bytes(certificate[1])
     return target
+
+
+def add_observer(etc: Path) -> None:
+    """A user `observer` (password `watch`) who may read every topic, for a test to watch."""
+    subprocess.run(["mosquitto_passwd", "-b", str(etc / "passwd"), "observer", "watch"],
+                   check=True, capture_output=True, timeout=10)
+    with (etc / "acl").open("a") as acl:
+        acl.write("\nuser observer\ntopic read #\n")
 
 
 def build_mbedtls_client(target: Path) -> Path:
@@ -277,3 +290,12 @@ def signed_by_stack_ca(run, name: str = "localhost", days: int = 1) -> tuple[byt
         password=None)
     ca_cert = x509.load_pem_x509_certificate(run.outputs["caCert"].encode())
     return issued_by(ca_cert, ca_key, name, days)
+
+
+def observe(broker: Broker) -> Client:
+    """The `observer` (add_observer), connected and subscribed to every topic."""
+    observer = Client(broker, "observer", "watch")
+    assert observer.connect()
+    observer.client.subscribe("#", qos=1)
+    assert observer.wait_for(lambda: observer.granted)
+    return observer

@@ -54,9 +54,7 @@ def end_of(pem: bytes | str) -> str:
 
 @pytest.fixture
 def broker(program, certificate, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
-    (etc / "certs" / "server.key").write_bytes(certificate[0])
-    (etc / "certs" / "server.crt").write_bytes(certificate[1])
+    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered", certificate)
     with Broker(etc) as running:
         yield running
 

@@ -54,7 +54,7 @@ def identities(program) -> dict[str, dict]:
         "opendtu": dict(username="opendtu", password=password("opendtu"), port="home",
                         client_id="OpenDTU-3221224", clean=True),
         "telegraf": dict(username=consumer, password=password("telegraf"), port="internal",
-                         client_id=consumer, clean=False),
+                         client_id=consumer, clean=True),
         "telegraf-check": dict(username=check_login, password=password("telegraf"),
                                port="internal", client_id=check_login, clean=True),
         # Telegraf's own name logs in too (a person debugging with mosquitto_sub), read-only.
@@ -143,9 +143,10 @@ def test_no_user_disconnects_another_users_session(broker, identities, listener)
 
 
 def test_no_user_takes_over_a_waiting_session_or_its_messages(broker, identities):
-    """Telegraf's persistent session, away while the broker queues for it: another user asking
-    for it gets nothing, and Telegraf finds its session and the message when it is back."""
-    telegraf = identities["telegraf"]
+    """A session the broker keeps for a user while it is away (a persistent one, as Telegraf's
+    were before its sessions became clean; mosquitto_sub -c makes one), holding a message:
+    another user asking for it gets nothing, and its user finds it and the message when back."""
+    telegraf = {**identities["telegraf"], "clean": False}
     first = connect(broker, telegraf)
     first.client.subscribe(f"solar/{SERIAL}/0/power", qos=1)
     assert first.wait_for(lambda: first.granted)

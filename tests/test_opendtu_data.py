@@ -93,13 +93,13 @@ def test_no_string_field_shares_a_measurement_with_numbers():
     assert "power" in fields_of("mqtt_consumer") and measurements() == set(kinds)
 
 
-def test_rendered_file_is_toml_with_qos_persistent_sessions_and_tls(setup):
+def test_rendered_file_is_toml_with_qos_clean_sessions_and_tls(setup):
     prefix, text, telegraf = setup
     conf = tomllib.loads(text)
     client_ids = [c["client_id"] for c in telegraf.consumers]
     assert len(set(client_ids)) == len(client_ids) == len(CONSUMERS)
     for consumer in telegraf.consumers:
-        assert consumer["qos"] == 1 and consumer["persistent_session"] is True
+        assert consumer["qos"] == 1 and consumer["persistent_session"] is False
         assert consumer["servers"] == [BROKER]
         assert consumer["tls_ca"] == "/etc/telegraf/solarmonitor-ca.crt"
         # The broker makes the username the client id: they must be the same.

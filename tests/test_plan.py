@@ -59,6 +59,7 @@ def test_plan_prices_the_stack(dev_plan):
 @pytest.mark.parametrize("overrides, key", [
     ({"solarmonitor:homeCidrs": ["0.0.0.0/0"]}, "homeCidrs"),
     ({"solarmonitor:homeCidrs": ["10.0.0.1/32"]}, "homeCidrs"),
+    ({"solarmonitor:homeCidrs": ["2a01:4f8:1:2::/64"]}, "homeCidrs"),  # DS-Lite: no IPv4 of its own
     ({"solarmonitor:homeCidrs": None}, "homeCidrs"),
     ({"solarmonitor:nodes": {"printer": {}}}, "nodes"),
     ({"solarmonitor:nodes": {"influx": {"instanceType": "t9.mega"}}}, "instanceType"),

@@ -15,7 +15,7 @@ import tomllib
 
 import pytest
 
-from broker import Broker, Client, self_signed, write_etc
+from broker import Broker, Client, add_observer, observe, self_signed, write_etc
 from conftest import ROOT
 from telegraf_emulation import EmulatedTelegraf
 from tools.plan import rendered_files
@@ -41,10 +41,7 @@ def program(full_run):
 @pytest.fixture
 def broker(program, tmp_path):
     broker = Broker(write_etc(rendered_files(program)["mqtt"], tmp_path / "etc"))
-    subprocess.run(["mosquitto_passwd", "-b", str(broker.etc / "passwd"), "observer", "watch"],
-                   check=True, capture_output=True, timeout=10)
-    with (broker.etc / "acl").open("a") as acl:
-        acl.write("\nuser observer\ntopic read #\n")
+    add_observer(broker.etc)
     broker.start()
     yield broker
     broker.cleanup()
@@ -71,14 +68,6 @@ def resolve_to_loopback(program, monkeypatch):
         return real("127.0.0.1" if name == host else name, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-
-def observe(broker) -> Client:
-    observer = Client(broker, "observer", "watch")
-    assert observer.connect()
-    observer.client.subscribe("#", qos=1)
-    assert observer.wait_for(lambda: observer.granted)
-    return observer
 
 
 def bridge_once(config: str, device, monkeypatch, wait: float = 20, quiet: bool = False) -> int:

@@ -1,7 +1,8 @@
 """`make plan`: run the real program offline under the recording mock engine and write
 OUT/plan.json, OUT/files/<node>/<host path> and a short summary on stdout.
 
-Exit codes: 0 plan written; 2 the config is invalid (one line on stderr, no traceback).
+Exit codes: 0 plan written; 2 the config is invalid, or a resource has an input AWS would refuse
+(one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from components.host import NODE_TAG  # noqa: E402
 from components.opendtu_data import INTERVAL_SECONDS  # noqa: E402
 from components.provisioning import parse_install_command  # noqa: E402
 from components.storage import growth  # noqa: E402
+from tools.aws_model_check import AwsModelError  # noqa: E402
 from tools.mock_engine import ProgramRun, config_bag, run_program  # noqa: E402
 
 PI_CONFIG = "/etc/solarmonitor/solarmonitor.ini"  # where pi/install.sh puts it
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{DEFAULT_REGION}", file=sys.stderr)
             config = {**config, "aws:region": DEFAULT_REGION}
         run = run_program(config, stack=stack)
-    except (PlanError, ConfigError, pulumi.RunError, ValueError) as error:
+    except (PlanError, ConfigError, pulumi.RunError, AwsModelError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     document = write_plan(run, options.out)
