@@ -13,7 +13,7 @@ from components.host import Placement
 from components.influx_node import InfluxNode, InfluxNodeArgs, history_bucket
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import INTERNAL_PORT, PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
-from components.mqtt_users import OPENDTU, SOLIX, TELEGRAF, USERS
+from components.mqtt_users import CHECK, OPENDTU, SOLIX, TELEGRAF, users
 from components.nat_instance import NatInstance, NatInstanceArgs
 from components.network import (
     IPV6_SUBNET_CIDR, PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, VPC_CIDR, Network, NetworkArgs,
@@ -41,7 +41,8 @@ bill = Bill()
 bill.watch()
 
 network = Network("network", NetworkArgs(
-    instance_types=tuple(spec.instance_type for spec in settings.nodes.values())))
+    instance_types=tuple(spec.instance_type for spec in settings.nodes.values()),
+    nodes=NODE_NAMES))
 guard = IpGuard("ipguard", IpGuardArgs(
     vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(),
     ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ()),
@@ -74,7 +75,7 @@ def placement(node: str, jump=None) -> Placement:
     number = 10 + NODE_NAMES.index(node)
     return Placement(node=node, spec=settings.nodes[node], subnet_id=subnet_id,
                      security_group_ids=[*([guard.security_group_id] if way != "private" else []),
-                                         network.node_group_id],
+                                         network.node_group_ids[node]],
                      key_name=ssh.key_name, private_key=ssh.private_key_openssh,
                      private_ip=host_address(cidr, number),
                      ipv6_address=(network.ipv6_subnet_block.apply(
@@ -83,7 +84,7 @@ def placement(node: str, jump=None) -> Placement:
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    placement=placement("mqtt"), ca=ca, users=USERS,
+    placement=placement("mqtt"), ca=ca, users=users(settings.topic_prefix),
     topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
@@ -111,8 +112,7 @@ influx = InfluxNode("influx", InfluxNodeArgs(
 telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
     placement=placement("telegraf", mqtt.jump), topic_prefix=settings.topic_prefix,
     broker_url=mqtt.private_ip.apply(lambda ip: f"ssl://{ip}:{INTERNAL_PORT}"),
-    ca_cert=ca.cert_pem, mqtt_user=TELEGRAF.name,
-    mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
+    ca_cert=ca.cert_pem, mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
     influx_token=influx.telegraf_token, org=settings.influx_org, bucket=settings.influx_bucket,
     after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
 grafana = GrafanaNode("grafana", GrafanaNodeArgs(
@@ -126,11 +126,17 @@ grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
     over_ipv6=reach("grafana") == "ipv6", after=[influx.ready, *reachable("grafana")]))
 
+# When each certificate the stack issued ends (keys: components/certificates.py, ISSUED).
+certificate_expiry = {"ca": ca.valid_until, "mqtt": mqtt.certificate_valid_until,
+                      "influx": influx.certificate_valid_until,
+                      "grafana": grafana.certificate_valid_until}
+
 if alerts:
     # From outside Grafana, so they fire when Grafana itself is down.
     alerts.watch_instances({"mqtt": mqtt.node.instance.id, "telegraf": telegraf.instance_id,
                             "influx": influx.instance_id, "grafana": grafana.instance_id})
     alerts.watch_ip_guard(guard.function_name)
+    alerts.warn_before_expiry(certificate_expiry)
     pulumi.export("alertTopicArn", alerts.topic_arn)
 
 pulumi.export("mqttHost", mqtt.host)
@@ -138,7 +144,12 @@ pulumi.export("mqttPort", mqtt.port)
 pulumi.export("caCert", mqtt.ca_cert)
 pulumi.export("openDtuMqttUser", OPENDTU.name)
 pulumi.export("openDtuMqttPassword", mqtt.passwords[OPENDTU.name])
+# make check's own login: it proves the broker and the data path without taking OpenDTU's session.
+pulumi.export("checkMqttPassword", mqtt.passwords[CHECK.name])
 pulumi.export("grafanaUrl", grafana.url)
+# What the browser trusts for Grafana: Grafana's own certificate, which vouches for nothing else.
+pulumi.export("grafanaCert", grafana.cert_pem)
+pulumi.export("certificateExpiry", certificate_expiry)
 pulumi.export("grafanaAdminPassword", grafana.admin_password)
 pulumi.export("influxUrl", influx.url)
 pulumi.export("influxAdminToken", influx.admin_token)

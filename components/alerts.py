@@ -1,5 +1,14 @@
 """Alerts: an SNS topic that emails the owner, the CloudWatch alarms that watch from outside
-(so they fire when Grafana itself is down), and what Grafana needs to publish to the topic.
+(so they fire when Grafana itself is down), the warnings before a certificate ends, and what
+Grafana needs to publish to the topic.
+
+Certificates: Pulumi issues them, so when each ends is known the moment it is issued, and only
+`pulumi up` changes it (components/certificates.py). Each gets one-time EventBridge Scheduler
+schedules WARN_DAYS before its end that publish a message to the topic: no code, no metric, no
+node involved, so the warning comes even when every node is down, and it costs nothing (far
+inside the scheduler's free invocations). `make check` shows the days left of the certificates
+actually served. (A CloudWatch alarm needs a metric to watch, and a Grafana rule reads no
+certificates and fails with the nodes it would warn about.)
 
 Grafana's own rules (files/grafana/alerting/) reach the topic through its instance profile: the
 role may `sns:Publish` to this one topic and do nothing else. AWS emails the address a link to
@@ -8,12 +17,14 @@ confirm the subscription; until it is clicked, nothing is delivered (`make check
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.certificates import ISSUED, RENEWAL_DAYS, WARN_DAYS, Issued
 from components.host import node_tags
 
 STATUS_CHECK_MINUTES = 5  # a node failing its status checks (or stopped) this long, twice, alarms
@@ -30,6 +41,28 @@ def publish_policy(topic_arn: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [{
         "Sid": "PublishAlerts", "Effect": "Allow", "Action": "sns:Publish",
         "Resource": topic_arn}]})
+
+
+def warning_expression(valid_until: str, days: int) -> str:
+    """EventBridge Scheduler's one-time expression (`at(yyyy-mm-ddThh:mm:ss)`, botocore
+    scheduler CreateSchedule ScheduleExpression) for `days` before `valid_until` (RFC 3339)."""
+    end = datetime.datetime.fromisoformat(valid_until.replace("Z", "+00:00"))
+    warn = (end - datetime.timedelta(days=days)).astimezone(datetime.timezone.utc)
+    return f"at({warn:%Y-%m-%dT%H:%M:%S})"
+
+
+def expiry_message(issued: Issued, valid_until: str, days: int) -> str:
+    """The email the owner gets `days` before the certificate ends."""
+    return (f"solarmonitor: {issued.what} ends on {valid_until[:10]}, in {days} days. Run make "
+            f"deploy: it renews every certificate in its last {RENEWAL_DAYS} days. Then "
+            f"{issued.after_renewal}. make check shows the days left of every certificate.")
+
+
+def scheduler_trust_policy() -> str:
+    """EventBridge Scheduler may assume the role."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]})
 
 
 @dataclass(frozen=True)
@@ -91,6 +124,29 @@ class Alerts(pulumi.ComponentResource):
                 # A replaced instance gets a new alarm, and so the warm-up again (an update keeps
                 # the alarm's state and would evaluate the new instance's first minutes).
                 opts=self._child.merge(pulumi.ResourceOptions(replace_on_changes=["dimensions"])))
+
+    def warn_before_expiry(self, ends: dict[str, pulumi.Input[str]]) -> None:
+        """Email the owner WARN_DAYS before each certificate in `ends` (by ISSUED key) ends."""
+        role = aws.iam.Role(f"{self._name}-expiry-role",
+                            assume_role_policy=scheduler_trust_policy(),
+                            tags=node_tags("stack", "certificate-warnings"), opts=self._child)
+        aws.iam.RolePolicy(f"{self._name}-expiry-publish", role=role.id,
+                           policy=self.topic_arn.apply(publish_policy), opts=self._child)
+        for issued in ISSUED:
+            end = pulumi.Output.from_input(ends[issued.key])
+            for days in WARN_DAYS:
+                aws.scheduler.Schedule(
+                    f"{self._name}-expiry-{issued.key}-{days}d",
+                    description=f"solarmonitor: {issued.what} ends in {days} days",
+                    schedule_expression=end.apply(
+                        lambda valid_until, days=days: warning_expression(valid_until, days)),
+                    schedule_expression_timezone="UTC",
+                    flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                    target=aws.scheduler.ScheduleTargetArgs(
+                        arn=self.topic_arn, role_arn=role.arn,
+                        input=end.apply(lambda valid_until, issued=issued, days=days:
+                                        expiry_message(issued, valid_until, days))),
+                    opts=self._child)
 
     def watch_ip_guard(self, function_name: pulumi.Input[str]) -> None:
         """Email when the Pi at home, having called the IpGuard Lambda, stops calling it."""

@@ -11,7 +11,7 @@ import pulumi_random as random
 
 from components.alert_rules import alerting_file
 from components.alerts import Alerts
-from components.certificates import CertificateAuthority, server_certificate
+from components.certificates import CertificateAuthority, self_signed_server_certificate
 from components.host import Host, HostArgs, Placement
 from components.opendtu_data import MAX_INVERTER_WATTS
 from components.provisioning import Provisioner, RemoteFile
@@ -60,7 +60,7 @@ class GrafanaNodeArgs:
     placement: Placement
     """Where the node runs and how provisioning reaches it. Required."""
     ca: CertificateAuthority
-    """Signs Grafana's certificate. Required."""
+    """The stack's CA: Grafana verifies InfluxDB with it. Required."""
     influx_url: pulumi.Input[str]
     influx_token: pulumi.Input[str]
     """InfluxDB and the read-only token (secret). Required."""
@@ -107,6 +107,10 @@ class GrafanaNode(pulumi.ComponentResource):
     """https://<address or name>:3000/"""
     admin_password: pulumi.Output[str]
     """Password of the `admin` user (secret)."""
+    cert_pem: pulumi.Output[str]
+    """Grafana's self-signed certificate: what a browser trusts for Grafana alone."""
+    certificate_valid_until: pulumi.Output[str]
+    """When that certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: GrafanaNodeArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -126,13 +130,17 @@ class GrafanaNode(pulumi.ComponentResource):
                        else address.apply(lambda a: f"[{a}]") if args.over_ipv6 else address)
         names = [*([args.dns_name] if args.dns_name else []),
                  *([host.public_dns] if host.public_dns is not None else [])]
-        certificate = server_certificate(
-            f"{name}-server", args.ca, common_name=public_host.apply(lambda h: h.strip("[]")),
-            ip_addresses=[address],
-            dns_names=names, opts=child)
+        # Self-signed, no CA: what the browser trusts vouches for Grafana and nothing else
+        # (components/certificates.py).
+        certificate = self_signed_server_certificate(
+            f"{name}-server", common_name=public_host.apply(lambda h: h.strip("[]")),
+            ip_addresses=[address], dns_names=names, opts=child)
         password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
                                          opts=child)
         admin_password = pulumi.Output.secret(password.result)
+        # Grafana's own is the same in every installation (conf/defaults.ini): one per stack.
+        secret_key = pulumi.Output.secret(random.RandomPassword(
+            f"{name}-secret-key", length=40, special=False, opts=child).result)
 
         dashboard_json = dashboard(args.bucket, args.history_bucket, args.raw_retention,
                                    args.timezone, args.energy_price, args.currency)
@@ -143,7 +151,8 @@ class GrafanaNode(pulumi.ComponentResource):
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/admin-password", admin_password,
                        "0640", "root", "grafana"),
-            RemoteFile("/etc/grafana/solarmonitor/ca.crt", args.ca.cert_pem),
+            RemoteFile("/etc/grafana/solarmonitor/secret-key", secret_key,
+                       "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/server.crt", certificate.cert_pem,
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/server.key", certificate.key_pem,
@@ -172,7 +181,10 @@ class GrafanaNode(pulumi.ComponentResource):
         steps.apply("apply", "grafana/apply.sh", files, args=[public_host])
 
         self.url = pulumi.Output.concat("https://", public_host, f":{PORT}/")
+        self.cert_pem = certificate.cert_pem
+        self.certificate_valid_until = certificate.valid_until
         self.admin_password = admin_password
         self.host = host
         self.instance_id = host.instance.id
-        self.register_outputs({"url": self.url, "adminPassword": self.admin_password})
+        self.register_outputs({"url": self.url, "adminPassword": self.admin_password,
+                               "certPem": self.cert_pem})

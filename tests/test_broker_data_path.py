@@ -69,7 +69,7 @@ def telegraf_like(broker, run, consumer, ca_file, skip_subscribe_if_session=Fals
     """A paho client with a rendered consumer's client id, QoS and session setting, connected to
     the VPC listener and subscribed as Telegraf subscribes. `skip_subscribe_if_session` is what
     Telegraf before 1.38 did (plugins/inputs/mqtt_consumer, connect(), before #18452)."""
-    client = Client(broker, "telegraf", telegraf_password(run), ca_file=ca_file,
+    client = Client(broker, consumer["username"], telegraf_password(run), ca_file=ca_file,
                     client_id=consumer["client_id"], clean=not consumer["persistent_session"],
                     port=broker.internal_port)
     assert client.connect(), client.reason
@@ -258,7 +258,7 @@ def test_a_10_mb_payload_is_refused_while_the_traffic_goes_on(program, files, br
 def test_wrong_passwords_and_topics_outside_the_acl_are_refused(program, files, broker, ca_file):
     listener = telegraf_like(broker, program, consumers(files)[0], ca_file)
     assert not Client(broker, "opendtu", "wrong", ca_file=ca_file).connect()
-    assert not Client(broker, "telegraf", "wrong", ca_file=ca_file,
+    assert not Client(broker, consumers(files)[1]["username"], "wrong", ca_file=ca_file,
                       port=broker.internal_port).connect()
     opendtu = Client(broker, "opendtu", page(program)["Password"], ca_file=ca_file)
     assert opendtu.connect()
@@ -284,7 +284,8 @@ def test_a_flood_of_connections_is_refused_while_opendtu_and_telegraf_go_on(
         # OpenDTU's connection and Telegraf's go on; Telegraf can even connect anew.
         opendtu.client.publish("solar/116190745400/0/power", b"42")
         assert listener.wait_for(lambda: listener.messages)
-        again = Client(broker, "telegraf", telegraf_password(program), ca_file=ca_file,
+        again = Client(broker, consumers(files)[1]["username"], telegraf_password(program),
+                       ca_file=ca_file,
                        client_id=f"again-{uuid.uuid4().hex[:6]}", port=broker.internal_port)
         assert again.connect(), again.reason
         again.close()

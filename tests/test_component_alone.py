@@ -23,7 +23,9 @@ def build_broker():
 def test_a_broker_alone_renders_its_users_into_acl_and_password_file():
     result = run(build_broker)
     acl = result.one("command:remote:Command", "broker-file-etc-mosquitto-acl")
-    assert "user meter\ntopic write home/meter/#\n" in acl.raw_inputs["stdin"]
+    # Its subtree, but never OpenDTU's commands (home/meter/cmd/... would match them).
+    assert ("user meter\ntopic deny home/+/cmd/#\ntopic write home/meter/#\n"
+            in acl.raw_inputs["stdin"])
     assert "user reader\ntopic read home/meter/#\n" in acl.raw_inputs["stdin"]
     passwd = result.one("command:remote:Command", "broker-file-etc-mosquitto-passwd")
     assert passwd.inputs["stdin"] == SECRET and passwd.inputs["logging"] == "none"

@@ -219,7 +219,7 @@ def test_domain_gives_real_names(run):
     result = run(domain="solar.example.org")
     assert result.outputs["grafanaUrl"] == "https://grafana.solar.example.org:3000/"
     assert result.outputs["mqttHost"] == "mqtt.solar.example.org"
-    cert = result.one("tls:index/certRequest:CertRequest", "grafana-server-csr")
+    cert = result.one("tls:index/selfSignedCert:SelfSignedCert", "grafana-server-cert")
     eip = result.one("aws:ec2/eip:Eip", "grafana-host-eip").outputs
     assert cert.raw_inputs["dnsNames"] == ["grafana.solar.example.org", eip["publicDns"]]
 
@@ -236,6 +236,7 @@ def test_grafana_node_is_public_in_the_home_group_and_waits_for_influx(dev_run):
                     if s.name.startswith("grafana-file-") and s.inputs["stdin"] == SECRET]
     assert {s.name for s in secret_files} >= {
         "grafana-file-etc-grafana-solarmonitor-admin-password",
+        "grafana-file-etc-grafana-solarmonitor-secret-key",
         "grafana-file-etc-grafana-provisioning-datasources-solarmonitor-yaml",
         "grafana-file-etc-grafana-solarmonitor-server-key"}
 

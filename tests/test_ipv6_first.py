@@ -63,11 +63,11 @@ def test_the_ipv6_subnet_routes_ipv6_both_ways_and_ipv4_out_through_the_nat(v6_r
 
 def test_grafanas_certificate_verifies_for_its_ipv6_url(v6_run, tmp_path):
     files = rendered_files(v6_run)["grafana"]
-    for name in ("server.crt", "server.key", "ca.crt"):
+    for name in ("server.crt", "server.key"):
         (tmp_path / name).write_text(files[f"/etc/grafana/solarmonitor/{name}"])
     host = v6_run.outputs["grafanaUrl"].split("[")[1].split("]")[0]
     port = serve_tls_once(tmp_path / "server.crt", tmp_path / "server.key")
-    client = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    client = ssl.create_default_context(cadata=v6_run.outputs["grafanaCert"])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with client.wrap_socket(raw, server_hostname=host) as tls:
             assert tls.version()

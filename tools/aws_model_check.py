@@ -306,6 +306,18 @@ MAPS: dict[str, ApiMap] = {
                                 "qualifier": "Qualifier"},
               constants={"InvocationType": "RequestResponse", "Qualifier": "$LATEST"}),),
         provider_only={"triggers": "invokes again when they change; never sent"}),
+    # internal/service/scheduler/schedule.go, resourceScheduleCreate: one CreateSchedule with the
+    # inputs as they are (the certificate warnings, components/alerts.py).
+    "aws:scheduler/schedule:Schedule": ApiMap((
+        Call("scheduler:CreateSchedule", {
+            "name": "Name", "groupName": "GroupName", "description": "Description",
+            "scheduleExpression": "ScheduleExpression",
+            "scheduleExpressionTimezone": "ScheduleExpressionTimezone",
+            "flexibleTimeWindow.mode": "FlexibleTimeWindow.Mode",
+            "flexibleTimeWindow.maximumWindowInMinutes": "FlexibleTimeWindow.MaximumWindowInMinutes",
+            "actionAfterCompletion": "ActionAfterCompletion", "state": "State",
+            "target.arn": "Target.Arn", "target.roleArn": "Target.RoleArn",
+            "target.input": "Target.Input"}),), autoname="name"),
     "aws:sns/topic:Topic": ApiMap((
         Call("sns:CreateTopic", {"name": "Name", "displayName": "Attributes.DisplayName",
                                  "tags": "Tags"}),), autoname="name"),

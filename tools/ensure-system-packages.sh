@@ -6,7 +6,8 @@
 # (the tests type-check every Flux query with Flux's own front end, compiled to WebAssembly),
 # systemd's own unit parser (systemd-analyze verify reads every unit the stack installs),
 # OpenSSH's server, sudo and iproute2 (make ssh and make logs reach real sshd's, one per node, on
-# the nodes' addresses in a network namespace of their own).
+# the nodes' addresses in a network namespace of their own),
+# python3-apt (apt's own parser reads the unattended-upgrades configuration the nodes get).
 set -euo pipefail
 
 missing=()
@@ -21,6 +22,7 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+/usr/bin/python3 -c 'import apt_pkg' >/dev/null 2>&1 || missing+=(python3-apt)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"

@@ -260,6 +260,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             i["functionName"], {}),
         "aws:iam/instanceProfile:InstanceProfile": _named("", "iam", "instance-profile"),
         "aws:cloudwatch/metricAlarm:MetricAlarm": _named("", "cloudwatch", "alarm"),
+        "aws:scheduler/schedule:Schedule": _named("", "scheduler", "schedule/default"),
         # SNS ARNs have no resource type part: arn:aws:sns:<region>:<account>:<topic>.
         "aws:sns/topic:Topic": lambda s, n, i: (
             f"arn:aws:sns:{s.region}:123456789012:{n}-{hashlib.sha256(n.encode()).hexdigest()[:7]}",
