@@ -69,11 +69,16 @@ def test_the_policy_holds_every_action_of_every_created_type(document, dev_run, 
     assert "lambda:InvokeFunction" in granted  # the seeding invocation (pike says InvokeAsync)
 
 
-def test_roles_are_passed_only_to_their_services_and_only_the_dlm_policy_attached(document):
+def test_roles_are_passed_only_to_their_services_and_only_the_dlm_policy_attached(
+        document, full_run):
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     passing = by_sid["PassTheStacksRolesToTheirServices"]
-    assert set(passing["Condition"]["StringEquals"]["iam:PassedToService"]) == {
-        "ec2.amazonaws.com", "lambda.amazonaws.com", "dlm.amazonaws.com"}
+    # Exactly the services the program's roles trust (their assume-role policies' principals).
+    trusted = {statement["Principal"]["Service"]
+               for role in full_run.find("aws:iam/role:Role")
+               for statement in json.loads(role.raw_inputs["assumeRolePolicy"])["Statement"]}
+    assert "scheduler.amazonaws.com" in trusted
+    assert set(passing["Condition"]["StringEquals"]["iam:PassedToService"]) == trusted
     assert all(":role/" in arn and arn.endswith("-*") for arn in passing["Resource"])
     attaching = by_sid["AttachOnlyTheManagedPoliciesTheStackUses"]
     assert attaching["Condition"]["ArnEquals"]["iam:PolicyARN"] == [

@@ -208,6 +208,12 @@ ACTIONS: dict[str, TypeActions] = {
     "aws:lambda/invocation:Invocation": TypeActions(
         ("lambda:InvokeFunction",), (), ("lambda:InvokeFunction",), (),
         (f"{TF}lambda/invocation.go (conn.Invoke)",)),
+    # aws_scheduler_schedule (no tags): Create/Get/Update/DeleteSchedule; its target's role is
+    # passed to EventBridge Scheduler (iam:PassRole, PASSED_TO).
+    "aws:scheduler/schedule:Schedule": TypeActions(
+        ("scheduler:CreateSchedule",), ("scheduler:GetSchedule",), ("scheduler:UpdateSchedule",),
+        ("scheduler:DeleteSchedule",),
+        (f"{TF}scheduler/schedule.go", f"{PIKE}scheduler/aws_scheduler_schedule.json")),
     "aws:sns/topic:Topic": TypeActions(
         ("sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource"),
         ("sns:GetTopicAttributes", "sns:ListTagsForResource"), ("sns:UntagResource",),
@@ -232,4 +238,5 @@ DATA_SOURCES: dict[str, tuple[str, ...]] = {
 CHECK_ACTIONS = ("ec2:DescribeSecurityGroups", "sns:ListSubscriptionsByTopic")
 
 # The roles the program hands to a service (iam:PassRole), by the service that assumes them.
-PASSED_TO = ("ec2.amazonaws.com", "lambda.amazonaws.com", "dlm.amazonaws.com")
+PASSED_TO = ("ec2.amazonaws.com", "lambda.amazonaws.com", "dlm.amazonaws.com",
+             "scheduler.amazonaws.com")

@@ -6,7 +6,7 @@ stack's settings, alerts on (so turning `alertEmail` on later needs no new polic
 with the data sources the program reads and `make check`'s calls. Two narrowings on top:
 every action that IAM can bound by resource is bound to this stack's resources (IAM, Lambda,
 logs, SNS and alarms by the names Pulumi gives them, EC2 and DLM by the stack's region);
-iam:PassRole only to the services the stack's roles are for (ec2, lambda, dlm); and
+iam:PassRole only to the services the stack's roles are for (ec2, lambda, dlm, scheduler); and
 iam:AttachRolePolicy/DetachRolePolicy only for the AWS-managed policies the program attaches.
 Run it again after changing the region.
 
@@ -53,6 +53,8 @@ NAMED = {
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:*:log-group:{}-*",
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:*:{}-*",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:*:alarm:{}-*",
+    # Schedules live in a group; the program's are in the default one.
+    "aws:scheduler/schedule:Schedule": "arn:aws:scheduler:{region}:*:schedule/default/{}-*",
 }
 MANAGED_POLICY_MAX_CHARACTERS = 6144
 
