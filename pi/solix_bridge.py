@@ -180,8 +180,13 @@ class Publisher:
                               f"{self.refused}", EXIT_BROKER)
 
     def publish(self, reading: Reading) -> None:
+        # QoS 0: a value the broker cannot take now is dropped, never sent later. Telegraf stamps
+        # each value with the time it arrives (its value parser), so a late value is a wrong one;
+        # paho keeps QoS 1 messages published while disconnected and sends them, and those in
+        # flight again, after it reconnects (client.py: publish() queues, _messages_reconnect_reset).
+        # At QoS 0 a disconnected client refuses them (_send_publish: MQTT_ERR_NO_CONN).
         for topic, payload in messages(self.settings.prefix, reading):
-            self.client.publish(topic, payload, qos=1)
+            self.client.publish(topic, payload, qos=0)
 
     def stop(self, say_offline: bool = False) -> None:
         if say_offline and self.client.is_connected():

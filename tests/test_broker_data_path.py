@@ -85,8 +85,10 @@ def opendtu_lines(round_: int) -> str:
 
 
 def publish_while_away(program, broker, ca_file, mbedtls_client, round_: int) -> None:
-    """One round of OpenDTU (QoS 0, as the firmware) and one of the Solix bridge (QoS 1, as
-    pi/solix_bridge.py publishes its values), acknowledged by the broker."""
+    """One round of OpenDTU (QoS 0, as the firmware) and one of the Solix bridge, acknowledged by
+    the broker. The bridge publishes its values at QoS 0 (pi/solix_bridge.py, Publisher.publish);
+    this round is sent at QoS 1 all the same, so that a broker which queued QoS 1 for an absent
+    Telegraf would show it here."""
     settings = page(program)
     done = OpenDtu(mbedtls_client, broker, ca_file).connect(
         settings["Hostname"], settings["Username"], settings["Password"],
