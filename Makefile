@@ -1,31 +1,67 @@
 # solarmonitor: `make deploy` to run it, `make test` to check it, `make plan` to see it offline;
-# after a deploy, `make check` proves the path works and `make simulate` plays an OpenDTU.
+# after a deploy, `make check` proves the path works and `make simulate` plays an OpenDTU;
+# `make ssh`/`make logs NODE=<node>` reach a node; `make destroy` stops paying.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-CONFIG ?= Pulumi.dev.yaml
+# One way to name the stack for every target: STACK=<name> (default dev) works on stack <name>
+# with the settings in Pulumi.<name>.yaml; CONFIG=Pulumi.<name>.yaml says the same by its file
+# (make plan takes any file). tools/stack_file.py resolves both.
+STACK ?=
+CONFIG ?=
+STACK_ARGS = --stack "$(STACK)" --config "$(CONFIG)"
 OUT ?= build/plan
+NODE ?=
+CMD ?=
 
 ARGS ?=
 TEST_JS := tests/js
+# A value for bash exactly as typed (no make or shell expansion): CMD='df -h $$HOME' stays so.
+quote = '$(subst ','\'',$(1))'
 
-.PHONY: deploy plan test check simulate clean
+.PHONY: deploy destroy plan test check simulate ssh logs opendtu-settings deployer-policy clean
 
-# pulumi up for stack "dev" on the local file backend (no Pulumi Cloud account needed).
+# pulumi up for the stack on the local file backend (no Pulumi Cloud account needed).
 deploy: $(VENV)/.runtime
-	tools/deploy.sh
+	STACK="$(STACK)" CONFIG="$(CONFIG)" tools/deploy.sh
+
+# Tears the stack down after saying what it keeps (the data volume, its snapshots) and asking;
+# YES=1 answers for scripts.
+destroy: $(VENV)/.dev
+	$(PY) tools/destroy.py $(STACK_ARGS) $(if $(YES),--yes)
 
 # Everything the program would create, the files each node writes and the monthly cost; offline.
 plan: $(VENV)/.dev
-	$(PY) tools/plan.py --config "$(CONFIG)" --out "$(OUT)"
+	$(PY) tools/plan.py $(STACK_ARGS) --out "$(OUT)"
 
 # Reads the deployed stack's outputs (pulumi stack output, or ARGS="--outputs FILE").
 check: $(VENV)/.runtime
-	$(PY) tools/check.py --config "$(CONFIG)" $(ARGS)
+	$(PY) tools/check.py $(STACK_ARGS) $(ARGS)
 
 # An OpenDTU without hardware: ARGS="--inverters 2 --inputs 4 --interval 5 --once".
 simulate: $(VENV)/.runtime
-	$(PY) tools/simulate.py --config "$(CONFIG)" $(ARGS)
+	$(PY) tools/simulate.py $(STACK_ARGS) $(ARGS)
+
+# A shell on a node (NODE=mqtt, telegraf, influx, grafana), host key pinned, through the broker
+# where the program goes through it; ARGS are ssh's options, CMD a command to run there.
+ssh: $(VENV)/.runtime
+	$(PY) tools/node_ssh.py ssh $(STACK_ARGS) --node "$(NODE)" \
+		--ssh-options $(call quote,$(value ARGS)) --command $(call quote,$(value CMD))
+
+# The journal of a node's services (the last 100 lines); ARGS are journalctl's, e.g. ARGS=-f
+# follows it, ARGS="--since today" shows today's.
+logs: $(VENV)/.runtime
+	$(PY) tools/node_ssh.py logs $(STACK_ARGS) --node "$(NODE)" \
+		--journal-options $(call quote,$(value ARGS))
+
+# What to type into OpenDTU's MQTT settings page, field by field (the openDtuSettings output).
+opendtu-settings: $(VENV)/.runtime
+	@$(PY) tools/opendtu_page.py $(STACK_ARGS) $(ARGS)
+
+# The least IAM policy the deploying user needs, as JSON, from the resource types the program
+# creates.
+deployer-policy: $(VENV)/.dev
+	@$(PY) tools/deployer_policy.py $(STACK_ARGS)
 
 # Four workers on two cores: many tests wait on real brokers and subprocesses.
 test: $(VENV)/.dev

@@ -13,16 +13,14 @@ from components.host import Placement
 from components.influx_node import InfluxNode, InfluxNodeArgs, history_bucket
 from components.ip_guard import HOME_PORTS, IpGuard, IpGuardArgs
 from components.mqtt_broker import INTERNAL_PORT, PLAINTEXT_PORT, MqttBroker, MqttBrokerArgs
-from components.mqtt_users import OPENDTU, SOLIX, TELEGRAF, USERS
+from components.mqtt_users import CHECK, OPENDTU, SOLIX, TELEGRAF, users
 from components.nat_instance import NatInstance, NatInstanceArgs
 from components.network import (
     IPV6_SUBNET_CIDR, PRIVATE_SUBNET_CIDR, PUBLIC_SUBNET_CIDR, VPC_CIDR, Network, NetworkArgs,
     host_address, ipv6_host_address,
 )
-from components.opendtu_data import CONSUMERS
 from components.opendtu_settings import settings_page
 from components.pi_config import pi_config
-from components.queue_sizing import queue_limits
 from components.ssh_key import SshKey
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
@@ -30,11 +28,11 @@ try:
     # The AWS provider falls back to the environment for its region; so do the cost figures.
     region = (pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION")
               or os.environ.get("AWS_DEFAULT_REGION"))
-    settings = read_settings(pulumi.runtime.get_config_env(), region=region)
-    try:
-        queue = queue_limits(CONSUMERS, settings.nodes["mqtt"].instance_type)
-    except ValueError as error:
-        raise ConfigError(f"solarmonitor:nodes.mqtt.instanceType: {error}") from None
+    # Which keys are secrets, as the CLI says (PULUMI_CONFIG_SECRET_KEYS); unsaid: not checked.
+    secret_keys = (pulumi.runtime.get_config_secret_keys_env()
+                   if "PULUMI_CONFIG_SECRET_KEYS" in os.environ else None)
+    settings = read_settings(pulumi.runtime.get_config_env(), region=region,
+                             secret_keys=secret_keys)
 except ConfigError as error:
     # RunError ends the program with this one line instead of a traceback.
     raise pulumi.RunError(str(error)) from None
@@ -43,10 +41,12 @@ bill = Bill()
 bill.watch()
 
 network = Network("network", NetworkArgs(
-    instance_types=tuple(spec.instance_type for spec in settings.nodes.values())))
+    instance_types=tuple(spec.instance_type for spec in settings.nodes.values()),
+    nodes=NODE_NAMES))
 guard = IpGuard("ipguard", IpGuardArgs(
     vpc_id=network.vpc_id, home_event=settings.home_cidrs.lambda_event(),
-    ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ())))
+    ports=HOME_PORTS + ((PLAINTEXT_PORT,) if settings.mqtt_plaintext else ()),
+    reserve_concurrency=settings.ip_guard_reserve_concurrency))
 ssh = SshKey("ssh")
 ca = CertificateAuthority("ca")
 alerts = Alerts("alerts", AlertsArgs(email=settings.alert_email)) if settings.alert_email else None
@@ -75,7 +75,7 @@ def placement(node: str, jump=None) -> Placement:
     number = 10 + NODE_NAMES.index(node)
     return Placement(node=node, spec=settings.nodes[node], subnet_id=subnet_id,
                      security_group_ids=[*([guard.security_group_id] if way != "private" else []),
-                                         network.node_group_id],
+                                         network.node_group_ids[node]],
                      key_name=ssh.key_name, private_key=ssh.private_key_openssh,
                      private_ip=host_address(cidr, number),
                      ipv6_address=(network.ipv6_subnet_block.apply(
@@ -84,7 +84,7 @@ def placement(node: str, jump=None) -> Placement:
 
 
 mqtt = MqttBroker("mqtt", MqttBrokerArgs(
-    placement=placement("mqtt"), ca=ca, users=USERS, queue=queue,
+    placement=placement("mqtt"), ca=ca, users=users(settings.topic_prefix),
     topic_prefix=settings.topic_prefix,
     plaintext=settings.mqtt_plaintext,
     dns_name=f"mqtt.{settings.domain}" if settings.domain else None,
@@ -112,8 +112,7 @@ influx = InfluxNode("influx", InfluxNodeArgs(
 telegraf = TelegrafNode("telegraf", TelegrafNodeArgs(
     placement=placement("telegraf", mqtt.jump), topic_prefix=settings.topic_prefix,
     broker_url=mqtt.private_ip.apply(lambda ip: f"ssl://{ip}:{INTERNAL_PORT}"),
-    ca_cert=ca.cert_pem, mqtt_user=TELEGRAF.name,
-    mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
+    ca_cert=ca.cert_pem, mqtt_password=mqtt.passwords[TELEGRAF.name], influx_url=influx.url,
     influx_token=influx.telegraf_token, org=settings.influx_org, bucket=settings.influx_bucket,
     after=[mqtt.ready, influx.ready, *reachable("telegraf")]))
 grafana = GrafanaNode("grafana", GrafanaNodeArgs(
@@ -121,16 +120,23 @@ grafana = GrafanaNode("grafana", GrafanaNodeArgs(
     influx_token=influx.grafana_token, org=settings.influx_org, bucket=settings.influx_bucket,
     history_bucket=history_bucket(settings.influx_bucket), raw_retention=settings.raw_retention,
     timezone=settings.timezone, energy_price=settings.energy_price, currency=settings.currency,
-    region=settings.region, alerts=alerts, batteries=bool(settings.solix_devices),
+    region=settings.region, alerts=alerts,
+    batteries=bool(settings.solix_devices or settings.solix_cloud),
     battery_alert_percent=settings.battery_alert_percent,
     dns_name=f"grafana.{settings.domain}" if settings.domain else None,
     over_ipv6=reach("grafana") == "ipv6", after=[influx.ready, *reachable("grafana")]))
+
+# When each certificate the stack issued ends (keys: components/certificates.py, ISSUED).
+certificate_expiry = {"ca": ca.valid_until, "mqtt": mqtt.certificate_valid_until,
+                      "influx": influx.certificate_valid_until,
+                      "grafana": grafana.certificate_valid_until}
 
 if alerts:
     # From outside Grafana, so they fire when Grafana itself is down.
     alerts.watch_instances({"mqtt": mqtt.node.instance.id, "telegraf": telegraf.instance_id,
                             "influx": influx.instance_id, "grafana": grafana.instance_id})
     alerts.watch_ip_guard(guard.function_name)
+    alerts.warn_before_expiry(certificate_expiry)
     pulumi.export("alertTopicArn", alerts.topic_arn)
 
 pulumi.export("mqttHost", mqtt.host)
@@ -138,7 +144,12 @@ pulumi.export("mqttPort", mqtt.port)
 pulumi.export("caCert", mqtt.ca_cert)
 pulumi.export("openDtuMqttUser", OPENDTU.name)
 pulumi.export("openDtuMqttPassword", mqtt.passwords[OPENDTU.name])
+# make check's own login: it proves the broker and the data path without taking OpenDTU's session.
+pulumi.export("checkMqttPassword", mqtt.passwords[CHECK.name])
 pulumi.export("grafanaUrl", grafana.url)
+# What the browser trusts for Grafana: Grafana's own certificate, which vouches for nothing else.
+pulumi.export("grafanaCert", grafana.cert_pem)
+pulumi.export("certificateExpiry", certificate_expiry)
 pulumi.export("grafanaAdminPassword", grafana.admin_password)
 pulumi.export("influxUrl", influx.url)
 pulumi.export("influxAdminToken", influx.admin_token)
@@ -153,8 +164,16 @@ pulumi.export("piAgentConfig", pi_config(
     access_key_id=guard.pi_access_key_id, secret_access_key=guard.pi_secret_access_key,
     ipv6=settings.home_cidrs.ipv6 is not None, mqtt_host=mqtt.host, mqtt_port=mqtt.port,
     ca_cert=mqtt.ca_cert, username=SOLIX.name, password=mqtt.passwords[SOLIX.name],
-    topic_prefix=settings.topic_prefix, devices=settings.solix_devices))
+    topic_prefix=settings.topic_prefix, devices=settings.solix_devices,
+    cloud=settings.solix_cloud))
 pulumi.export("monthlyCostUsd", bill.monthly_cost(settings.region))
+# `make ssh` and `make logs`: each node as provisioning reaches it, and the key (secret).
+pulumi.export("sshNodes", {
+    "mqtt": mqtt.node.ssh_endpoint(MqttBroker.SERVICES + NatInstance.SERVICES),
+    "telegraf": telegraf.host.ssh_endpoint(TelegrafNode.SERVICES),
+    "influx": influx.host.ssh_endpoint(InfluxNode.SERVICES),
+    "grafana": grafana.host.ssh_endpoint(GrafanaNode.SERVICES)})
+pulumi.export("sshPrivateKey", ssh.private_key_openssh)
 pulumi.export("openDtuSettings", pulumi.Output.secret(pulumi.Output.all(
     mqtt.host, mqtt.ca_cert, mqtt.passwords[OPENDTU.name]).apply(
     lambda values: settings_page(host=values[0], port=mqtt.port, ca_cert=values[1],

@@ -72,6 +72,10 @@ def normalise_ipv6_prefix(value: object) -> str:
         network = ipaddress.IPv6Network(text, strict=False)
     except ValueError:
         raise AddressError(f"{text!r} is not an IPv6 prefix") from None
+    if network.network_address != ipaddress.IPv6Address(text.partition("/")[0]):
+        # Read leniently, an address with a length names the whole prefix around it: a
+        # /56 written as one of its hosts would open the group wider than the writer saw.
+        raise AddressError(f"IPv6 prefix {text!r} has host bits set; did you mean {network}?")
     if not IPV6_MIN_PREFIX <= network.prefixlen <= 128:
         raise AddressError(
             f"IPv6 prefix {text!r} must be /{IPV6_MIN_PREFIX} to /128, not /{network.prefixlen}"

@@ -33,7 +33,7 @@ class Rule:
     panel: str         # the dashboard panel the notification links to
     summary: str
     description: str
-    batteries: bool = False  # only with Solix devices configured
+    batteries: bool = False  # only with Solix batteries read (Bluetooth or Anker cloud)
     lookback_seconds: int = 3600  # the query's range, for Grafana's relativeTimeRange
 
 
@@ -72,7 +72,7 @@ RULES = (
 
 
 def rules_for(batteries: bool, battery_percent: int) -> list[Rule]:
-    """The rules that apply: battery rules only with Solix devices; the charge threshold set."""
+    """The rules that apply: battery rules only with Solix batteries; the charge threshold set."""
     chosen = []
     for rule in RULES:
         if rule.batteries and not batteries:
@@ -83,13 +83,14 @@ def rules_for(batteries: bool, battery_percent: int) -> list[Rule]:
     return chosen
 
 
-def query(rule: Rule, bucket: str, timezone: str) -> str:
+def query(rule: Rule, bucket: str, timezone: str, history_bucket: str | None = None) -> str:
     return render(f"grafana/alerts/{rule.name}.flux", bucket=bucket, timezone=timezone,
+                  history_bucket=history_bucket or f"{bucket}_history",
                   daylight_from=DAYLIGHT[0], daylight_to=DAYLIGHT[1])
 
 
-def alerting_file(*, topic_arn: str | None, region: str, bucket: str, timezone: str,
-                  datasource_uid: str, dashboard_uid: str, panel_ids: dict[str, int],
+def alerting_file(*, topic_arn: str | None, region: str, bucket: str, history_bucket: str,
+                  timezone: str, datasource_uid: str, dashboard_uid: str, panel_ids: dict[str, int],
                   batteries: bool, battery_percent: int) -> str:
     """files/grafana/alerting.yaml rendered: the rules and where they notify, or, without a
     topic (alerts off), the deletion of everything an earlier deploy provisioned."""
@@ -97,7 +98,7 @@ def alerting_file(*, topic_arn: str | None, region: str, bucket: str, timezone: 
     for rule in rules_for(batteries, battery_percent):
         evaluator = ({"type": "gt", "params": [rule.above]} if rule.above is not None
                      else {"type": "lt", "params": [rule.below]})
-        rules.append({"rule": rule, "query": query(rule, bucket, timezone),
+        rules.append({"rule": rule, "query": query(rule, bucket, timezone, history_bucket),
                       "evaluator": json.dumps(evaluator), "panel_id": panel_ids[rule.panel]})
     return render("grafana/alerting.yaml", enabled=topic_arn is not None, topic_arn=topic_arn,
                   region=region, rules=rules, all_rules=[r.name for r in RULES],

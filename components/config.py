@@ -7,14 +7,16 @@ Pure functions only; `__main__.py` hands in what `pulumi.Config` read. Every ref
 from __future__ import annotations
 
 import difflib
+import functools
+import ipaddress
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Collection, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from components.prices import INSTANCE_TYPES
-from home_address import AddressError, classify
+from home_address import CGNAT, IPV6_MIN_PREFIX, AddressError, classify
 
 NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
 MIN_VOLUME_GB = 8  # Ubuntu 24.04's image needs 8 GB for its root file system
@@ -68,6 +70,16 @@ class HomeCidrs:
 
 
 @dataclass(frozen=True)
+class SolixCloud:
+    """The Anker account the Pi's bridge reads Solarbanks from Anker's cloud with."""
+    email: str
+    country: str
+    """ISO 3166 code of the account's country: it picks Anker's EU or COM server."""
+    password: str = field(repr=False)
+    """From solixCloudPassword, a Pulumi secret: only ever handed on as a secret Output."""
+
+
+@dataclass(frozen=True)
 class Settings:
     region: str
     home_cidrs: HomeCidrs
@@ -91,24 +103,46 @@ class Settings:
     domain: str | None = None
     solix_devices: tuple[tuple[str, str], ...] = ()
     """Anker Solix devices the Pi's bridge reads: (Bluetooth address, SolixBLE model)."""
+    solix_cloud: SolixCloud | None = None
+    """The Anker account for the bridge's cloud source; None: no cloud source."""
     alert_email: str | None = None
     """Where alerts go (through SNS); None: no alerts."""
     battery_alert_percent: int = 10
     """A Solix battery's state of charge below this alerts (when alerts and batteries are set)."""
+    ip_guard_reserve_concurrency: bool = True
+    """Cap the Pi's Lambda at one execution at a time; False for a new account that cannot."""
 
 
 def _fail(key: str, value: Any, expected: str) -> ConfigError:
     return ConfigError(f"solarmonitor:{key}: got {value!r}; expected {expected}")
 
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+@functools.lru_cache(maxsize=1)
+def aws_regions() -> tuple[str, ...]:
+    """AWS's regions with EC2, from the installed botocore's endpoint data (offline): the
+    standard partition only, as the program's ARNs (`arn:aws:`) are."""
+    import botocore.session
+    return tuple(botocore.session.get_session().get_available_regions("ec2", "aws"))
+
+
+@functools.lru_cache(maxsize=1)
+def other_partition_regions() -> tuple[str, ...]:
+    import botocore.session
+    session = botocore.session.get_session()
+    return tuple(region for partition in session.get_available_partitions() if partition != "aws"
+                 for region in session.get_available_regions("ec2", partition))
 
 
 def parse_region(value: Any) -> str:
-    """Any AWS region name; costs use the price table's region or, lacking it, us-east-1."""
-    if not isinstance(value, str) or not _REGION.match(value):
+    """An AWS region with EC2; costs use the price table's region or, lacking it, us-east-1."""
+    regions = aws_regions()
+    if not isinstance(value, str) or value not in regions:
+        close = difflib.get_close_matches(str(value), regions, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        if value in other_partition_regions():
+            hint = "; AWS China and GovCloud are not supported: the stack writes arn:aws: ARNs"
         raise ConfigError(f"aws:region: got {value!r}; expected an AWS region such as eu-central-1"
-                          " (set it with `pulumi config set aws:region eu-central-1`)")
+                          f" (not among the {len(regions)} in botocore's endpoint data{hint})")
     return value
 
 
@@ -124,11 +158,57 @@ def parse_home_cidrs(value: Any) -> HomeCidrs:
         try:
             family, cidr = classify(item)
         except AddressError as error:
-            raise _fail("homeCidrs", item, f"{expected} ({error})") from None
+            raise _fail("homeCidrs", item, f"{expected} ({error}){address_hint(item)}") from None
         if family in found:
             raise _fail("homeCidrs", value, f"{expected} (two {family} entries)")
         found[family] = cidr
+    if "ipv4" not in found:
+        # OpenDTU has no IPv6, and provisioning dials the broker's public IPv4: a home without an
+        # IPv4 of its own (DS-Lite shares one among many) would never reach the stack.
+        raise _fail("homeCidrs", value, "your home's public IPv4 /32 as well: OpenDTU speaks IPv4 "
+                    "only and the deploy connects to the broker's public IPv4, so an IPv6-only "
+                    "(DS-Lite) line cannot reach the stack; ask your provider for a public IPv4 "
+                    "(dual stack) and list both, e.g. [\"1.2.3.4/32\", \"2a01:4f8:1:2::/64\"], "
+                    "or list the carrier's shared IPv4 (the README's DS-Lite part says what that "
+                    "opens)")
     return HomeCidrs(found.get("ipv4"), found.get("ipv6"))
+
+
+_FIND_IPV4 = ("find your home's public IPv4 with `curl -4 https://checkip.amazonaws.com` and "
+              "write it as x.x.x.x/32")
+_FIND_IPV6 = ("your IPv6 prefix is the one your router was delegated (FritzBox: Internet > "
+              "Online-Monitor), with its length, e.g. 2a01:4f8:1:2::/64")
+_LAN = tuple(ipaddress.ip_network(cidr) for cidr in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
+_DOCUMENTATION = tuple(ipaddress.ip_network(cidr) for cidr in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20"))
+
+
+def address_hint(item: Any) -> str:
+    """What to do about a refused home address, to end its one-line error."""
+    if isinstance(item, Mapping) and len(item) == 1 and next(iter(item.values())) is None:
+        # YAML reads `- 2001:db8:1:2::` as a map: a plain scalar ending in ':' is a key.
+        text = f"{next(iter(item))}:"
+        return (f" — YAML read {text} as a map because it ends in ':': an IPv6 prefix needs "
+                f"its length, e.g. \"{text}/64\" (quoted)")
+    find = _FIND_IPV6 if ":" in str(item) else _FIND_IPV4
+    try:
+        network = ipaddress.ip_network(str(item), strict=False)
+    except ValueError:
+        return f" — {find}"
+    address = network.network_address
+    if network.prefixlen < (32 if network.version == 4 else IPV6_MIN_PREFIX):
+        return f" — never a range, only your home's own address; {find}"
+    if address in CGNAT:
+        return (" — that is carrier-grade NAT (100.64.0.0/10): your provider shares one public "
+                "IPv4 among many homes (DS-Lite lines work this way), so there is none of your "
+                "own to open, and OpenDTU speaks IPv4 only; ask your provider for a public IPv4 "
+                "(a dual-stack line)")
+    if any(address in lan for lan in _LAN if lan.version == network.version):
+        return f" — that is an address inside your home network (LAN), not its public one; {find}"
+    if any(address in doc for doc in _DOCUMENTATION if doc.version == network.version):
+        return f" — that is an example address from the documentation; {find}"
+    return f" — {find}"
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -337,7 +417,52 @@ def parse_solix_devices(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(devices)
 
 
-def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
+CLOUD_PASSWORD = "solixCloudPassword"
+_SET_PASSWORD = f"pulumi config set --secret {CLOUD_PASSWORD} (it prompts for the password)"
+
+
+def parse_solix_cloud(value: Any, password: Any,
+                      secret_keys: Collection[str] | None = None) -> SolixCloud | None:
+    """solixCloud {email, country} and solixCloudPassword, which must be a Pulumi secret when
+    the engine says which keys are (`secret_keys`, full keys). Messages never show the password."""
+    if value in (None, "", {}) and password in (None, ""):
+        return None
+    expected = ("a map with the Anker account's email and its ISO country code, e.g. "
+                "{email: you@example.org, country: DE}")
+    if not isinstance(value, Mapping):
+        if password not in (None, ""):
+            raise ConfigError(f"solarmonitor:{CLOUD_PASSWORD}: set, but solarmonitor:solixCloud "
+                              "is not; set both, or remove the password")
+        raise _fail("solixCloud", value, expected)
+    unknown = sorted(set(value) - {"email", "country"})
+    if unknown:
+        hint = (f"; the password goes in {CLOUD_PASSWORD}, as a secret"
+                if "password" in unknown else "")
+        raise ConfigError(f"solarmonitor:solixCloud.{unknown[0]}: no such setting; solixCloud "
+                          f"takes email and country{hint}")
+    email = value.get("email")
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email):
+        raise _fail("solixCloud.email", email, "the email of the Anker account the app uses")
+    country = value.get("country")
+    if not isinstance(country, str) or not re.fullmatch(r"[A-Za-z]{2}", country):
+        raise _fail("solixCloud.country", country, "the account's ISO 3166 country code, such "
+                    "as DE (it picks Anker's EU or COM server)")
+    key = f"{NAMESPACE}:{CLOUD_PASSWORD}"
+    if password in (None, ""):
+        raise ConfigError(f"{key}: missing; solixCloud needs the account's password: "
+                          f"{_SET_PASSWORD}")
+    if secret_keys is not None and key not in secret_keys:
+        raise ConfigError(f"{key}: stored in plain text in the stack's config; store it as a "
+                          f"secret: {_SET_PASSWORD}")
+    if not isinstance(password, str) or "\n" in password or "\r" in password \
+            or password != password.strip():
+        raise ConfigError(f"{key}: the Pi's INI file cannot hold it: a password on one line, "
+                          "without spaces at its start or end, is expected")
+    return SolixCloud(email=email, country=country.upper(), password=password)
+
+
+def parse_settings(raw: Mapping[str, Any], region: Any,
+                   secret_keys: Collection[str] | None = None) -> Settings:
     """Settings from the raw `solarmonitor:*` values (camelCase keys, namespace stripped)."""
     if raw.get("homeCidrs") is None:
         raise _fail("homeCidrs", None, "your home's public CIDRs; this setting is required")
@@ -361,16 +486,20 @@ def parse_settings(raw: Mapping[str, Any], region: Any) -> Settings:
         mqtt_plaintext=_bool("mqttPlaintext", raw.get("mqttPlaintext", False)),
         domain=parse_domain(raw.get("domain")),
         solix_devices=parse_solix_devices(raw.get("solixDevices")),
+        solix_cloud=parse_solix_cloud(raw.get("solixCloud"), raw.get(CLOUD_PASSWORD), secret_keys),
         alert_email=parse_alert_email(raw.get("alertEmail")),
         battery_alert_percent=_int("batteryAlertPercent", raw.get("batteryAlertPercent", 10), 1, 99),
+        ip_guard_reserve_concurrency=_bool("ipGuardReserveConcurrency",
+                                           raw.get("ipGuardReserveConcurrency", True)),
     )
 
 
 NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
               "rawRetention", "backupDays", "mqttPlaintext", "domain", "solixDevices", "timezone",
-              "energyPrice", "currency", "alertEmail", "batteryAlertPercent")
-_STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices")
+              "energyPrice", "currency", "alertEmail", "batteryAlertPercent", "solixCloud",
+              CLOUD_PASSWORD, "ipGuardReserveConcurrency")
+_STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices", "solixCloud")
 
 
 def raw_from_strings(values: Mapping[str, str | None]) -> dict[str, Any]:
@@ -408,6 +537,9 @@ def own_keys(configured: Mapping[str, str]) -> dict[str, str]:
     return own
 
 
-def read_settings(configured: Mapping[str, str], region: Any) -> Settings:
-    """Settings from the stack's whole config as Pulumi hands it to the program."""
-    return parse_settings(raw_from_strings(own_keys(configured)), region=region)
+def read_settings(configured: Mapping[str, str], region: Any,
+                  secret_keys: Collection[str] | None = None) -> Settings:
+    """Settings from the stack's whole config as Pulumi hands it to the program; `secret_keys`
+    the keys it says are secrets (None: not said)."""
+    return parse_settings(raw_from_strings(own_keys(configured)), region=region,
+                          secret_keys=secret_keys)

@@ -11,7 +11,7 @@ import pulumi_random as random
 
 from components.alert_rules import alerting_file
 from components.alerts import Alerts
-from components.certificates import CertificateAuthority, server_certificate
+from components.certificates import CertificateAuthority, self_signed_server_certificate
 from components.host import Host, HostArgs, Placement
 from components.opendtu_data import MAX_INVERTER_WATTS
 from components.provisioning import Provisioner, RemoteFile
@@ -46,7 +46,7 @@ def dashboard(bucket: str, history_bucket: str = "", raw_retention: str = "30d",
                   raw_retention=raw_retention, timezone=timezone, price=str(price),
                   currency=currency, currency_unit=(f"currency{currency}"
                                                     if currency in GRAFANA_CURRENCIES
-                                                    else f"suffix: {currency}"))
+                                                    else f"suffix:{currency}"))
     return json.dumps(json.loads(text), indent=2) + "\n"
 
 
@@ -60,7 +60,7 @@ class GrafanaNodeArgs:
     placement: Placement
     """Where the node runs and how provisioning reaches it. Required."""
     ca: CertificateAuthority
-    """Signs Grafana's certificate. Required."""
+    """The stack's CA: Grafana verifies InfluxDB with it. Required."""
     influx_url: pulumi.Input[str]
     influx_token: pulumi.Input[str]
     """InfluxDB and the read-only token (secret). Required."""
@@ -88,7 +88,8 @@ class GrafanaNodeArgs:
     """Where alerts go: Grafana gets an instance profile that may publish to its topic, and the
     rules. Left out: no alerts (and rules an earlier deploy provisioned are removed)."""
     batteries: bool = False
-    """Solix devices are configured: their alert rules apply. Left out: none."""
+    """Solix batteries are read (solixDevices or solixCloud): their alert rules apply. Left out:
+    none."""
     battery_alert_percent: int = 10
     """A battery's state of charge below this alerts. Left out: 10."""
     after: list[pulumi.Resource] | None = None
@@ -96,12 +97,20 @@ class GrafanaNodeArgs:
 
 
 class GrafanaNode(pulumi.ComponentResource):
+    SERVICES = ("grafana-server",)
+    """The systemd units it runs (what `make logs` shows)."""
+    host: Host
+    """The instance it runs on (how `make ssh` reaches it)."""
     instance_id: pulumi.Output[str]
     """The node's EC2 instance (what its status alarm watches)."""
     url: pulumi.Output[str]
     """https://<address or name>:3000/"""
     admin_password: pulumi.Output[str]
     """Password of the `admin` user (secret)."""
+    cert_pem: pulumi.Output[str]
+    """Grafana's self-signed certificate: what a browser trusts for Grafana alone."""
+    certificate_valid_until: pulumi.Output[str]
+    """When that certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: GrafanaNodeArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -121,13 +130,17 @@ class GrafanaNode(pulumi.ComponentResource):
                        else address.apply(lambda a: f"[{a}]") if args.over_ipv6 else address)
         names = [*([args.dns_name] if args.dns_name else []),
                  *([host.public_dns] if host.public_dns is not None else [])]
-        certificate = server_certificate(
-            f"{name}-server", args.ca, common_name=public_host.apply(lambda h: h.strip("[]")),
-            ip_addresses=[address],
-            dns_names=names, opts=child)
+        # Self-signed, no CA: what the browser trusts vouches for Grafana and nothing else
+        # (components/certificates.py).
+        certificate = self_signed_server_certificate(
+            f"{name}-server", common_name=public_host.apply(lambda h: h.strip("[]")),
+            ip_addresses=[address], dns_names=names, opts=child)
         password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
                                          opts=child)
         admin_password = pulumi.Output.secret(password.result)
+        # Grafana's own is the same in every installation (conf/defaults.ini): one per stack.
+        secret_key = pulumi.Output.secret(random.RandomPassword(
+            f"{name}-secret-key", length=40, special=False, opts=child).result)
 
         dashboard_json = dashboard(args.bucket, args.history_bucket, args.raw_retention,
                                    args.timezone, args.energy_price, args.currency)
@@ -138,7 +151,8 @@ class GrafanaNode(pulumi.ComponentResource):
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/admin-password", admin_password,
                        "0640", "root", "grafana"),
-            RemoteFile("/etc/grafana/solarmonitor/ca.crt", args.ca.cert_pem),
+            RemoteFile("/etc/grafana/solarmonitor/secret-key", secret_key,
+                       "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/server.crt", certificate.cert_pem,
                        "0640", "root", "grafana"),
             RemoteFile("/etc/grafana/solarmonitor/server.key", certificate.key_pem,
@@ -157,7 +171,7 @@ class GrafanaNode(pulumi.ComponentResource):
         alerting = pulumi.Output.from_input(args.alerts.topic_arn if args.alerts else None).apply(
             lambda topic_arn: alerting_file(
                 topic_arn=topic_arn, region=args.region, bucket=args.bucket,
-                timezone=args.timezone, datasource_uid=DATASOURCE_UID,
+                history_bucket=args.history_bucket, timezone=args.timezone, datasource_uid=DATASOURCE_UID,
                 dashboard_uid=panels["uid"], panel_ids=panel_ids(panels),
                 batteries=args.batteries, battery_percent=args.battery_alert_percent))
         files.append(RemoteFile(ALERTING_FILE, alerting,
@@ -167,6 +181,10 @@ class GrafanaNode(pulumi.ComponentResource):
         steps.apply("apply", "grafana/apply.sh", files, args=[public_host])
 
         self.url = pulumi.Output.concat("https://", public_host, f":{PORT}/")
+        self.cert_pem = certificate.cert_pem
+        self.certificate_valid_until = certificate.valid_until
         self.admin_password = admin_password
+        self.host = host
         self.instance_id = host.instance.id
-        self.register_outputs({"url": self.url, "adminPassword": self.admin_password})
+        self.register_outputs({"url": self.url, "adminPassword": self.admin_password,
+                               "certPem": self.cert_pem})

@@ -174,5 +174,19 @@ class Host(pulumi.ComponentResource):
             host=self.public_ip if self.public_ip is not None else self.private_ip,
             user=SSH_USER, private_key=where.private_key, host_key=self.host_key, proxy=proxy,
             dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
+        self._jump = where.jump
         self.register_outputs({"privateIp": self.private_ip, "publicIp": self.public_ip,
                                "hostKey": self.host_key})
+
+    def ssh_endpoint(self, services: tuple[str, ...]) -> pulumi.Output[dict]:
+        """How `make ssh` and `make logs` reach this host, exactly as provisioning does (the
+        `connection`): address, user and pinned host key, and the jump host with its pinned key
+        where there is one; with the systemd units of the services it runs, for the logs."""
+        jump = self._jump
+        return pulumi.Output.all(
+            self.connection.host, self.host_key,
+            jump.host if jump else None, jump.host_key if jump else None,
+        ).apply(lambda values: {
+            "host": values[0], "user": SSH_USER, "hostKey": values[1],
+            "jump": {"host": values[2], "user": SSH_USER, "hostKey": values[3]} if jump else None,
+            "services": list(services)})

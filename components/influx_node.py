@@ -19,6 +19,7 @@ import pulumi_random as random
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, Placement, node_tags
 from components.opendtu_data import MAX_INVERTER_WATTS, NUMBER, STRING, measurements_of
+from components.prices import memory_mib
 from components.provisioning import Provisioner, RemoteFile
 from components.templates import render, render_output, source
 
@@ -32,6 +33,28 @@ DLM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerSe
 # What setup.sh, tasks.sh and tokens.sh source: the data's place, the setup file, the CLI's target.
 INFLUX_ENV = "/usr/local/lib/solarmonitor/influx-env.sh"
 CONFIG_FILE = "/etc/influxdb/config.toml"
+MIB = 2**20
+QUERY_CONCURRENCY = 4  # two vCPUs on a t4g.micro; more queries at once only wait on each other
+QUERY_QUEUE = 100  # the dashboard sends about 30 queries at once; two open tabs still fit
+
+
+def influxd_limits(memory_mib: int) -> dict[str, int]:
+    """influxd's memory limits for a node with `memory_mib` of memory. influxd limits nothing by
+    default (query-memory-bytes and query-max-memory-bytes 0, 1024 concurrent queries; a shard's
+    cache up to 1 GiB: influxdata/influxdb cmd/influxd/launcher, NewOpts, and tsdb
+    DefaultCacheMaxMemorySize), so one wide query or a slow disk could take all of a t4g.micro's
+    1 GiB and the kernel would kill influxd. Here: a quarter for queries, four at a time, each
+    up to its share; an eighth for each shard's write cache, and two shards are written at once
+    (the raw bucket's, and the history bucket's from the tasks), so another quarter; the half
+    left is for influxd's index and runtime, the page cache and the system. A query over its
+    share fails with an error in the panel; a write while the cache is full is refused and
+    Telegraf keeps it in its buffer."""
+    queries = memory_mib * MIB // 4
+    per_query = queries // QUERY_CONCURRENCY
+    return {"query_concurrency": QUERY_CONCURRENCY, "query_queue": QUERY_QUEUE,
+            "query_max_memory": queries, "query_memory": per_query,
+            "query_initial_memory": per_query // 4,
+            "cache_max_memory": memory_mib * MIB // 8}
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,10 @@ def history_bucket(bucket: str) -> str:
 
 
 class InfluxNode(pulumi.ComponentResource):
+    SERVICES = ("influxdb",)
+    """The systemd units it runs (what `make logs` shows)."""
+    host: Host
+    """The instance it runs on (how `make ssh` reaches it)."""
     instance_id: pulumi.Output[str]
     """The node's EC2 instance (what its status alarm watches)."""
     url: pulumi.Output[str]
@@ -81,6 +108,8 @@ class InfluxNode(pulumi.ComponentResource):
     """Token that may read the bucket only (secret); the same on every run of the token step."""
     ready: pulumi.Resource
     """The step after which InfluxDB runs with its org, bucket and tokens."""
+    certificate_valid_until: pulumi.Output[str]
+    """When InfluxDB's certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: InfluxNodeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:InfluxNode", name, None, opts)
@@ -104,6 +133,15 @@ class InfluxNode(pulumi.ComponentResource):
             # A volume is attached to one instance at a time: the old attachment must go before
             # the new one is made, or AWS answers VolumeInUse.
             opts=child.merge(pulumi.ResourceOptions(delete_before_replace=True)))
+        # Detaching stops the instance (stop_instance_before_detaching) and attaching does not
+        # start it (hashicorp/terraform-provider-aws internal/service/ec2/
+        # ebs_volume_attachment.go): when a volume is attached anew (a restored one, see the
+        # README), this starts the instance again before the SSH steps. Creating it starts a
+        # stopped instance and leaves a running one be (ec2_instance_state.go, Create). pulumi-aws
+        # files aws_ec2_instance_state under ec2transitgateway, whatever the name says.
+        running = aws.ec2transitgateway.InstanceState(
+            f"{name}-running", instance_id=host.instance.id, state="running",
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[attachment])))
 
         dlm_role = aws.iam.Role(f"{name}-backup-role", assume_role_policy=json.dumps({
             "Version": "2012-10-17", "Statement": [{
@@ -113,7 +151,9 @@ class InfluxNode(pulumi.ComponentResource):
             f"{name}-backup-role-policy", role=dlm_role.name, policy_arn=DLM_POLICY_ARN,
             opts=child)
         aws.dlm.LifecyclePolicy(
-            f"{name}-backup", description="solarmonitor: daily snapshots of InfluxDB's data",
+            # DLM takes only [0-9A-Za-z _-] here (dlm PolicyDescription; the provider checks it).
+            f"{name}-backup",
+            description="solarmonitor daily snapshots of the InfluxDB data volume",
             execution_role_arn=dlm_role.arn, state="ENABLED",
             policy_details=aws.dlm.LifecyclePolicyPolicyDetailsArgs(
                 resource_types=["VOLUME"], target_tags={BACKUP_TAG: args.backup_tag},
@@ -134,7 +174,7 @@ class InfluxNode(pulumi.ComponentResource):
         operator_token = pulumi.Output.secret(random.RandomPassword(
             f"{name}-operator-token", length=64, special=False, opts=child).result)
 
-        steps = Provisioner(name, host, self, after=[attachment, *(args.after or [])])
+        steps = Provisioner(name, host, self, after=[running, *(args.after or [])])
         # Again when the volume grows, to grow the file system.
         steps.run("mount-data", "influx/mount-data.sh", args=[volume.id], triggers=[volume.size])
         # Before the package exists: influxd must never start without its data volume mounted.
@@ -144,7 +184,8 @@ class InfluxNode(pulumi.ComponentResource):
         steps.run("install", "influx/install.sh")
         steps.apply("setup", "influx/setup.sh", [
             RemoteFile(INFLUX_ENV, source("influx/influx-env.sh")),
-            RemoteFile(CONFIG_FILE, source("influx/config.toml")),
+            RemoteFile(CONFIG_FILE, render("influx/config.toml", **influxd_limits(
+                memory_mib(args.placement.spec.instance_type)))),
             RemoteFile("/usr/local/share/ca-certificates/solarmonitor.crt", args.ca.cert_pem),
             RemoteFile("/etc/influxdb/tls/server.crt", certificate.cert_pem),
             RemoteFile("/etc/influxdb/tls/server.key", certificate.key_pem,
@@ -176,6 +217,8 @@ class InfluxNode(pulumi.ComponentResource):
         self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
         self.grafana_token = pulumi.Output.secret(tokens["grafana"])
         self.ready = tokens_step
+        self.host = host
+        self.certificate_valid_until = certificate.valid_until
         self.instance_id = host.instance.id
         self.register_outputs({"url": self.url, "adminToken": self.admin_token,
                                "telegrafToken": self.telegraf_token,

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HOME_PORTS = (22, 8883, 3000)
 LOG_RETENTION_DAYS = 30
 LAMBDA_RUNTIME = "python3.13"
+CONCURRENCY = 1  # executions of the Pi's function at a time (the deploy's seeder is apart)
+ASYNC_MAX_AGE_SECONDS = 60  # the least AWS allows (botocore: MaximumEventAgeInSeconds min 60)
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class IpGuardArgs:
     """The Lambda event seeding the group at deploy (from `homeCidrs`). Required."""
     ports: tuple[int, ...] = field(default=HOME_PORTS)
     """TCP ports opened to home. Left out: 22 (SSH), 8883 (MQTT/TLS), 3000 (Grafana)."""
+    reserve_concurrency: bool = True
+    """Cap the Pi's function at one execution at a time. Left out: capped. Off only for an
+    account whose Lambda concurrency quota is too small to reserve any (new accounts)."""
 
 
 def _policy(statements: list[dict]) -> str:
@@ -80,18 +85,34 @@ class IpGuard(pulumi.ComponentResource):
         environment = aws.lambda_.FunctionEnvironmentArgs(variables={
             "SECURITY_GROUP_ID": group.id, "PORTS": ",".join(str(port) for port in args.ports)})
 
-        def lambda_function(role_name: str, handler: str, timeout: int, description: str):
+        def lambda_function(role_name: str, handler: str, timeout: int, description: str,
+                            reserved: int | None = None):
             return aws.lambda_.Function(
                 f"{name}-{role_name}", runtime=LAMBDA_RUNTIME, architectures=["arm64"],
                 handler=handler, role=role.arn, timeout=timeout, memory_size=128, code=code,
-                environment=environment,
+                environment=environment, reserved_concurrent_executions=reserved,
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text",
                                                                      log_group=logs.name),
                 description=description,
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[role_policy])))
 
+        # Whoever holds the Pi's key may invoke this function as often as they like. One
+        # execution at a time bounds what a flood costs (at most one 128 MB execution-second
+        # per second) and keeps it from taking the account's whole concurrency; extra calls
+        # are throttled (429), which the agent reports and retries on its next run. AWS refuses
+        # any reservation that leaves less than 100 unreserved, so new accounts with a quota of
+        # 10 cannot have it (docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
         function = lambda_function("function", "ip_guard.handler", 30,
-                                   "Keeps the solarmonitor home security group on the home's address")
+                                   "Keeps the solarmonitor home security group on the home's address",
+                                   reserved=CONCURRENCY if args.reserve_concurrency else None)
+        # Asynchronous calls (InvocationType Event) are queued and, while throttled, retried for
+        # up to six hours (docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling
+        # .html): a flood of them would replay a thief's address long after it ended.
+        # The agent only calls synchronously, so drop anything a minute old and never retry.
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async-limits", function_name=function.name,
+            maximum_event_age_in_seconds=ASYNC_MAX_AGE_SECONDS, maximum_retry_attempts=0,
+            opts=child)
         # The deploy's own entry point: it only adds (a seed from an out-of-date homeCidrs never
         # takes away the address the Pi set since) and raises when the group was not set, since
         # an Invocation whose function returns normally, 400 or not, counts as a success.

@@ -22,9 +22,8 @@ import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host, HostArgs, JumpHost, Placement
-from components.mqtt_users import MqttUser
+from components.mqtt_users import MqttUser, acl_entries
 from components.provisioning import Provisioner, RemoteFile
-from components.queue_sizing import DESIGN_LOAD, OUTAGE_HOURS, SESSION_EXPIRY, QueueLimits
 from components.templates import render, render_output
 
 TLS_PORT = 8883  # from home: OpenDTU and the Pi
@@ -36,6 +35,12 @@ INTERNAL_CONNECTIONS = 32  # one per Telegraf consumer, and as many for its conf
 # refused connection is refused by mosquitto, not by running out of file descriptors.
 MAX_PACKET_BYTES = 16384
 AUTOSAVE_SECONDS = 30
+# TLS 1.2 suites (TLS 1.3 has only AEAD ones): ECDHE with the ECDSA key, AEAD only, so no CBC with
+# SHA-1 MACs. OpenDTU's mbedTLS (ESP-IDF 4.4 as arduino-esp32 2.0 builds it, tools/sdk/esp32/
+# sdkconfig: CONFIG_MBEDTLS_GCM_C=y, CONFIG_MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA=y, no ChaCha20)
+# offers the AES-GCM ones; Telegraf (Go) and paho (OpenSSL) offer all three.
+TLS12_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                 "ECDHE-ECDSA-CHACHA20-POLY1305")
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd writes for "$7$" (PBKDF2-SHA512) entries
 
 
@@ -54,8 +59,6 @@ class MqttBrokerArgs:
     """Signs the broker's certificate. Required."""
     users: tuple[MqttUser, ...]
     """Who may connect, and what each may publish and read. Required."""
-    queue: QueueLimits
-    """How much the broker queues for an absent consumer (components/queue_sizing.py). Required."""
     topic_prefix: str = "solar"
     """OpenDTU's topic prefix; every user's topics are below it. Left out: solar."""
     plaintext: bool = False
@@ -69,6 +72,8 @@ class MqttBrokerArgs:
 
 
 class MqttBroker(pulumi.ComponentResource):
+    SERVICES = ("mosquitto",)
+    """The systemd units it runs (what `make logs` shows)."""
     host: pulumi.Output[str]
     """What OpenDTU connects to: the Elastic IP's public DNS name, or `mqtt.<domain>`."""
     port: int
@@ -85,6 +90,8 @@ class MqttBroker(pulumi.ComponentResource):
     """SSH jump host for nodes without a public address."""
     ready: pulumi.Resource
     """The step after which the broker runs with its final configuration."""
+    certificate_valid_until: pulumi.Output[str]
+    """When the broker's certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: MqttBrokerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:MqttBroker", name, None, opts)
@@ -106,20 +113,19 @@ class MqttBroker(pulumi.ComponentResource):
                                              special=False, opts=child)
             salt = random.RandomBytes(f"{name}-{user.name}-salt", length=12, opts=child)
             self.passwords[user.name] = pulumi.Output.secret(password.result)
-            entries.append(pulumi.Output.all(self.passwords[user.name], salt.base64).apply(
-                lambda values, user=user: password_line(user.name, *values)))
+            for username in user.usernames:
+                entries.append(pulumi.Output.all(self.passwords[user.name], salt.base64).apply(
+                    lambda values, username=username: password_line(username, *values)))
 
         files = [
             RemoteFile("/etc/mosquitto/mosquitto.conf", render(
-                "mqtt/mosquitto.conf", plaintext=args.plaintext, queue=args.queue,
-                outage_hours=f"{OUTAGE_HOURS:g}", outage_mib=args.queue.outage_bytes // 2**20,
-                design=DESIGN_LOAD,
-                session_expiry=SESSION_EXPIRY, autosave_seconds=AUTOSAVE_SECONDS,
+                "mqtt/mosquitto.conf", plaintext=args.plaintext, autosave_seconds=AUTOSAVE_SECONDS,
                 max_packet_bytes=MAX_PACKET_BYTES, home_port=TLS_PORT,
                 home_connections=HOME_CONNECTIONS, internal_port=INTERNAL_PORT,
-                internal_connections=INTERNAL_CONNECTIONS, plaintext_port=PLAINTEXT_PORT)),
+                internal_connections=INTERNAL_CONNECTIONS, plaintext_port=PLAINTEXT_PORT,
+                tls_ciphers=TLS12_CIPHERS)),
             RemoteFile("/etc/mosquitto/acl", render("mqtt/acl", prefix=args.topic_prefix,
-                                                    users=args.users),
+                                                    users=acl_entries(args.users)),
                        "0600", "mosquitto", "mosquitto"),
             RemoteFile("/etc/mosquitto/passwd", render_output("mqtt/passwd", entries=entries),
                        "0600", "mosquitto", "mosquitto"),
@@ -133,6 +139,7 @@ class MqttBroker(pulumi.ComponentResource):
         self.ready = steps.apply("apply", "common/restart-service.sh", files, args=["mosquitto"])
 
         self.node = host
+        self.certificate_valid_until = certificate.valid_until
         self.private_ip = host.private_ip
         self.port = TLS_PORT
         self.ca_cert = args.ca.cert_pem

@@ -33,6 +33,8 @@ class NatInstanceArgs:
 
 
 class NatInstance(pulumi.ComponentResource):
+    SERVICES = ("solarmonitor-nat",)
+    """The systemd units it adds to its host (what `make logs` shows)."""
     ready: list[pulumi.Resource]
     """Private nodes reach IPv4 addresses once these exist."""
 

@@ -18,11 +18,19 @@ VPC_CIDR = "10.42.0.0/16"
 PUBLIC_SUBNET_CIDR = "10.42.0.0/24"
 PRIVATE_SUBNET_CIDR = "10.42.1.0/24"
 IPV6_SUBNET_CIDR = "10.42.2.0/24"
-# Between nodes: SSH via the jump host, MQTT/TLS for Telegraf, InfluxDB, and HTTP(S) through the
-# NAT instance.
-INTERNAL_PORTS = {22: "SSH from the jump host", 8884: "MQTT over TLS inside the VPC",
-                  8086: "InfluxDB API", 80: "HTTP out through the NAT instance",
-                  443: "HTTPS out through the NAT instance"}
+# Between nodes, only what each pair needs (from, to, port, why): a node's group admits these and
+# nothing else, so a taken-over node reaches no other node's services it has no business with
+# (Grafana cannot reach the broker, Telegraf cannot SSH anywhere, nothing reaches Grafana).
+NODE_FLOWS = (
+    ("mqtt", "telegraf", 22, "SSH from the jump host"),
+    ("mqtt", "influx", 22, "SSH from the jump host"),
+    ("mqtt", "grafana", 22, "SSH from the jump host"),
+    ("telegraf", "mqtt", 8884, "MQTT over TLS from Telegraf"),
+    ("telegraf", "influx", 8086, "InfluxDB API: Telegraf writes"),
+    ("grafana", "influx", 8086, "InfluxDB API: Grafana reads"),
+    *((node, "mqtt", port, f"{name} out through the NAT instance")
+      for node in ("telegraf", "influx", "grafana") for port, name in ((80, "HTTP"), (443, "HTTPS"))),
+)
 
 
 def ipv6_subnet(vpc_block: str, index: int) -> str:
@@ -61,6 +69,9 @@ class NetworkArgs:
     instance_types: tuple[str, ...] = ()
     """Instance types the nodes use: the zone is one that offers them all (not every zone has
     every type, e.g. t4g). Left out: the region's first available zone."""
+    nodes: tuple[str, ...] = ("mqtt", "telegraf", "influx", "grafana")
+    """The nodes: each gets a security group that admits NODE_FLOWS' traffic to it. Left out:
+    the four of the stack."""
 
 
 class Network(pulumi.ComponentResource):
@@ -81,8 +92,9 @@ class Network(pulumi.ComponentResource):
     """Its route table; no IPv4 default route until a NAT adds one."""
     availability_zone: pulumi.Output[str]
     """The zone both subnets are in, as the subnet records it (stable across updates)."""
-    node_group_id: pulumi.Output[str]
-    """Security group every node is in: service ports between members only, all egress."""
+    node_group_ids: dict[str, pulumi.Output[str]]
+    """Each node's own security group: from the other nodes only what NODE_FLOWS lists, all
+    egress."""
 
     def __init__(self, name: str, args: NetworkArgs | None = None,
                  opts: pulumi.ResourceOptions | None = None):
@@ -147,20 +159,24 @@ class Network(pulumi.ComponentResource):
                                           route_table_id=table.id, opts=child)
             subnets[role] = subnet
 
-        nodes = aws.ec2.SecurityGroup(
-            f"{name}-nodes", vpc_id=vpc.id,
-            description="solarmonitor nodes: service ports between nodes only",
-            tags={"Name": f"{name}-nodes"}, opts=child)
-        for port, purpose in INTERNAL_PORTS.items():
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-nodes-in-{port}", security_group_id=nodes.id,
-                referenced_security_group_id=nodes.id, ip_protocol="tcp",
-                from_port=port, to_port=port, description=purpose, opts=child)
-        for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-nodes-out-{family}", security_group_id=nodes.id, ip_protocol="-1",
-                description="packages, time, and the nodes' own connections",
-                **{f"cidr_{family}": cidr}, opts=child)
+        groups = {node: aws.ec2.SecurityGroup(
+            f"{name}-{node}", vpc_id=vpc.id,
+            description=f"solarmonitor {node} node: from the other nodes what it serves them",
+            tags={"Name": f"{name}-{node}"}, opts=child) for node in args.nodes}
+        for source, target, port, purpose in NODE_FLOWS:
+            if source in groups and target in groups:
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-{target}-from-{source}-{port}", security_group_id=groups[target].id,
+                    referenced_security_group_id=groups[source].id, ip_protocol="tcp",
+                    from_port=port, to_port=port, description=purpose, opts=child)
+        for node, group in groups.items():
+            for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
+                aws.vpc.SecurityGroupEgressRule(
+                    f"{name}-{node}-out-{family}", security_group_id=group.id, ip_protocol="-1",
+                    # Rule descriptions take letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*
+                    # only (ec2 IpRange/Ipv6Range Description): no apostrophe.
+                    description="packages, time and every connection the nodes open",
+                    **{f"cidr_{family}": cidr}, opts=child)
 
         self.availability_zone = subnets["private"].availability_zone
         self.vpc_id = vpc.id
@@ -170,6 +186,6 @@ class Network(pulumi.ComponentResource):
         self.ipv6_subnet_id = subnets["ipv6"].id
         self.ipv6_subnet_block = subnets["ipv6"].ipv6_cidr_block
         self.ipv6_route_table_id = ipv6_rt.id
-        self.node_group_id = nodes.id
+        self.node_group_ids = {node: group.id for node, group in groups.items()}
         self.register_outputs({"vpcId": self.vpc_id, "publicSubnetId": self.public_subnet_id,
                                "privateSubnetId": self.private_subnet_id})

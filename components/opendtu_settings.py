@@ -38,7 +38,10 @@ def settings_page(host: str, port: int, ca_cert: str, username: str, password: s
         ("Enable Home Assistant MQTT Auto Discovery", False),
         ("Hostname", host),
         ("Port", port),
-        ("Client ID", ""),  # empty: OpenDTU uses its own name, unique per device
+        # Empty: OpenDTU sends its own name, "OpenDTU-" + the chip id in decimal (src/MqttSettings
+        # .cpp getClientId, src/NetworkSettings.cpp getApName); any value works, because the
+        # broker replaces every client id with the username (components/mqtt_users.py).
+        ("Client ID", ""),
         ("Username", username),
         ("Password", password),
         ("Base Topic", base_topic),

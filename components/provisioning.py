@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_command as command
 
-from components.templates import sha256, source
+from components.templates import render, sha256, source
 
 if TYPE_CHECKING:
     from components.host import Host
 
 APT_HELPERS = "/usr/local/lib/solarmonitor/apt.sh"
+UNATTENDED_UPGRADES = "/etc/apt/apt.conf.d/52solarmonitor-unattended-upgrades"
+# The vendor repositories the nodes install from (files/grafana/repo.sh,
+# files/common/influxdata-repo.sh): unattended-upgrades installs what they publish.
+VENDOR_SITES = ("apt.grafana.com", "repos.influxdata.com")
 _INSTALL = "sudo install -D -m {mode} -o {owner} -g {group} /dev/stdin {path}"
 _INSTALL_PATTERN = re.compile(
     r"^sudo install -D -m (?P<mode>[0-7]{4}) -o (?P<owner>[a-z_][a-z0-9_-]*) "
@@ -71,8 +75,11 @@ class Provisioner:
                  after: list[pulumi.Resource]):
         self.name, self.host, self.parent = name, host, parent
         self.last: list[pulumi.Resource] = [host, *after]
-        # The first step of every host: the helpers its install scripts source.
+        # The first steps of every host: the helpers its install scripts source, and security
+        # updates from then on, without a `pulumi up`.
         self.write([RemoteFile(APT_HELPERS, source("common/apt.sh"))])
+        self.write([RemoteFile(UNATTENDED_UPGRADES, render("common/unattended-upgrades.conf",
+                                                           sites=VENDOR_SITES))])
 
     def _step(self, name: str, create: pulumi.Input[str], stdin: pulumi.Input[str],
               triggers: list[pulumi.Input], logged: bool,

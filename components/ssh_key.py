@@ -1,4 +1,5 @@
-"""SshKey: the key pair the stack provisions its nodes with. Nobody else holds it."""
+"""SshKey: the key pair the stack provisions its nodes with, and the owner reaches them with
+(`make ssh`, from the secret `sshPrivateKey` output; the nodes accept SSH from home only)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ class SshKey(pulumi.ComponentResource):
     key_name: pulumi.Output[str]
     """EC2 key pair name, for the instances."""
     private_key_openssh: pulumi.Output[str]
-    """The private key (a Pulumi secret, never a stack output); pulumi-command connects with it."""
+    """The private key (a Pulumi secret); pulumi-command connects with it, and `make ssh` with
+    the secret `sshPrivateKey` output."""
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("solarmonitor:index:SshKey", name, None, opts)

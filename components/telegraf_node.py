@@ -23,9 +23,9 @@ class TelegrafNodeArgs:
     certificate). Required."""
     ca_cert: pulumi.Input[str]
     """PEM of the CA that signed the broker's certificate. Required."""
-    mqtt_user: str
     mqtt_password: pulumi.Input[str]
-    """The broker's read-only telegraf user (password secret). Required."""
+    """Password of the broker's read-only telegraf user (secret); its usernames are the
+    consumers' client ids (components/telegraf_config.py, mqtt_logins). Required."""
     influx_url: pulumi.Input[str]
     influx_token: pulumi.Input[str]
     """InfluxDB and the write-only token (secret). Required."""
@@ -37,6 +37,10 @@ class TelegrafNodeArgs:
 
 
 class TelegrafNode(pulumi.ComponentResource):
+    SERVICES = ("telegraf",)
+    """The systemd units it runs (what `make logs` shows)."""
+    host: Host
+    """The instance it runs on (how `make ssh` reaches it)."""
     instance_id: pulumi.Output[str]
     """The node's EC2 instance (what its status alarm watches)."""
     ready: pulumi.Resource
@@ -53,8 +57,9 @@ class TelegrafNode(pulumi.ComponentResource):
 
         def conf(check: bool) -> pulumi.Output[str]:
             return pulumi.Output.all(args.broker_url, args.influx_url).apply(
-                lambda urls: telegraf_conf(args.topic_prefix, urls[0], args.mqtt_user, urls[1],
-                                           args.org, args.bucket, check=check))
+                lambda urls: telegraf_conf(args.topic_prefix, urls[0], urls[1], args.org,
+                                           args.bucket, check=check,
+                                           volume_gb=args.placement.spec.volume_gb))
 
         files = [
             RemoteFile("/etc/telegraf/telegraf.conf", conf(check=False), "0640", "root", "telegraf"),
@@ -71,6 +76,7 @@ class TelegrafNode(pulumi.ComponentResource):
         steps.apply("check", "telegraf/check.sh", files)
         self.ready = steps.run("apply", "common/restart-service.sh", args=["telegraf"],
                                triggers=content_hashes(files))
+        self.host = host
         self.private_ip = host.private_ip
         self.instance_id = host.instance.id
         self.register_outputs({"privateIp": self.private_ip})

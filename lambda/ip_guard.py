@@ -4,8 +4,10 @@ Event: {"ipv4": "<address or /32>", "ipv6_prefix": "<prefix>/<48..128>"}. A pres
 family's ingress on every guarded port to exactly that CIDR; an absent key leaves the family alone.
 The new CIDR is authorized before any other CIDR of its family is revoked, so the home is never
 without access, and rules added by hand for other CIDRs of that family are revoked too.
-Bad input answers statusCode 400 and touches nothing; this handler never raises on bad input.
-Rules this Lambda made on ports it no longer guards are revoked on every call.
+Bad input answers statusCode 400 and touches nothing (an IPv6 prefix with host bits set is bad
+input: the error names the prefix meant); this handler never raises on bad input.
+Rules this Lambda made on ports it no longer guards are revoked on every call. The answer's
+`kept` names, per family absent from the event, every CIDR that still reaches a guarded port.
 
 `seed_handler` is the deploy's entry point (a second function on the same code): it only adds,
 so a seed from an out-of-date `homeCidrs` never takes away the address the Pi agent set since,
@@ -120,6 +122,13 @@ def unguarded(permissions: list[dict], ports: list[int]) -> list[dict]:
     return revoke
 
 
+def reaching(permissions: list[dict], ports: list[int], family: str) -> list[str]:
+    """Every CIDR of a family that some rule lets reach a guarded port, sorted."""
+    _, ranges_key, cidr_key = _FAMILIES[family]
+    return sorted({r[cidr_key] for p in permissions if any(_covers(p, port) for port in ports)
+                   for r in p.get(ranges_key, [])})
+
+
 def present(permissions: list[dict], ports: list[int], family: str) -> set[str]:
     """CIDRs of a family that already reach some guarded port (one-port TCP rules)."""
     _, ranges_key, cidr_key = _FAMILIES[family]
@@ -159,7 +168,11 @@ def apply(ec2, group_id: str, ports: list[int], wanted: dict[str, str],
         ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=leftovers)
         revoked += [f"{r.get('CidrIp') or r.get('CidrIpv6')} tcp/{p['FromPort']} (no longer guarded)"
                     for p in leftovers for r in p.get("IpRanges", []) + p.get("Ipv6Ranges", [])]
-    return {"changed": bool(added or revoked), "added": added, "revoked": revoked}
+    # What a family the event left alone still allows: the Pi agent names it in its log, since
+    # it cannot read the group itself (e.g. an IPv4 rule on a line with no IPv4 of its own).
+    kept = {family: reaching(permissions, ports, family) for family in _FAMILIES
+            if family not in wanted}
+    return {"changed": bool(added or revoked), "added": added, "revoked": revoked, "kept": kept}
 
 
 def handler(event, context):

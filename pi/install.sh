@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install or update solarmonitor on a Raspberry Pi (Raspberry Pi OS 12 "bookworm" or 13 "trixie",
-# 64-bit): the IP agent always, the Solix battery bridge when the config asks for it
-# (pi/install_needs.py decides).
+# 64-bit): the IP agent always, the Solix battery bridge when the config names devices ([solix]
+# devices) or an Anker cloud account ([solix_cloud]); pi/install_needs.py decides.
 # Usage: sudo ./pi/install.sh PI_INI   (PI_INI: `pulumi stack output --show-secrets piAgentConfig`)
 # Safe to run again, also after a run that failed or was interrupted, and over an older version:
 # every run ends in the same state and keeps the agent's state.
@@ -22,7 +22,7 @@ prefix=/opt/solarmonitor-ip-agent
 user=solarmonitor
 config=/etc/solarmonitor/solarmonitor.ini
 state=/var/lib/solarmonitor-ip-agent  # the agent unit's StateDirectory=
-code=(ip_agent.py solix_bridge.py solix_source.py solix_topics.py ../home_address.py)
+code=(ip_agent.py solix_bridge.py solix_source.py solix_topics.py solix_cloud.py ../home_address.py)
 
 # Installs those of the Debian packages "$@" that are not fully installed, and says which.
 apt_updated=no
@@ -136,6 +136,6 @@ fi
 if wants bridge; then
   echo "installed the IP agent and the battery bridge"
 else
-  echo "installed the IP agent; the config names no battery, so no battery bridge"
+  echo "installed the IP agent; the config names no battery nor Anker account, so no battery bridge"
 fi
 echo "check them with: journalctl -u solarmonitor-ip-agent -u solarmonitor-solix-bridge -n 20"

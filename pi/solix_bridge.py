@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
-"""solarmonitor Solix bridge: Anker Solix batteries, read over Bluetooth, to the stack's broker.
+"""solarmonitor Solix bridge: Anker Solix batteries, read over Bluetooth or from Anker's cloud,
+to the stack's broker.
 
 `python3 solix_bridge.py --config FILE [--once]`, with FILE the Pi's INI (`piAgentConfig`):
     [mqtt]  host, port, ca (the CA's PEM, inline) or ca_file, username, password, topic_prefix
     [solix] devices = AA:BB:CC:DD:EE:FF=Solarbank2, ...    interval = 30 (seconds)
+    [solix_cloud] email, password, country (ISO code), and optionally server, server_public_key,
+                  ca_file, interval (seconds, default 60)   (see solix_cloud.py)
+Either source, or both. The file is read without interpolation: a password may hold `%`.
 
 It publishes each device's latest values every `interval` seconds (and its first ones at once)
 over MQTT/TLS, below <topic_prefix>/solix/ (see solix_topics.py), and keeps a retained
-`solix/bridge/status` online, offline by its will when it goes away.
---once: waits (at most --wait seconds) for every device's first values, publishes them, exits.
+`solix/bridge/status` online, offline by its will when it goes away. The cloud's Solarbanks are
+published each time they are read. When the cloud fails, the broker side and Bluetooth keep
+running; the problem is logged once, and the cloud is asked again later and later.
+--once: waits (at most --wait seconds) for every device's first values, reads the cloud once
+(after a login, before anything else), publishes them, exits.
 
-Exit codes: 0 fine; 1 a device gave no values; 2 the broker refused or could not be reached;
-3 bad config. One line says why; a password never appears in what it prints.
+Exit codes: 0 fine; 1 a device (or the cloud's account) gave no values; 2 the broker refused or
+could not be reached; 3 bad config; 4 the cloud refused the login or could not be read. One line
+says why; a password never appears in what it prints.
 """
 
 from __future__ import annotations
@@ -28,11 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from solix_cloud import (  # noqa: E402
+    CloudClient, CloudError, CloudPoller, CloudSettings, parse_settings as parse_cloud,
+)
 from solix_source import ADDRESS, BleSource, DeviceSpec, Reading  # noqa: E402
 from solix_topics import STATUS, messages  # noqa: E402
 
 LOG = logging.getLogger("solix")
-EXIT_OK, EXIT_DEVICE, EXIT_BROKER, EXIT_CONFIG = 0, 1, 2, 3
+EXIT_OK, EXIT_DEVICE, EXIT_BROKER, EXIT_CONFIG, EXIT_CLOUD = 0, 1, 2, 3, 4
 # SolixBLE's device classes that read a battery or power station (SolixBLE 3.9.0).
 MODELS = ("C300", "C300DC", "C800", "C1000", "C1000G2", "F2000", "F2600", "F3800",
           "Solarbank2", "Solarbank3", "PrimeCharger160w", "PrimeCharger250w",
@@ -58,6 +69,7 @@ class Settings:
     prefix: str
     devices: list[DeviceSpec]
     interval: float
+    cloud: CloudSettings | None = None
 
 
 def parse_devices(text: str) -> list[DeviceSpec]:
@@ -94,10 +106,12 @@ def load_settings_from_text(text: str, path: str = "config") -> Settings:
             ca_pem = Path(mqtt["ca_file"]).read_text()
         port = int(mqtt.get("port", "8883"))
         interval = float(solix.get("interval", "30"))
+        cloud = parse_cloud(ini["solix_cloud"]) if ini.has_section("solix_cloud") else None
         settings = Settings(host=mqtt["host"].strip(), port=port, ca_pem=ca_pem,
                             username=mqtt["username"].strip(), password=mqtt["password"].strip(),
                             prefix=mqtt.get("topic_prefix", "solar").strip().rstrip("/"),
-                            devices=parse_devices(solix.get("devices", "")), interval=interval)
+                            devices=parse_devices(solix.get("devices", "")), interval=interval,
+                            cloud=cloud)
     except KeyError as missing:
         raise BridgeError(f"{path}: missing setting {missing}", EXIT_CONFIG) from None
     except (ValueError, OSError, configparser.Error) as error:
@@ -166,8 +180,13 @@ class Publisher:
                               f"{self.refused}", EXIT_BROKER)
 
     def publish(self, reading: Reading) -> None:
+        # QoS 0: a value the broker cannot take now is dropped, never sent later. Telegraf stamps
+        # each value with the time it arrives (its value parser), so a late value is a wrong one;
+        # paho keeps QoS 1 messages published while disconnected and sends them, and those in
+        # flight again, after it reconnects (client.py: publish() queues, _messages_reconnect_reset).
+        # At QoS 0 a disconnected client refuses them (_send_publish: MQTT_ERR_NO_CONN).
         for topic, payload in messages(self.settings.prefix, reading):
-            self.client.publish(topic, payload, qos=1)
+            self.client.publish(topic, payload, qos=0)
 
     def stop(self, say_offline: bool = False) -> None:
         if say_offline and self.client.is_connected():
@@ -176,8 +195,19 @@ class Publisher:
         self.client.loop_stop()
 
 
-async def run(settings: Settings, once: bool, wait: float, publisher: Publisher) -> int:
-    """Read every device and publish; with `once`, until each has been published once."""
+async def run(settings: Settings, once: bool, wait: float, publisher: Publisher,
+              cloud: CloudClient | None = None) -> int:
+    """Read every source and publish; with `once`, until each has been published once."""
+    sources = []
+    if settings.devices:
+        sources.append(run_bluetooth(settings, once, wait, publisher))
+    if settings.cloud:
+        sources.append(run_cloud(cloud or CloudClient(settings.cloud), once, publisher))
+    codes = await asyncio.gather(*sources)
+    return next((code for code in codes if code), EXIT_OK)
+
+
+async def run_bluetooth(settings: Settings, once: bool, wait: float, publisher: Publisher) -> int:
     latest: dict[str, Reading] = {}
 
     def on_reading(spec: DeviceSpec, reading: Reading) -> None:
@@ -207,6 +237,32 @@ async def run(settings: Settings, once: bool, wait: float, publisher: Publisher)
         await source.stop()
 
 
+async def run_cloud(client: CloudClient, once: bool, publisher: Publisher) -> int:
+    if not once:
+        await CloudPoller(client, publisher.publish).run()  # runs until the bridge stops
+        return EXIT_OK
+    try:
+        result = await asyncio.to_thread(client.read)
+    except CloudError as error:
+        LOG.error("solix bridge: %s", error)
+        return EXIT_CLOUD
+    for reading in result.readings:
+        publisher.publish(reading)
+    for note in result.notes:
+        LOG.warning("solix bridge: %s", note)
+    for error in result.errors:
+        LOG.error("solix bridge: %s", error)
+    if result.errors:
+        return EXIT_CLOUD
+    if not result.readings:
+        LOG.error("solix bridge: %s: no Solarbank values in %s's sites", client.name,
+                  client.settings.email)
+        return EXIT_DEVICE
+    LOG.info("%s: published %s", client.name,
+             ", ".join(f"{r.serial} ({r.model})" for r in result.readings))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the Pi's INI file")
@@ -219,16 +275,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("SolixBLE").setLevel(logging.CRITICAL)  # its own retries, in tracebacks
     try:
         settings = load_settings(options.config)
-        if not settings.devices:
-            print("no [solix] devices configured: nothing to bridge")
+        if not settings.devices and not settings.cloud:
+            print("no [solix] devices and no [solix_cloud] configured: nothing to bridge")
             return EXIT_OK
+        cloud = CloudClient(settings.cloud) if settings.cloud else None
+        if cloud and options.once:  # a refused login says so before anything else happens
+            cloud.login()
         publisher = Publisher(settings)
         publisher.connect()
     except BridgeError as error:
         print(f"solix bridge: {error}")
         return error.code
+    except ValueError as error:  # the cloud's CA file
+        print(f"solix bridge: {options.config}: {error}")
+        return EXIT_CONFIG
+    except CloudError as error:
+        print(f"solix bridge: {error}")
+        return EXIT_CLOUD
     try:
-        return asyncio.run(run(settings, options.once, options.wait, publisher))
+        return asyncio.run(run(settings, options.once, options.wait, publisher, cloud))
     except KeyboardInterrupt:
         return EXIT_OK
     finally:

@@ -44,14 +44,33 @@ def self_signed(common_name: str, sans: list | None = None, ca: bool = False):
             cert.public_bytes(serialization.Encoding.PEM))
 
 
-def write_etc(rendered: dict[str, str], target: Path) -> Path:
-    """The mqtt node's /etc/mosquitto, from a plan's rendered files, as a directory."""
+def self_signed_leaf(name: str = "localhost", days: int = 1) -> tuple[bytes, bytes]:
+    """A key and a self-signed certificate for `name` that is no CA: what Grafana's certificate
+    is (components/certificates.py), for a name that resolves here."""
+    return _server_certificate(name, days)
+
+
+def write_etc(rendered: dict[str, str], target: Path,
+              certificate: tuple[bytes, bytes] | None = None) -> Path:
+    """The mqtt node's /etc/mosquitto, from a plan's rendered files, as a directory; with
+    `certificate` (key, certificate PEM), the server's own replaced by it."""
     for path, content in rendered.items():
         if path.startswith("/etc/mosquitto/"):
             file = target / path.removeprefix("/etc/mosquitto/")
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(content)
+    if certificate:
+        (target / "certs" / "server.key").write_bytes(certificate[0])
+        (target / "certs" / "server.crt").write_bytes(certificate[1])
     return target
+
+
+def add_observer(etc: Path) -> None:
+    """A user `observer` (password `watch`) who may read every topic, for a test to watch."""
+    subprocess.run(["mosquitto_passwd", "-b", str(etc / "passwd"), "observer", "watch"],
+                   check=True, capture_output=True, timeout=10)
+    with (etc / "acl").open("a") as acl:
+        acl.write("\nuser observer\ntopic read #\n")
 
 
 def build_mbedtls_client(target: Path) -> Path:
@@ -70,16 +89,31 @@ class OpenDtu:
         self.binary, self.broker, self.ca_file = binary, broker, ca_file
 
     def connect(self, hostname: str, user: str, password: str, prefix: str = "solar/",
-                retain: bool = False, client_id: str = "OpenDTU-1A2B3C", lines: str | None = None,
-                port: int | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+                retain: bool = False, client_id: str = "OpenDTU-3221224", lines: str | None = None,
+                port: int | None = None, timeout: float = 120,
+                ciphersuites: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         """Connect with `hostname` as OpenDTU's "Hostname" (the TLS name it verifies), to the
-        broker's loopback port; publish "topic<TAB>payload" `lines` when given."""
+        broker's loopback port; publish "topic<TAB>payload" `lines` when given; offer only
+        `ciphersuites` (mbedTLS names) when given."""
         arguments = [str(self.binary), "127.0.0.1", str(port or self.broker.tls_port), hostname,
                      str(self.ca_file), user, client_id, prefix, "1" if retain else "0"]
         if lines is not None:
             arguments.append("--stdin")
         return subprocess.run(arguments, input=lines or "", capture_output=True, text=True,
-                              timeout=timeout, env={"MQTT_PASSWORD": password})
+                              timeout=timeout, env={"MQTT_PASSWORD": password,
+                                                    "MBEDTLS_CIPHERSUITES": ",".join(ciphersuites)})
+
+
+def telegraf_login(run, consumer: int = 0) -> tuple[str, str]:
+    """The username of a rendered Telegraf consumer (its client id: the broker keys sessions by
+    username) and Telegraf's password: what a Telegraf-like test client connects with."""
+    import tomllib
+
+    from tools.plan import rendered_files
+    conf = tomllib.loads(rendered_files(run)["telegraf"]["/etc/telegraf/telegraf.conf"])
+    password = run.one("random:index/randomPassword:RandomPassword",
+                       "mqtt-telegraf-password").outputs["result"]
+    return conf["inputs"]["mqtt_consumer"][consumer]["username"], password
 
 
 def free_port() -> int:
@@ -178,12 +212,14 @@ class Client:
             self.client.tls_set_context(context)
         self.reason = None
         self.session_present = None
+        self.disconnects: list = []
 
         def on_connect(client, userdata, flags, reason, properties):
             self.session_present = flags.session_present
             self.reason = reason
 
         self.client.on_connect = on_connect
+        self.client.on_disconnect = lambda c, u, flags, reason, p: self.disconnects.append(reason)
         self.client.on_message = lambda c, u, message: self.messages.append(message)
         self.client.on_subscribe = lambda c, u, mid, codes, p: self.granted.extend(codes)
         self.client.on_publish = lambda c, u, mid, codes, p: self.published.add(mid)
@@ -212,9 +248,15 @@ class Client:
         self.client.loop_stop()
 
 
-def signed_by_stack_ca(run, name: str = "localhost") -> tuple[bytes, bytes]:
-    """A key and a certificate for `name`, signed by the stack's own CA (from the mock engine's
-    run): what a node's certificate is, for a name that resolves here."""
+def issued_by(issuer_cert, issuer_key, name: str, days: int = 1) -> tuple[bytes, bytes]:
+    """A key and a server certificate (no CA) for `name`, signed with `issuer_key` under
+    `issuer_cert`'s name (PEM bytes of each)."""
+    return _server_certificate(name, days, issuer_cert.subject, issuer_key)
+
+
+def _server_certificate(name: str, days: int, issuer_name=None, issuer_key=None):
+    """A new key and a certificate (no CA) for `name`, valid `days`: self-signed, or signed with
+    `issuer_key` under `issuer_name` (PEM bytes of each)."""
     import datetime
 
     from cryptography import x509
@@ -222,19 +264,38 @@ def signed_by_stack_ca(run, name: str = "localhost") -> tuple[bytes, bytes]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    cert = (x509.CertificateBuilder().subject_name(subject)
+            .issuer_name(issuer_name or subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(issuer_key or key, hashes.SHA256()))
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            cert.public_bytes(serialization.Encoding.PEM))
+
+
+def signed_by_stack_ca(run, name: str = "localhost", days: int = 1) -> tuple[bytes, bytes]:
+    """A key and a certificate for `name`, signed by the stack's own CA (from the mock engine's
+    run): what a node's certificate is, for a name that resolves here."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     ca_key = serialization.load_pem_private_key(
         next(r for r in run.resources if r.name == "ca-key").outputs["privateKeyPem"].encode(),
         password=None)
     ca_cert = x509.load_pem_x509_certificate(run.outputs["caCert"].encode())
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()),
-            cert.public_bytes(serialization.Encoding.PEM))
+    return issued_by(ca_cert, ca_key, name, days)
+
+
+def observe(broker: Broker) -> Client:
+    """The `observer` (add_observer), connected and subscribed to every topic."""
+    observer = Client(broker, "observer", "watch")
+    assert observer.connect()
+    observer.client.subscribe("#", qos=1)
+    assert observer.wait_for(lambda: observer.granted)
+    return observer

@@ -14,7 +14,8 @@ sys.path.insert(0, str(ROOT))
 
 from tools.mock_engine import ProgramRun, run_program  # noqa: E402
 
-DEV_CONFIG = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+# The tracked example (Pulumi.dev.yaml is the user's own copy, not in git).
+DEV_CONFIG = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
 
 
 def pytest_configure(config):
@@ -44,7 +45,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def dev_config(**overrides) -> dict:
-    """Pulumi.dev.yaml's config with `solarmonitor:<key>` overrides (None removes a key)."""
+    """Pulumi.example.yaml's config with `solarmonitor:<key>` overrides (None removes a key)."""
     config = copy.deepcopy(DEV_CONFIG)
     for key, value in overrides.items():
         full = key if ":" in key else f"solarmonitor:{key}"

@@ -51,7 +51,9 @@ class Server:
             self.url = f"https://localhost:{port}"
         else:
             self.url = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for serve_forever's next poll, 0.5 s by default (socketserver.py):
+        # with three servers per Pi agent test that was most of each test's time.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self):

@@ -91,7 +91,8 @@ def test_cloudwatch_watches_every_node_and_the_pis_calls_from_outside_grafana(al
     assert silent["dimensions"] == {"FunctionName": alerting_run.outputs["ipGuardFunctionName"]}
     assert silent["period"] * silent["evaluationPeriods"] == 2 * 86400
     assert silent["comparisonOperator"] == "LessThanThreshold" and silent["threshold"] == 1
-    assert silent["treatMissingData"] == "breaching"  # no invocation: no datapoint at all
+    # No call, no datapoint: silence is INSUFFICIENT_DATA, emailed (test_cloudwatch_alarms.py).
+    assert silent["treatMissingData"] == "missing" and silent["insufficientDataActions"] == [topic]
     assert len(alarms) == 5
     for alarm in alarms.values():
         assert alarm["alarmActions"] == [topic] and alarm["alarmDescription"]
@@ -139,7 +140,14 @@ def test_every_rule_is_a_query_reduced_and_compared_linked_to_its_panel(alerting
 
 
 def range_seconds(query: str) -> int:
-    amount, unit = re.search(r"range\(start: -(\d+)([hd])\)", query).groups()
+    """How far back the query reads relative to now (0: its range is its own, all time with
+    `range(start: 0)` or from the end of the latest daylight, whatever the rule's relative time
+    range)."""
+    found = re.search(r"range\(start: -(\d+)([hd])\)", query)
+    if found is None:
+        assert re.search(r"range\(start: (0|date\.sub\(d: 1h, from: reference\))\)", query)
+        return 0
+    amount, unit = found.groups()
     return int(amount) * {"h": 3600, "d": 86400}[unit]
 
 
@@ -151,7 +159,7 @@ def test_battery_rules_only_with_batteries(run):
 
 def test_every_rule_reads_only_what_the_data_description_defines(alerting_run):
     for rule, query in alert_queries(alerting_file(alerting_run)):
-        check_query(rule["uid"], query, {'"hoymiles"'}, '"hoymiles_history"')
+        check_query(rule["uid"], query, {'"hoymiles"', '"hoymiles_history"'}, '"hoymiles_history"')
         check_no_spread_or_last_on_counters(rule["uid"], query)
 
 

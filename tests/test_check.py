@@ -1,19 +1,24 @@
 """make check, step by step: the MQTT steps against a real mosquitto started from the rendered
 broker files (its certificate re-issued by the stack's CA for `localhost`, the one name that
 resolves here), the Grafana steps against a small local HTTPS stand-in of Grafana's API (ours:
-no Grafana here) whose "InfluxDB" is what a Telegraf-like subscriber reads off that broker, the
-AWS steps against moto. Each step passes, and fails for the right reason."""
+no Grafana here; with a self-signed certificate for `localhost`, as Grafana's is) whose
+"InfluxDB" is what a Telegraf-like subscriber reads off that broker, the AWS steps against moto.
+Each step passes, and fails for the right reason."""
 
 import base64
+import datetime
 import json
+import re
 import socket
+import time
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from broker import Broker, Client, free_port, signed_by_stack_ca, write_etc
-from components.mqtt_users import TELEGRAF
+from broker import (
+    Broker, Client, free_port, self_signed_leaf, signed_by_stack_ca, telegraf_login, write_etc,
+)
 from components.opendtu_data import PROBE
 from loopback_http import Server
 from tools import check
@@ -28,31 +33,45 @@ def program(dev_run):
     return dev_run
 
 
+FIVE_YEARS = 1826  # days, as the stack issues server certificates
+
+
 @pytest.fixture(scope="module")
 def certificate(dev_run):
-    return signed_by_stack_ca(dev_run)
+    return signed_by_stack_ca(dev_run, days=FIVE_YEARS)
+
+
+@pytest.fixture(scope="module")
+def grafana_certificate():
+    return self_signed_leaf("localhost", days=FIVE_YEARS)
+
+
+def end_of(pem: bytes | str) -> str:
+    from cryptography import x509
+    cert = x509.load_pem_x509_certificate(pem if isinstance(pem, bytes) else pem.encode())
+    return cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture
 def broker(program, certificate, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
-    (etc / "certs" / "server.key").write_bytes(certificate[0])
-    (etc / "certs" / "server.crt").write_bytes(certificate[1])
+    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered", certificate)
     with Broker(etc) as running:
         yield running
 
 
 @pytest.fixture
 def settings(program, broker):
-    page = {e["field"]: e["value"] for e in program.outputs["openDtuSettings"]}
-    return {**page, "Hostname": "localhost", "Port": broker.tls_port}
+    """What make check connects with: OpenDTU's page, its own login, this broker's address."""
+    return {**check.check_settings(program.outputs), "Hostname": "localhost",
+            "Port": broker.tls_port}
 
 
 class StandInGrafana:
-    """Grafana's API as `make check` uses it, over HTTPS with a certificate from the stack's CA.
-    Its "InfluxDB" holds what a Telegraf-like subscriber received from the broker."""
+    """Grafana's API as `make check` uses it, over HTTPS with a self-signed certificate, as
+    Grafana's. Its "InfluxDB" holds what a Telegraf-like subscriber received from the broker."""
 
     def __init__(self, certificate):
+        self.cert_pem = certificate[1].decode()
         self.values: list[float] = []
         self.healthy, self.dashboard, self.rules = True, True, []
         self.late_queries = 0  # queries answered as if Telegraf had not written yet
@@ -87,8 +106,8 @@ class StandInGrafana:
 
 
 @pytest.fixture
-def grafana(certificate):
-    stand_in = StandInGrafana(certificate)
+def grafana(grafana_certificate):
+    stand_in = StandInGrafana(grafana_certificate)
     yield stand_in
     stand_in.close()
 
@@ -96,9 +115,8 @@ def grafana(certificate):
 @pytest.fixture
 def telegraf(broker, program, grafana):
     """Subscribes to the probe topic as Telegraf does and hands each value to the stand-in."""
-    password = program.one("random:index/randomPassword:RandomPassword",
-                           f"mqtt-{TELEGRAF.name}-password").outputs["result"]
-    client = Client(broker, TELEGRAF.name, password, port=broker.internal_port)
+    client = Client(broker, *telegraf_login(program, consumer=_probe_consumer(program)),
+                    port=broker.internal_port)
     assert client.connect()
     client.client.subscribe("solar/" + PROBE.topic, qos=1)
     client.client.on_message = lambda c, u, message: grafana.values.append(float(message.payload))
@@ -106,19 +124,46 @@ def telegraf(broker, program, grafana):
     client.close()
 
 
+def _probe_consumer(program) -> int:
+    from components.opendtu_data import CONSUMERS
+    return next(i for i, c in enumerate(CONSUMERS) if c.name == "probe")
+
+
 def stand_in_of(grafana, program) -> check.Grafana:
-    return check.Grafana(grafana.url, ADMIN, program.outputs["caCert"])
+    return check.Grafana(grafana.url, ADMIN, grafana.cert_pem)
 
 
 # --- 2. the broker ----------------------------------------------------------------------------
 
 def test_the_broker_step_passes_with_the_stacks_settings(settings):
-    result = check.broker_accepts_opendtu(settings)
+    result = check.broker_accepts_check_login(settings)
     assert result.mark == check.PASS, result.lines()
 
 
+def test_the_broker_step_and_the_probe_knock_no_real_client_off(settings, program, broker,
+                                                                 grafana, telegraf):
+    """OpenDTU and Telegraf are connected while make check runs: both stay (the broker keys
+    sessions by username, and make check has a login of its own)."""
+    page = {e["field"]: e["value"] for e in program.outputs["openDtuSettings"]}
+    opendtu = Client(broker, page["Username"], page["Password"], client_id="OpenDTU-3221224")
+    assert opendtu.connect()
+    assert check.broker_accepts_check_login(settings).mark == check.PASS
+    assert check.probe_arrives(settings, stand_in_of(grafana, program), "hoymiles", wait=10,
+                               poll=0.2).mark == check.PASS
+    time.sleep(0.3)
+    assert opendtu.disconnects == [] and opendtu.client.is_connected()
+    assert telegraf.disconnects == [] and telegraf.client.is_connected()
+    opendtu.close()
+
+
+def test_make_check_needs_its_own_login_in_the_outputs(program):
+    outputs = {k: v for k, v in program.outputs.items() if k != "checkMqttPassword"}
+    with pytest.raises(check.OutputsError, match="checkMqttPassword"):
+        check.check_settings(outputs)
+
+
 def test_the_broker_step_fails_on_a_wrong_password(settings):
-    result = check.broker_accepts_opendtu({**settings, "Password": "wrong"})
+    result = check.broker_accepts_check_login({**settings, "Password": "wrong"})
     assert result.mark == check.FAIL and "refused the login" in result.reason
     assert "password" in result.hint
 
@@ -126,18 +171,18 @@ def test_the_broker_step_fails_on_a_wrong_password(settings):
 def test_the_broker_step_fails_on_a_certificate_from_elsewhere(settings):
     from broker import self_signed
     _, other_ca = self_signed("another CA", ca=True)
-    result = check.broker_accepts_opendtu({**settings, "CA-Root-Certificate": other_ca.decode()})
+    result = check.broker_accepts_check_login({**settings, "CA-Root-Certificate": other_ca.decode()})
     assert result.mark == check.FAIL and result.reason.startswith("TLS")
     assert "caCert" in result.hint
 
 
 def test_the_broker_step_fails_on_a_name_the_certificate_does_not_hold(settings):
-    result = check.broker_accepts_opendtu({**settings, "Hostname": "127.0.0.1"})
+    result = check.broker_accepts_check_login({**settings, "Hostname": "127.0.0.1"})
     assert result.mark == check.FAIL and result.reason.startswith("TLS")
 
 
 def test_the_broker_step_fails_when_nothing_listens(settings):
-    result = check.broker_accepts_opendtu({**settings, "Port": free_port()})
+    result = check.broker_accepts_check_login({**settings, "Port": free_port()})
     assert result.mark == check.FAIL and "no TLS connection" in result.reason
 
 
@@ -189,15 +234,77 @@ def test_datasource_health_passes_and_fails(grafana, program):
 
 
 def test_a_wrong_admin_password_is_named(grafana, program):
-    result = check.datasource_healthy(check.Grafana(grafana.url, "wrong", program.outputs["caCert"]))
+    result = check.datasource_healthy(check.Grafana(grafana.url, "wrong", grafana.cert_pem))
     assert result.mark == check.FAIL and "admin password" in result.reason
 
 
-def test_grafana_is_verified_with_the_stacks_ca(grafana):
+def test_grafana_is_verified_with_its_own_certificate_only(grafana, program):
     from broker import self_signed
     _, other_ca = self_signed("another CA", ca=True)
-    result = check.datasource_healthy(check.Grafana(grafana.url, ADMIN, other_ca.decode()))
-    assert result.mark == check.FAIL and "does not answer" in result.reason
+    for trusted in (other_ca.decode(), program.outputs["caCert"]):
+        result = check.datasource_healthy(check.Grafana(grafana.url, ADMIN, trusted))
+        assert result.mark == check.FAIL and "does not answer" in result.reason
+
+
+# --- 7. certificates ------------------------------------------------------------------------
+
+def served_outputs(program, settings, grafana, certificate) -> dict:
+    """The stack's outputs for this broker and this Grafana stand-in."""
+    return {**program.outputs, "grafanaUrl": grafana.url, "grafanaCert": grafana.cert_pem,
+            "certificateExpiry": {**program.outputs["certificateExpiry"],
+                                  "mqtt": end_of(certificate[1]),
+                                  "grafana": end_of(grafana.cert_pem)}}
+
+
+def test_the_certificates_step_shows_the_days_left_of_each(program, settings, grafana,
+                                                           certificate):
+    result = check.certificates_last(served_outputs(program, settings, grafana, certificate),
+                                     settings)
+    assert result.mark == check.PASS, result.lines()
+    # The CA 20 years, the others 5 (a day less, as the days are counted whole).
+    assert re.fullmatch(r"days left: CA 7\d\d\d, broker 182\d, InfluxDB 182\d, Grafana 182\d",
+                        result.reason), result.reason
+
+
+def test_the_certificates_step_fails_before_the_first_warning(program, settings, grafana,
+                                                              certificate):
+    outputs = served_outputs(program, settings, grafana, certificate)
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def ca_ending_in(days: float) -> check.Result:
+        end = (now + datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return check.certificates_last(
+            {**outputs, "certificateExpiry": {**outputs["certificateExpiry"], "ca": end}},
+            settings, now=now)
+
+    result = ca_ending_in(44.9)
+    assert result.mark == check.FAIL and result.reason.startswith("days left: CA 44, broker")
+    assert "the stack's CA (caCert) ends in less than 45 days" in result.reason
+    assert "make deploy renews" in result.hint and "OpenDTU" in result.hint
+    assert ca_ending_in(45.1).mark == check.PASS
+    result = check.certificates_last(outputs, settings, now=now + datetime.timedelta(days=1826))
+    assert result.mark == check.FAIL and "broker ended" in result.reason
+    assert "the broker's certificate, InfluxDB's certificate" in result.reason
+
+
+def test_the_certificates_step_fails_when_a_node_serves_another_certificate(
+        program, settings, grafana, certificate):
+    outputs = served_outputs(program, settings, grafana, certificate)
+    issued = {**outputs, "certificateExpiry": program.outputs["certificateExpiry"]}
+    result = check.certificates_last(issued, settings)
+    assert result.mark == check.FAIL, result.lines()
+    assert "the broker serves a certificate ending" in result.reason
+    assert "the Grafana serves a certificate ending" in result.reason
+
+
+def test_the_certificates_step_names_what_it_cannot_read(program, settings, grafana, certificate):
+    outputs = served_outputs(program, settings, grafana, certificate)
+    result = check.certificates_last({**outputs, "grafanaUrl": f"https://localhost:{free_port()}/"},
+                                     settings)
+    assert result.mark == check.FAIL and "cannot read the Grafana's certificate" in result.reason
+    result = check.certificates_last({k: v for k, v in outputs.items()
+                                      if k != "certificateExpiry"}, settings)
+    assert result.mark == check.FAIL and "make deploy" in result.hint
 
 
 def test_the_dashboard_step(grafana, program):
@@ -324,7 +431,8 @@ def test_the_report_prints_a_mark_a_reason_and_a_hint():
     assert check.passed("dashboard", "provisioned").lines() == ["✓ dashboard: provisioned"]
 
 
-def test_make_check_end_to_end(aws, echo, settings, grafana, telegraf, program, tmp_path, capsys):
+def test_make_check_end_to_end(aws, echo, settings, grafana, telegraf, program, certificate,
+                               tmp_path, capsys):
     """The whole command: every step passes, the report is printed, the exit status is 0; with
     the probe lost on the way (no Telegraf), it is 1."""
     ec2, sns = aws.client("ec2"), aws.client("sns")
@@ -335,19 +443,19 @@ def test_make_check_end_to_end(aws, echo, settings, grafana, telegraf, program, 
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="owner@example.org")
     grafana.rules = [rule.name for rule in check.RULES]
-    outputs = {**program.outputs, "grafanaUrl": grafana.url, "grafanaAdminPassword": ADMIN,
-               "securityGroupId": group, "alertTopicArn": topic,
+    outputs = {**served_outputs(program, settings, grafana, certificate),
+               "grafanaAdminPassword": ADMIN, "securityGroupId": group, "alertTopicArn": topic,
                "openDtuSettings": [{"field": k, "value": v} for k, v in settings.items()]}
     (tmp_path / "outputs.json").write_text(json.dumps(outputs))
     arguments = ["--outputs", str(tmp_path / "outputs.json"), "--echo-url", echo,
                  "--probe-wait", "10"]
     assert check.main(arguments) == 0
     report = capsys.readouterr().out
-    assert report.count("✓") == 6 and "✗" not in report and "Everything works" in report
+    assert report.count("✓") == 7 and "✗" not in report and "Everything works" in report
     telegraf.close()  # the probe now goes nowhere
     assert check.main([*arguments[:-1], "1"]) == 1
     report = capsys.readouterr().out
-    assert "✗ probe to InfluxDB" in report and "hint:" in report and "5 of 6 steps passed" in report
+    assert "✗ probe to InfluxDB" in report and "hint:" in report and "6 of 7 steps passed" in report
     # Grafana over IPv6 only: step 1 asks for this machine's IPv6 (none here, or none in the group).
     (tmp_path / "outputs.json").write_text(json.dumps(
         {**outputs, "grafanaUrl": f"https://[::1]:{free_port()}/"}))

@@ -7,8 +7,6 @@ from components.config import NodeSpec
 from components.host import Placement
 from components.mqtt_broker import MqttBroker, MqttBrokerArgs
 from components.mqtt_users import MqttUser
-from components.opendtu_data import CONSUMERS
-from components.queue_sizing import queue_limits
 from tools.mock_engine import SECRET, run
 
 PUBLISHER = MqttUser("meter", "A meter publishes its readings.", publishes=("meter/#",))
@@ -19,14 +17,15 @@ def build_broker():
     placement = Placement(node="mqtt", spec=NodeSpec("t4g.nano", True, 8), subnet_id="subnet-1",
                           security_group_ids=["sg-1"], key_name="key", private_key="not-a-key")
     MqttBroker("broker", MqttBrokerArgs(placement=placement, ca=CertificateAuthority("ca"),
-                                        users=(PUBLISHER, READER), topic_prefix="home",
-                                        queue=queue_limits(CONSUMERS, "t4g.nano")))
+                                        users=(PUBLISHER, READER), topic_prefix="home"))
 
 
 def test_a_broker_alone_renders_its_users_into_acl_and_password_file():
     result = run(build_broker)
     acl = result.one("command:remote:Command", "broker-file-etc-mosquitto-acl")
-    assert "user meter\ntopic write home/meter/#\n" in acl.raw_inputs["stdin"]
+    # Its subtree, but never OpenDTU's commands (home/meter/cmd/... would match them).
+    assert ("user meter\ntopic deny home/+/cmd/#\ntopic write home/meter/#\n"
+            in acl.raw_inputs["stdin"])
     assert "user reader\ntopic read home/meter/#\n" in acl.raw_inputs["stdin"]
     passwd = result.one("command:remote:Command", "broker-file-etc-mosquitto-passwd")
     assert passwd.inputs["stdin"] == SECRET and passwd.inputs["logging"] == "none"

@@ -39,8 +39,18 @@ def test_defaults_follow_the_design():
 def test_both_families_and_the_lambda_event():
     s = settings(homeCidrs=["2a01:4f8:1:2::/64", "8.8.8.8"])
     assert s.home_cidrs.lambda_event() == {"ipv4": "8.8.8.8/32", "ipv6_prefix": "2a01:4f8:1:2::/64"}
-    assert settings(homeCidrs="2a01:4f8:1::/48").home_cidrs.lambda_event() == {
-        "ipv6_prefix": "2a01:4f8:1::/48"}
+    # The Pi of a home whose IPv4 is unknown at the moment sends the IPv6 prefix alone.
+    assert HomeCidrs(None, "2a01:4f8:1::/48").lambda_event() == {"ipv6_prefix": "2a01:4f8:1::/48"}
+
+
+@pytest.mark.parametrize("cidrs", [["2a01:4f8:1:2::/64"], "2a01:4f8:1::/48"])
+def test_a_home_without_an_ipv4_is_refused_saying_why_and_what_works(cidrs):
+    with pytest.raises(ConfigError) as refusal:
+        parse_settings({"homeCidrs": cidrs}, "eu-central-1")
+    message = str(refusal.value)
+    assert message.startswith("solarmonitor:homeCidrs: got") and "\n" not in message
+    assert "OpenDTU speaks IPv4 only" in message and "DS-Lite" in message
+    assert "public IPv4 (dual stack)" in message
 
 
 @pytest.mark.parametrize("cidrs", [
@@ -52,6 +62,22 @@ def test_both_families_and_the_lambda_event():
 ])
 def test_bad_home_cidrs_are_refused_naming_the_key(cidrs):
     refused("homeCidrs", homeCidrs=cidrs)
+
+
+@pytest.mark.parametrize("written, meant", [
+    ("2a01:4f8:1:2::5/64", "2a01:4f8:1:2::/64"), ("2a01:4f8:1:2ff::/56", "2a01:4f8:1:200::/56"),
+    ("2001:db8:1:2::5/64", "2001:db8:1:2::/64"),
+])
+def test_an_ipv6_prefix_with_host_bits_is_refused_naming_the_prefix_meant(written, meant):
+    """Read leniently, 2a01:4f8:1:2ff::/56 would open all of 2a01:4f8:1:200::/56."""
+    message = refused("homeCidrs", homeCidrs=[written])
+    assert f"did you mean {meant}?" in message and written in message
+
+
+def test_the_pis_lambda_is_capped_unless_the_account_cannot_reserve():
+    assert settings().ip_guard_reserve_concurrency is True
+    assert settings(ipGuardReserveConcurrency="false").ip_guard_reserve_concurrency is False
+    refused("ipGuardReserveConcurrency", ipGuardReserveConcurrency="no")
 
 
 def test_missing_home_cidrs_is_refused():

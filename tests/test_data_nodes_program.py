@@ -69,7 +69,7 @@ def test_setup_uses_the_stack_operator_token_and_config(run):
         "pv_history", "365d")
     setup_file = result.one("command:remote:Command", "influx-file-etc-solarmonitor-influx-setup-env")
     assert setup_file.inputs["stdin"] == SECRET and setup_file.inputs["logging"] == "none"
-    assert "influx setup --force" in result.one("command:remote:Command", "influx-setup").raw_inputs["stdin"]
+    assert "/api/v2/setup" in result.one("command:remote:Command", "influx-setup").raw_inputs["stdin"]
 
 
 def test_telegraf_waits_for_broker_and_influx(dev_run):

@@ -93,6 +93,23 @@ def test_pi_user_may_invoke_that_one_function_only(dev_run):
     assert key.raw_inputs["user"] == dev_run.one("aws:iam/user:User", "ipguard-pi").outputs["name"]
 
 
+def test_the_pis_function_runs_once_at_a_time_and_keeps_no_async_backlog(dev_run, run):
+    """What a stolen Pi key can flood: one execution at a time. The deploy's seeder is another
+    function, so neither a flood nor the agent can throttle `pulumi up`'s seed."""
+    function = dev_run.one("aws:lambda/function:Function", "ipguard-function")
+    assert function.inputs["reservedConcurrentExecutions"] == 1
+    seeder = dev_run.one("aws:lambda/function:Function", "ipguard-seeder")
+    assert "reservedConcurrentExecutions" not in seeder.inputs
+    limits = dev_run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+                         "ipguard-async-limits")
+    assert limits.raw_inputs["functionName"] == function.outputs["name"]
+    assert (limits.inputs["maximumEventAgeInSeconds"], limits.inputs["maximumRetryAttempts"]) == (
+        60, 0)
+    uncapped = run(ipGuardReserveConcurrency=False).one("aws:lambda/function:Function",
+                                                         "ipguard-function")
+    assert "reservedConcurrentExecutions" not in uncapped.inputs
+
+
 def test_invocation_seeds_the_group_with_home_cidrs(run):
     result = run(homeCidrs=["8.8.8.8", "2a01:4f8:1:2::/64"])
     invocation = result.one("aws:lambda/invocation:Invocation", "ipguard-seed")

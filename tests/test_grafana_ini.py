@@ -42,6 +42,19 @@ def test_every_setting_is_one_grafana_has(dev_run):
     assert unknown_settings(text) == []
 
 
+def test_the_secret_key_is_the_stacks_own_and_https_is_strict(dev_run):
+    files = rendered_files(dev_run)["grafana"]
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read_string(files[GRAFANA_INI])
+    security = ini["security"]
+    assert security["secret_key"] == "$__file{/etc/grafana/solarmonitor/secret-key}"
+    key = dev_run.one("random:index/randomPassword:RandomPassword", "grafana-secret-key")
+    assert files["/etc/grafana/solarmonitor/secret-key"] == key.outputs["result"]
+    assert len(key.outputs["result"]) >= 32 and key.outputs["result"] != "SW2YcwTIb9zpOOhoPsMm"
+    assert security["strict_transport_security"] == "true"
+    assert int(security["strict_transport_security_max_age_seconds"]) >= 86400
+
+
 def test_a_misspelt_setting_or_section_is_found():
     text = "[security]\ncookie_secure = true\ncookie_secur = true\n[user]\nallow_sign_up = false\n"
     assert unknown_settings(text) == ["security.cookie_secur", "[user]"]

@@ -44,7 +44,7 @@ def test_root_volume_is_sized_from_config(run):
     assert mqtt.inputs["rootBlockDevice"]["volumeSize"] == 12
 
 
-PUBLIC_NODES = {"mqtt", "grafana"}  # Pulumi.dev.yaml's defaults
+PUBLIC_NODES = {"mqtt", "grafana"}  # Pulumi.example.yaml's defaults
 
 
 def test_public_nodes_have_a_stable_address_private_nodes_none(dev_run):
@@ -83,14 +83,34 @@ def test_no_ingress_from_the_world_anywhere(dev_run):
         assert rule.raw_inputs.get("referencedSecurityGroupId"), rule.name
 
 
-def test_nodes_group_opens_only_service_ports_between_nodes(dev_run):
-    group = dev_run.one("aws:ec2/securityGroup:SecurityGroup", "network-nodes")
-    rules = dev_run.find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-    assert {(r.raw_inputs["fromPort"], r.raw_inputs["toPort"]) for r in rules} == {
-        (p, p) for p in (22, 80, 443, 8086, 8884)}
-    for rule in rules:
-        assert rule.raw_inputs["referencedSecurityGroupId"] == group.id
-        assert rule.raw_inputs["ipProtocol"] == "tcp"
+def node_reaches(run, source: str, target: str, port: int) -> bool:
+    """Whether the target node's groups admit TCP `port` from the source node's instance (by a
+    rule naming one of the source's groups)."""
+    by_node = {run.node_of(i): set(i.raw_inputs["vpcSecurityGroupIds"]) for i in instances(run)}
+    return any(rule.raw_inputs["securityGroupId"] in by_node[target]
+               and rule.raw_inputs.get("referencedSecurityGroupId") in by_node[source]
+               and rule.raw_inputs["ipProtocol"] == "tcp"
+               and rule.raw_inputs["fromPort"] <= port <= rule.raw_inputs["toPort"]
+               for rule in run.find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"))
+
+
+def test_between_nodes_only_the_ports_each_pair_needs(dev_run):
+    from components.network import NODE_FLOWS
+    nodes = ("mqtt", "telegraf", "influx", "grafana")
+    ports = (22, 80, 443, 1883, 3000, 8086, 8883, 8884)
+    reached = {(source, target, port) for source in nodes for target in nodes
+               for port in ports if source != target and node_reaches(dev_run, source, target, port)}
+    assert reached == {(source, target, port) for source, target, port, _ in NODE_FLOWS}
+    # What it means: Grafana cannot reach the broker, the broker no InfluxDB API, Telegraf no
+    # SSH and nothing Grafana's port; the NAT and the jump host still work.
+    assert not node_reaches(dev_run, "grafana", "mqtt", 8884)
+    assert not node_reaches(dev_run, "mqtt", "influx", 8086)
+    assert not node_reaches(dev_run, "telegraf", "influx", 22)
+    assert node_reaches(dev_run, "influx", "mqtt", 443) and node_reaches(dev_run, "mqtt", "influx", 22)
+    for instance in instances(dev_run):  # one node group each, its own
+        groups = [g for g in dev_run.find("aws:ec2/securityGroup:SecurityGroup")
+                  if g.id in instance.raw_inputs["vpcSecurityGroupIds"] and g.name.startswith("network-")]
+        assert [g.name for g in groups] == [f"network-{dev_run.node_of(instance)}"]
 
 
 def test_home_group_only_on_public_nodes(dev_run):
@@ -163,4 +183,7 @@ def test_changing_one_template_reruns_only_its_steps(dev_run, run):
     after = {s.name: s.raw_inputs["triggers"] for s in commands(changed)}
     differing = {name for name in before if before[name] != after.get(name)}
     mqtt_steps = {name for name in differing if name.startswith("mqtt-")}
-    assert mqtt_steps == {"mqtt-file-etc-mosquitto-acl", "mqtt-apply"}
+    # The prefix is in the ACL's topics and in Telegraf's usernames (its client ids hash their
+    # topics), so in the password file too; nothing else of the broker changes.
+    assert mqtt_steps == {"mqtt-file-etc-mosquitto-acl", "mqtt-file-etc-mosquitto-passwd",
+                          "mqtt-apply"}

@@ -26,11 +26,11 @@ def policies(run) -> dict[str, str]:
 
 def test_the_program_writes_the_policies_this_test_reads(full_run):
     assert set(policies(full_run)) == {"ipguard-role-policy", "ipguard-pi-policy",
-                                       "alerts-grafana-publish"}
+                                       "alerts-grafana-publish", "alerts-expiry-publish"}
 
 
 @pytest.mark.parametrize("name", ["ipguard-role-policy", "ipguard-pi-policy",
-                                  "alerts-grafana-publish"])
+                                  "alerts-grafana-publish", "alerts-expiry-publish"])
 def test_every_action_exists_and_every_resource_fits_it(full_run, name):
     policy = policies(full_run)[name]
     assert json.loads(policy)["Statement"]

@@ -1,11 +1,13 @@
 """The influx node's scripts, run here: the data volume's format decision with the real blkid,
 mkfs.ext4 and cmp on image files; the token and setup steps against a stand-in `influx` CLI
-(tests/fakes/influx, our own emulation of the CLI's JSON output: no InfluxDB runs here)."""
+(tests/fakes/influx, our own emulation of the CLI's JSON output: no InfluxDB runs here) and a
+stand-in curl for InfluxDB's setup API (tests/fakes/curl), with the real jq."""
 
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -76,9 +78,9 @@ STAND_INS = {
     "update-ca-certificates": "exit 0",
     "chown": "exit 0",
     "systemctl": "exit 0",
-    # GET /api/v2/setup: allowed until the first `influx setup`.
-    "curl": 'if [ -e "$FAKE_INFLUX_STATE" ]; then echo \'{"allowed": false}\'; '
-            'else echo \'{"allowed": true}\'; fi',
+    # The real jq, its arguments recorded with the stand-ins' (every process a script starts
+    # from PATH is recorded: what a user of the node could read in the process list).
+    "jq": f'echo "jq $*" >> "$FAKE_INFLUX_STATE.processes"; exec {shutil.which("jq")} "$@"',
 }
 
 
@@ -91,10 +93,12 @@ class InfluxNode:
         (self.data / ".solarmonitor-volume").write_text(volume_id + "\n")
         self.bin = tmp_path / "bin"
         self.bin.mkdir()
-        fake = (ROOT / "tests" / "fakes" / "influx").read_text()
-        # This interpreter, not a `python3` found on PATH (pyenv's shim costs 0.2 s a call).
-        (self.bin / "influx").write_text(fake.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1))
-        (self.bin / "influx").chmod(0o755)
+        for fake_name in ("influx", "curl"):
+            fake = (ROOT / "tests" / "fakes" / fake_name).read_text()
+            # This interpreter, not a `python3` found on PATH (pyenv's shim costs 0.2 s a call).
+            (self.bin / fake_name).write_text(
+                fake.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1))
+            (self.bin / fake_name).chmod(0o755)
         for name, body in STAND_INS.items():
             (self.bin / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
             (self.bin / name).chmod(0o755)
@@ -175,6 +179,30 @@ def test_renaming_org_and_bucket_in_the_config_renames_them_and_keeps_the_tokens
     assert [o["name"] for o in state["orgs"]] == ["home"]
     assert [b["name"] for b in state["buckets"]] == ["pv", "pv_history"]
     assert node.tokens() == first
+
+
+def test_setup_sends_the_admin_password_and_the_operator_token_to_influxdb(node):
+    state = node.influx_state()
+    assert state["admin"] == {"name": "admin", "password": "admin-password"}
+    assert [a["token"] for a in state["auths"] if a["permissions"] == ["*"]] == ["operator-token"]
+    assert [o["name"] for o in state["orgs"]] == ["solar"]
+
+
+def test_no_secret_is_ever_in_a_process_arguments(node):
+    """Setup, and a token step that makes both tokens and one again: no process the scripts start
+    (the influx CLI, curl, jq; stand-ins and the real jq record their arguments) is given the
+    admin password, the operator token or a token it makes: every user of the node could read
+    those in the process list (/proc/<pid>/cmdline)."""
+    made = node.tokens()
+    state = node.influx_state()
+    state["auths"] = [a for a in state["auths"] if a.get("token") != made["telegraf"]]
+    node.state.write_text(json.dumps(state))
+    made_again = node.tokens()
+    secrets = {"admin-password", "operator-token", *made.values(), *made_again.values()}
+    arguments = "\n".join(Path(f"{node.state}{suffix}").read_text()
+                           for suffix in (".calls", ".processes"))
+    assert "curl" in arguments and "jq" in arguments and "auth create" in arguments
+    assert [s for s in secrets if s in arguments] == []
 
 
 def test_setup_refuses_a_data_volume_other_than_its_own(node):

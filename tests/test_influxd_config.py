@@ -37,3 +37,28 @@ def test_every_key_is_an_option_influxd_reads(dev_run):
     config = tomllib.loads(rendered_files(dev_run)["influx"][CONFIG_FILE])
     assert {"tls-cert", "tls-key", "bolt-path", "engine-path"} <= set(config)
     assert set(config) - INFLUXD_OPTIONS == set()
+
+
+def test_influxd_is_limited_to_what_a_t4g_micro_has(dev_run):
+    """influxd limits nothing by default; here queries and the two shards written at once may
+    take half of the node's memory, leaving the other half to the index, the runtime and the
+    system (components/influx_node.py, influxd_limits)."""
+    from components.prices import memory_mib
+    instance = dev_run.one("aws:ec2/instance:Instance", "influx-host-instance")
+    assert instance.raw_inputs["instanceType"] == "t4g.micro"
+    config = tomllib.loads(rendered_files(dev_run)["influx"][CONFIG_FILE])
+    memory = memory_mib("t4g.micro") * 2**20
+    assert 0 < config["query-concurrency"] <= 4 and config["query-queue-size"] >= 60
+    assert (config["query-initial-memory-bytes"] <= config["query-memory-bytes"]
+            and config["query-memory-bytes"] * config["query-concurrency"]
+            <= config["query-max-memory-bytes"])
+    assert config["query-max-memory-bytes"] + 2 * config["storage-cache-max-memory-size"] <= memory // 2
+    assert config["storage-cache-max-memory-size"] >= 64 * 2**20  # far above a snapshot's 25 MiB
+    assert config["tls-strict-ciphers"] is True
+
+
+def test_a_larger_node_gets_larger_limits(run):
+    from components.prices import memory_mib
+    config = tomllib.loads(rendered_files(run(nodes={"influx": {"instanceType": "t4g.small"}}))
+                           ["influx"][CONFIG_FILE])
+    assert config["query-max-memory-bytes"] == memory_mib("t4g.small") * 2**20 // 4

@@ -1,6 +1,5 @@
 """The IpGuard Lambda against moto's EC2: real describe/authorize/revoke semantics."""
 
-import importlib.util
 import json
 import uuid
 
@@ -8,13 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import ROOT
-
-_spec = importlib.util.spec_from_file_location("ip_guard", ROOT / "lambda" / "ip_guard.py")
-ip_guard = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ip_guard)
-
-PORTS = (22, 8883, 3000)
+from ip_guard_moto import PORTS, ingress, ip_guard, on_every_port
 
 
 class CountingEc2:
@@ -56,22 +49,6 @@ def group(ec2, monkeypatch):
     counting = CountingEc2(client)
     monkeypatch.setattr(ip_guard.boto3, "client", lambda service, **kw: counting)
     yield client, group_id, counting
-
-
-def ingress(ec2, group_id):
-    """{(protocol, from, to): sorted CIDRs of both families}."""
-    perms = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
-    rules = {}
-    for p in perms:
-        cidrs = [r["CidrIp"] for r in p.get("IpRanges", [])]
-        cidrs += [r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])]
-        if cidrs:
-            rules[(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"))] = sorted(cidrs)
-    return rules
-
-
-def on_every_port(*cidrs):
-    return {("tcp", port, port): sorted(cidrs) for port in PORTS}
 
 
 def invoke(event):
@@ -145,7 +122,8 @@ BAD_EVENTS = [
     {"ipv6_prefix": "::/0"}, {"ipv6_prefix": "2a01:4f8::/32"}, {"ipv6_prefix": "2a01:4f8::/47"},
     {"ipv6_prefix": "2a01:4f8:1:2::"}, {"ipv6_prefix": "fe80::/64"}, {"ipv6_prefix": "fd12::/64"},
     {"ipv6_prefix": "::1/128"}, {"ipv6_prefix": "ff02::1/128"}, {"ipv6_prefix": "2001:db8::/48"},
-    {"ipv6_prefix": "::ffff:8.8.8.8/128"},
+    {"ipv6_prefix": "::ffff:8.8.8.8/128"}, {"ipv6_prefix": "2a01:4f8:1:2::5/64"},
+    {"ipv6_prefix": "2a01:4f8:1:200::1/56"},
     {"ipv4": 134744072}, {"ipv4": None}, {"ipv4": ["8.8.8.8"]}, {"ipv4": {"a": 1}},
     {"ipv4": True}, {"ipv4": ""}, {"ipv4": " 8.8.8.8"}, {"ipv4": "8.8.8.8\n"},
     {"ipv4": "8.8.8.8; curl evil.example"}, {"ipv4": "$(reboot)"}, {"ipv4": "8.8.8.8" * 50},
@@ -162,6 +140,26 @@ def test_bad_events_answer_400_and_touch_nothing(group, event):
     answer = invoke(event)
     assert answer["statusCode"] == 400 and answer["error"]
     assert counting.writes == [] and ingress(ec2, group_id) == before
+
+
+def test_a_prefix_with_host_bits_is_refused_naming_the_prefix_meant(group):
+    ec2, group_id, counting = group
+    invoke({"ipv6_prefix": "2a01:4f8:1:2::/64"})
+    before, counting.writes[:] = ingress(ec2, group_id), []
+    answer = invoke({"ipv6_prefix": "2a01:4f8:1:2::5/64"})
+    assert answer["statusCode"] == 400
+    assert "did you mean 2a01:4f8:1:2::/64?" in answer["error"]
+    assert counting.writes == [] and ingress(ec2, group_id) == before
+
+
+def test_the_answer_names_what_a_family_left_alone_still_allows(group):
+    ec2, group_id, _ = group
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 30, "IpRanges": [{"CidrIp": "7.7.7.0/24"}]}])
+    invoke({"ipv4": "8.8.8.8"})
+    answer = invoke({"ipv6_prefix": "2a01:4f8:1:2::/64"})
+    assert answer["kept"] == {"ipv4": ["8.8.8.8/32"]}
+    assert invoke({"ipv4": "8.8.8.8"})["kept"] == {"ipv6_prefix": ["2a01:4f8:1:2::/64"]}
 
 
 def test_the_world_is_never_opened(group):

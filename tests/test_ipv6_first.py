@@ -63,11 +63,11 @@ def test_the_ipv6_subnet_routes_ipv6_both_ways_and_ipv4_out_through_the_nat(v6_r
 
 def test_grafanas_certificate_verifies_for_its_ipv6_url(v6_run, tmp_path):
     files = rendered_files(v6_run)["grafana"]
-    for name in ("server.crt", "server.key", "ca.crt"):
+    for name in ("server.crt", "server.key"):
         (tmp_path / name).write_text(files[f"/etc/grafana/solarmonitor/{name}"])
     host = v6_run.outputs["grafanaUrl"].split("[")[1].split("]")[0]
     port = serve_tls_once(tmp_path / "server.crt", tmp_path / "server.key")
-    client = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    client = ssl.create_default_context(cadata=v6_run.outputs["grafanaCert"])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with client.wrap_socket(raw, server_hostname=host) as tls:
             assert tls.version()
@@ -79,7 +79,6 @@ def test_grafanas_certificate_verifies_for_its_ipv6_url(v6_run, tmp_path):
 @pytest.mark.parametrize("home, grafana_setting, reach", [
     (["8.8.8.8/32"], None, "ipv4"),
     (IPV6_HOME, None, "ipv6"),
-    (["2a01:4f8:1:2::/64"], None, "ipv6"),
     (IPV6_HOME, True, "ipv4"),
     (["8.8.8.8/32"], False, "private"),
 ])
@@ -119,7 +118,7 @@ def original_design(region: str) -> float:
 
 @pytest.mark.parametrize("home", [["8.8.8.8/32"], IPV6_HOME])
 def test_make_plan_shows_the_costs_side_by_side(tmp_path, home):
-    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    config = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
     config["solarmonitor:homeCidrs"] = home
     (tmp_path / "Pulumi.side.yaml").write_text(yaml.safe_dump({"config": config}))
     done = subprocess.run([str(ROOT / ".venv/bin/python"), "tools/plan.py", "--config",

@@ -16,18 +16,26 @@ from tools.mock_engine import SECRET
 # written together before the script after them (files under that host path prefix); a tuple of
 # such names is one group.
 ORDER = {
-    "mqtt": ["mqtt-file-usr-local-lib-solarmonitor-apt-sh", "mqtt-install", "mqtt-file-etc-",
-             "mqtt-apply"],
-    "nat": ["nat-file-usr-local-lib-solarmonitor-apt-sh", "nat-file-", "nat-enable"],
-    "influx": ["influx-file-usr-local-lib-solarmonitor-apt-sh", "influx-mount-data",
+    "mqtt": ["mqtt-file-usr-local-lib-solarmonitor-apt-sh",
+             "mqtt-file-etc-apt-apt-conf-d-52solarmonitor-unattended-upgrades",
+             "mqtt-install", "mqtt-file-etc-", "mqtt-apply"],
+    "nat": ["nat-file-usr-local-lib-solarmonitor-apt-sh",
+            "nat-file-etc-apt-apt-conf-d-52solarmonitor-unattended-upgrades",
+            "nat-file-", "nat-enable"],
+    "influx": ["influx-file-usr-local-lib-solarmonitor-apt-sh",
+               "influx-file-etc-apt-apt-conf-d-52solarmonitor-unattended-upgrades",
+               "influx-mount-data",
                "influx-file-etc-systemd-system-influxdb-service-d-solarmonitor-conf",
                "influx-repo", "influx-install", "influx-file-", "influx-setup",
                ("influx-file-etc-solarmonitor-influx-tasks-",
                 "influx-file-etc-solarmonitor-influx-backfill-"), "influx-tasks", "influx-tokens"],
-    "telegraf": ["telegraf-file-usr-local-lib-solarmonitor-apt-sh", "telegraf-repo",
-                 "telegraf-install", "telegraf-file-", "telegraf-check", "telegraf-apply"],
-    "grafana": ["grafana-file-usr-local-lib-solarmonitor-apt-sh", "grafana-install",
-                "grafana-file-", "grafana-apply"],
+    "telegraf": ["telegraf-file-usr-local-lib-solarmonitor-apt-sh",
+                 "telegraf-file-etc-apt-apt-conf-d-52solarmonitor-unattended-upgrades",
+                 "telegraf-repo", "telegraf-install", "telegraf-file-", "telegraf-check",
+                 "telegraf-apply"],
+    "grafana": ["grafana-file-usr-local-lib-solarmonitor-apt-sh",
+                "grafana-file-etc-apt-apt-conf-d-52solarmonitor-unattended-upgrades",
+                "grafana-install", "grafana-file-", "grafana-apply"],
 }
 
 

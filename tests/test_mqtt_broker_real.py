@@ -6,7 +6,7 @@ import time
 import pytest
 from cryptography import x509
 
-from broker import MOSQUITTO, Broker, Client, self_signed, write_etc
+from broker import MOSQUITTO, Broker, Client, self_signed, telegraf_login, write_etc
 from conftest import dev_config
 from tools.mock_engine import run_program
 from tools.plan import rendered_files
@@ -27,8 +27,12 @@ def add_observer(broker: Broker) -> tuple[str, str]:
 
 
 def passwords(run):
-    telegraf = run.one("random:index/randomPassword:RandomPassword", "mqtt-telegraf-password")
-    return {"opendtu": run.outputs["openDtuMqttPassword"], "telegraf": telegraf.outputs["result"]}
+    return {"opendtu": run.outputs["openDtuMqttPassword"], "telegraf": telegraf_login(run)[1]}
+
+
+def telegraf(run):
+    """Telegraf's first consumer: its username (= client id) and password."""
+    return telegraf_login(run)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +87,7 @@ def test_a_foreign_ca_is_refused(program, broker, tmp_path):
 def test_anonymous_and_wrong_passwords_are_refused(program, broker):
     assert not broker.connect(None, None)[1]
     assert not broker.connect("opendtu", "wrong")[1]
-    assert not broker.connect("telegraf", passwords(program)["opendtu"])[1]
+    assert not broker.connect(telegraf(program)[0], passwords(program)["opendtu"])[1]
     assert not broker.connect("nobody", "x")[1]
 
 
@@ -97,19 +101,19 @@ def test_opendtu_publishes_its_prefix_only_and_telegraf_reads_it(program, broker
     pw = passwords(program)
     observer, _ = broker.connect(*broker.observer)
     observer.client.subscribe([("#", 0), ("$SYS/solarmonitor/#", 0)])
-    telegraf, ok = broker.connect("telegraf", pw["telegraf"])
+    consumer, ok = broker.connect(*telegraf(program))
     assert ok
-    telegraf.client.subscribe("solar/#", qos=1)
-    assert telegraf.wait_for(lambda: telegraf.granted)
-    assert not telegraf.granted[0].is_failure
+    consumer.client.subscribe("solar/#", qos=1)
+    assert consumer.wait_for(lambda: consumer.granted)
+    assert not consumer.granted[0].is_failure
     opendtu, ok = broker.connect("opendtu", pw["opendtu"])
     assert ok
     time.sleep(0.2)
     for topic in ("other/x", "$SYS/solarmonitor/x", f"solar/{SERIAL}/0/power"):
         opendtu.client.publish(topic, "231.4", qos=1)
-    assert telegraf.wait_for(lambda: telegraf.messages)
-    assert [m.topic for m in telegraf.messages] == [f"solar/{SERIAL}/0/power"]
-    assert telegraf.messages[0].payload == b"231.4"
+    assert consumer.wait_for(lambda: consumer.messages)
+    assert [m.topic for m in consumer.messages] == [f"solar/{SERIAL}/0/power"]
+    assert consumer.messages[0].payload == b"231.4"
     time.sleep(0.3)
     assert {m.topic for m in observer.messages} == {f"solar/{SERIAL}/0/power"}
 
@@ -117,25 +121,31 @@ def test_opendtu_publishes_its_prefix_only_and_telegraf_reads_it(program, broker
 def test_telegraf_cannot_publish(program, broker):
     observer, _ = broker.connect(*broker.observer)
     observer.client.subscribe("#")
-    telegraf, ok = broker.connect("telegraf", passwords(program)["telegraf"])
+    consumer, ok = broker.connect(*telegraf(program))
     assert ok
     time.sleep(0.2)
-    info = telegraf.client.publish(f"solar/{SERIAL}/cmd/limit_persistent_relative", "10", qos=1)
+    info = consumer.client.publish(f"solar/{SERIAL}/cmd/limit_persistent_relative", "10", qos=1)
     info.wait_for_publish(timeout=3)
     time.sleep(0.3)
     assert observer.messages == []
 
 
-def test_opendtu_reads_only_its_command_topics(program, broker):
+def test_opendtu_reads_nothing_and_cannot_command_itself(program, broker):
+    """OpenDTU's password is readable in its web API on the home network: with it, nobody may
+    write a command OpenDTU acts on, nor read anything (tests/test_mqtt_acl_real.py tries every
+    user)."""
+    observer, _ = broker.connect(*broker.observer)
+    observer.client.subscribe("#")
     opendtu, ok = broker.connect("opendtu", passwords(program)["opendtu"])
     assert ok
     opendtu.client.subscribe("solar/#")
     time.sleep(0.2)
+    opendtu.client.publish(f"solar/{SERIAL}/cmd/power", "0", retain=True)
     opendtu.client.publish(f"solar/{SERIAL}/0/power", "100")
-    opendtu.client.publish(f"solar/{SERIAL}/cmd/power", "1")
-    assert opendtu.wait_for(lambda: opendtu.messages)
+    assert observer.wait_for(lambda: observer.messages)
     time.sleep(0.3)
-    assert [m.topic for m in opendtu.messages] == [f"solar/{SERIAL}/cmd/power"]
+    assert [m.topic for m in observer.messages] == [f"solar/{SERIAL}/0/power"]
+    assert opendtu.messages == []
 
 
 def test_retained_values_survive_a_restart(program, broker):
@@ -147,11 +157,11 @@ def test_retained_values_survive_a_restart(program, broker):
     opendtu.close()
     broker.stop()
     broker.start()
-    telegraf, ok = broker.connect("telegraf", pw["telegraf"])
+    consumer, ok = broker.connect(*telegraf(program))
     assert ok
-    telegraf.client.subscribe("solar/#", qos=1)
-    assert telegraf.wait_for(lambda: telegraf.messages)
-    assert telegraf.messages[0].payload == b"1234.5" and telegraf.messages[0].retain
+    consumer.client.subscribe("solar/#", qos=1)
+    assert consumer.wait_for(lambda: consumer.messages)
+    assert consumer.messages[0].payload == b"1234.5" and consumer.messages[0].retain
 
 
 def test_plaintext_listener_when_asked_still_needs_passwords(tmp_path):

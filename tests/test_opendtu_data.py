@@ -38,7 +38,7 @@ def payload(topic: str, kind: str) -> str:
 
 @pytest.fixture(scope="module", params=["solar", "home/pv"])
 def setup(request):
-    text = telegraf_conf(request.param, BROKER, "telegraf", INFLUX, "solar", "hoymiles")
+    text = telegraf_conf(request.param, BROKER, INFLUX, "solar", "hoymiles")
     return request.param, text, EmulatedTelegraf(tomllib.loads(text))
 
 
@@ -93,23 +93,26 @@ def test_no_string_field_shares_a_measurement_with_numbers():
     assert "power" in fields_of("mqtt_consumer") and measurements() == set(kinds)
 
 
-def test_rendered_file_is_toml_with_qos_persistent_sessions_and_tls(setup):
+def test_rendered_file_is_toml_with_qos_clean_sessions_and_tls(setup):
     prefix, text, telegraf = setup
     conf = tomllib.loads(text)
     client_ids = [c["client_id"] for c in telegraf.consumers]
     assert len(set(client_ids)) == len(client_ids) == len(CONSUMERS)
     for consumer in telegraf.consumers:
-        assert consumer["qos"] == 1 and consumer["persistent_session"] is True
+        assert consumer["qos"] == 1 and consumer["persistent_session"] is False
         assert consumer["servers"] == [BROKER]
         assert consumer["tls_ca"] == "/etc/telegraf/solarmonitor-ca.crt"
-        assert consumer["username"] == "telegraf" and consumer["password"] == "${MQTT_PASSWORD}"
+        # The broker makes the username the client id: they must be the same.
+        assert consumer["username"] == consumer["client_id"]
+        assert consumer["password"] == "${MQTT_PASSWORD}"
         for topic_filter in consumer["topics"]:
             assert topic_filter.startswith(prefix + "/")
     output = conf["outputs"]["influxdb_v2"][0]
     assert output["token"] == "${INFLUX_TOKEN}" and output["urls"] == [INFLUX]
     assert output["tls_ca"] == "/etc/telegraf/solarmonitor-ca.crt"
     assert (output["organization"], output["bucket"]) == ("solar", "hoymiles")
-    assert conf["agent"]["metric_buffer_limit"] == metrics_per_day(1) >= 17280 * 50
+    # No metric_buffer_limit: with the disk buffer it would suggest a bound that does not exist.
+    assert conf["agent"]["buffer_strategy"] == "disk" and "metric_buffer_limit" not in conf["agent"]
     assert conf["processors"]["pivot"][0]["namepass"]
 
 
@@ -124,3 +127,21 @@ def test_no_literal_secret_in_the_rendered_file(dev_run):
     for value in secrets.values():
         assert value and value not in conf
     assert dev_run.outputs["influxAdminToken"] not in conf
+
+
+def test_the_disk_buffer_lasts_what_the_readme_and_the_configuration_say(dev_run):
+    """Telegraf's disk buffer has no limit of its own: how long it lasts is the root volume's free
+    space over the values a day (components/telegraf_config.py); the README and the rendered
+    configuration say the same."""
+    from components.telegraf_config import BUFFER_BYTES_PER_METRIC, SYSTEM_GIB, buffer_hours
+    from conftest import ROOT
+    from tools.plan import rendered_files
+    design_days, one_days = buffer_hours(8) / 24, buffer_hours(8, inverters=1, dc_inputs=4) / 24
+    assert design_days == (8 - SYSTEM_GIB) * 2**30 / (
+        metrics_per_day(4, 6) * BUFFER_BYTES_PER_METRIC)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"about {design_days:.1f} days at the design load" in readme
+    assert f"about {one_days:.0f} days for one inverter with 4 inputs" in readme
+    conf = " ".join(rendered_files(dev_run)["telegraf"]["/etc/telegraf/telegraf.conf"]
+                    .replace("#", " ").split())
+    assert f"about {design_days:.1f} days" in conf and f"about {one_days:.0f} days" in conf

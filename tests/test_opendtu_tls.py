@@ -1,6 +1,7 @@
 """OpenDTU's TLS library against the rendered broker: Debian's mbedTLS 2.28 (the line ESP-IDF
 4.4 ships in OpenDTU's firmware) verifies the broker's certificate with the host name the user
-types into OpenDTU. Grafana's certificate is checked the same way with Python's ssl."""
+types into OpenDTU. Grafana's certificate is checked the same way with Python's ssl, trusted as
+the browser trusts it (grafanaCert)."""
 
 import ipaddress
 import socket
@@ -89,6 +90,28 @@ def test_why_it_matters_mbedtls_ignores_ip_sans(mbedtls_client, tmp_path, broker
     assert done.returncode == 2 and "CN" in done.stdout, done.stdout
 
 
+# What OpenDTU's mbedTLS offers for the broker's ECDSA key: arduino-esp32 2.0 builds ESP-IDF 4.4
+# with AES (GCM, CCM, CBC) and every key exchange, without ChaCha20-Poly1305
+# (tools/sdk/esp32/sdkconfig: CONFIG_MBEDTLS_GCM_C=y, CONFIG_MBEDTLS_CCM_C=y,
+# CONFIG_MBEDTLS_CHACHA20_C is not set).
+OPENDTU_ECDSA_SUITES = tuple(f"TLS-ECDHE-ECDSA-WITH-AES-{bits}-{mode}" for bits in (256, 128)
+                             for mode in ("GCM-SHA" + ("384" if bits == 256 else "256"), "CCM",
+                                          "CBC-SHA" + ("384" if bits == 256 else "256"),
+                                          "CBC-SHA"))
+CBC_SHA1 = ("TLS-ECDHE-ECDSA-WITH-AES-256-CBC-SHA", "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA")
+
+
+def test_opendtus_suites_connect_and_cbc_sha1_is_refused(program, opendtu):
+    page = settings_of(program)
+    done = opendtu.connect(page["Hostname"], page["Username"], page["Password"],
+                           ciphersuites=OPENDTU_ECDSA_SUITES)
+    assert done.stdout.strip() == "CONNACK 0", done.stdout
+    for suites in (CBC_SHA1, tuple(s for s in OPENDTU_ECDSA_SUITES if "CBC" in s)):
+        done = opendtu.connect(page["Hostname"], page["Username"], page["Password"],
+                               ciphersuites=suites)
+        assert done.returncode == 2 and done.stdout.startswith("TLS"), (suites, done.stdout)
+
+
 def test_a_domain_puts_its_name_in_the_certificate(mbedtls_client, tmp_path):
     result = run_program(dev_config(domain="solar.example.org"))
     page = settings_of(result)
@@ -129,13 +152,14 @@ def serve_tls_once(cert_file, key_file) -> int:
 @pytest.mark.parametrize("which", ["url", "address", "wrong"])
 def test_grafanas_certificate_verifies_for_its_url(program, tmp_path, which):
     files = rendered_files(program)["grafana"]
-    for name in ("server.crt", "server.key", "ca.crt"):
+    for name in ("server.crt", "server.key"):
         (tmp_path / name).write_text(files[f"/etc/grafana/solarmonitor/{name}"])
     host = {"url": program.outputs["grafanaUrl"].split("//")[1].split(":")[0],
             "address": program.one("aws:ec2/eip:Eip", "grafana-host-eip").outputs["publicIp"],
             "wrong": "grafana.example.org"}[which]
     port = serve_tls_once(tmp_path / "server.crt", tmp_path / "server.key")
-    client = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    # The browser trusts Grafana's own certificate (grafanaCert), not the stack's CA.
+    client = ssl.create_default_context(cadata=program.outputs["grafanaCert"])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         if which == "wrong":
             with pytest.raises(ssl.SSLCertVerificationError):

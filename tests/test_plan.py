@@ -59,6 +59,7 @@ def test_plan_prices_the_stack(dev_plan):
 @pytest.mark.parametrize("overrides, key", [
     ({"solarmonitor:homeCidrs": ["0.0.0.0/0"]}, "homeCidrs"),
     ({"solarmonitor:homeCidrs": ["10.0.0.1/32"]}, "homeCidrs"),
+    ({"solarmonitor:homeCidrs": ["2a01:4f8:1:2::/64"]}, "homeCidrs"),  # DS-Lite: no IPv4 of its own
     ({"solarmonitor:homeCidrs": None}, "homeCidrs"),
     ({"solarmonitor:nodes": {"printer": {}}}, "nodes"),
     ({"solarmonitor:nodes": {"influx": {"instanceType": "t9.mega"}}}, "instanceType"),
@@ -104,6 +105,7 @@ def test_plan_with_another_valid_config(tmp_path):
     document = json.loads((out / "plan.json").read_text())
     assert document["monthlyCostUsd"]["pricedAs"] == "us-east-1"
     assert "priced as us-east-1" in done.stdout
+    assert "Time zone: Europe/Dublin, eu-west-1's default" in done.stdout
     volume = next(r for r in document["resources"] if r["type"] == "aws:ebs/volume:Volume")
     assert volume["inputs"]["size"] == 50
     conf = (out / "files/mqtt/etc/mosquitto/mosquitto.conf").read_text()

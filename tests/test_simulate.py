@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from broker import Broker, Client, signed_by_stack_ca, write_etc
+from broker import Broker, Client, signed_by_stack_ca, telegraf_login, write_etc
 from components.opendtu_data import NUMBER, all_topics
 from components.telegraf_config import telegraf_conf
 from conftest import ROOT
@@ -45,7 +45,7 @@ def test_at_night_the_inverters_send_status_but_no_values():
 
 def test_the_stream_passes_the_telegraf_contract():
     telegraf = EmulatedTelegraf(tomllib.loads(telegraf_conf(
-        "solar", "ssl://10.42.0.10:8884", "telegraf", "https://10.42.1.12:8086", "solar", "hoymiles")))
+        "solar", "ssl://10.42.0.10:8884", "https://10.42.1.12:8086", "solar", "hoymiles")))
     simulation = Simulation(2, 4, BERLIN)
     kinds = {t.topic: t for t in all_topics({s: 4 for s in simulation.serials})}
     for topic, payload in simulation.messages(NOON):
@@ -105,9 +105,7 @@ def broker(program, tmp_path):
 
 def listen(broker, topic_filter: str) -> Client:
     """A Telegraf-like subscriber on the broker's VPC listener, subscribed and granted."""
-    password = broker.program.one("random:index/randomPassword:RandomPassword",
-                                  "mqtt-telegraf-password").outputs["result"]
-    client = Client(broker, "telegraf", password, port=broker.internal_port)
+    client = Client(broker, *telegraf_login(broker.program), port=broker.internal_port)
     assert client.connect()
     client.client.subscribe(topic_filter, qos=2)
     assert client.wait_for(lambda: client.granted)

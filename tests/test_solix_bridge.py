@@ -15,7 +15,7 @@ import tomllib
 
 import pytest
 
-from broker import Broker, Client, self_signed, write_etc
+from broker import Broker, Client, add_observer, observe, self_signed, write_etc
 from conftest import ROOT
 from telegraf_emulation import EmulatedTelegraf
 from tools.plan import rendered_files
@@ -41,10 +41,7 @@ def program(full_run):
 @pytest.fixture
 def broker(program, tmp_path):
     broker = Broker(write_etc(rendered_files(program)["mqtt"], tmp_path / "etc"))
-    subprocess.run(["mosquitto_passwd", "-b", str(broker.etc / "passwd"), "observer", "watch"],
-                   check=True, capture_output=True, timeout=10)
-    with (broker.etc / "acl").open("a") as acl:
-        acl.write("\nuser observer\ntopic read #\n")
+    add_observer(broker.etc)
     broker.start()
     yield broker
     broker.cleanup()
@@ -71,14 +68,6 @@ def resolve_to_loopback(program, monkeypatch):
         return real("127.0.0.1" if name == host else name, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-
-def observe(broker) -> Client:
-    observer = Client(broker, "observer", "watch")
-    assert observer.connect()
-    observer.client.subscribe("#", qos=1)
-    assert observer.wait_for(lambda: observer.granted)
-    return observer
 
 
 def bridge_once(config: str, device, monkeypatch, wait: float = 20, quiet: bool = False) -> int:
@@ -198,6 +187,45 @@ def test_a_device_not_found_fails_once_naming_it(
     assert bridge_once(config, None, monkeypatch, wait=2) == solix_bridge.EXIT_DEVICE
     assert time.monotonic() - started < 15
     assert "AA:BB:CC:DD:EE:01 (C1000)" in caplog.text
+
+
+def test_values_read_while_the_broker_is_away_are_dropped_not_sent_late(
+        program, broker, tmp_path, resolve_to_loopback):
+    """Telegraf stamps a value with the time it arrives: a reading the bridge could not send
+    when it was made must never arrive later. A persistent observer session, subscribed at QoS 1,
+    would receive whatever the bridge sent late (at QoS 1 paho keeps it and sends it on
+    reconnecting, and the broker queues it for the absent observer)."""
+    settings = solix_bridge.load_settings(pi_config(program, broker, tmp_path, f"{DEVICE}=Solarbank2"))
+    observer = Client(broker, "observer", "watch", clean=False)
+    assert observer.connect()
+    observer.client.subscribe("#", qos=1)
+    assert observer.wait_for(lambda: observer.granted)
+    observer.close()  # its session and subscription stay on the broker
+    publisher = solix_bridge.Publisher(settings)
+    publisher.connect()
+    reading = lambda value: solix_source.Reading("S1", "Solarbank2", {"battery_percentage": value})
+    try:
+        broker.stop()
+        deadline = time.monotonic() + 10
+        while publisher.client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        publisher.publish(reading(11))  # read while the broker is away
+        broker.start()
+        deadline = time.monotonic() + 20
+        while not publisher.client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert publisher.client.is_connected(), "the bridge did not reconnect"
+        time.sleep(0.5)  # what it would send late goes out right after its CONNACK
+        back = Client(broker, "observer", "watch", clean=False)
+        assert back.connect()
+        publisher.publish(reading(22))  # read now
+        topic = "solar/solix/S1/Solarbank2/battery_percentage"
+        assert back.wait_for(lambda: any(m.topic == topic for m in back.messages), timeout=10)
+        time.sleep(0.5)
+        assert [m.payload for m in back.messages if m.topic == topic] == [b"22"]
+        back.close()
+    finally:
+        publisher.stop()
 
 
 def test_the_solix_user_may_publish_its_subtree_only_and_read_nothing(program, broker):

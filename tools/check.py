@@ -4,19 +4,28 @@ installed. Each step prints ✓ or ✗ with the reason, and a hint when it fails
 
   1. The home security group holds this machine's current public IPv4 (the broker is reached over
      IPv4: OpenDTU has no IPv6), and, when Grafana is served over IPv6 only, this machine's IPv6.
-  2. The broker answers TLS on mqttHost, verified with caCert, and accepts OpenDTU's login.
+  2. The broker answers TLS on mqttHost, verified with caCert as OpenDTU verifies it, and accepts
+     make check's own login (checkMqttPassword). Never OpenDTU's: the broker keys sessions by
+     username, so a second login as OpenDTU would end the real OpenDTU's session.
   3. Grafana's InfluxDB datasource is healthy (Grafana's API, admin password).
-  4. A probe published the way OpenDTU publishes (QoS 0, OpenDTU's login, to
-     <prefix>/solarmonitor/probe) reaches InfluxDB: read back through Grafana's /api/ds/query.
-     Telegraf writes it to its own measurement, solarmonitor_probe, never to real data.
+  4. A probe published the way OpenDTU publishes (QoS 0, over TLS to mqttHost; with make check's
+     login, which may publish the probe and nothing else, to <prefix>/solarmonitor/probe)
+     reaches InfluxDB: read back through Grafana's /api/ds/query. Telegraf writes it to its own
+     measurement, solarmonitor_probe, never to real data.
   5. The dashboard is provisioned.
   6. With alerts on: the rules are provisioned and the email subscription is confirmed.
+  7. Every certificate the stack issued has more than its first warning's days left: the
+     broker's and Grafana's as they are served (and the ones the stack issued), the CA's and
+     InfluxDB's as issued (certificateExpiry).
+
+Grafana is verified with grafanaCert, its own certificate, as the browser verifies it.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime
 import ipaddress
 import json
 import random
@@ -33,11 +42,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.alert_rules import RULES  # noqa: E402
+from components.certificates import ISSUED, RENEWAL_DAYS, WARN_DAYS  # noqa: E402
 from components.grafana_node import DATASOURCE_UID, PORT as GRAFANA_PORT  # noqa: E402
+from components.mqtt_users import CHECK  # noqa: E402
 from components.opendtu_data import PROBE  # noqa: E402
 from home_address import AddressError, normalise_ipv4, normalise_ipv6_prefix  # noqa: E402
 from tools.opendtu_mqtt import connect, opendtu_client  # noqa: E402
 from tools.stack_outputs import OutputsError, load_outputs, opendtu_settings  # noqa: E402
+from tools.stack_file import StackError, add_stack_arguments, stack_from  # noqa: E402
 
 ECHO_URL = "https://checkip.amazonaws.com"
 # Any global IPv6 address does: connecting a UDP socket sends nothing, it only makes the kernel
@@ -140,28 +152,38 @@ def home_address_allowed(ec2, group_id: str, echo_url: str = ECHO_URL,
 
 # --- 2. the broker --------------------------------------------------------------------------------
 
-def connect_as_opendtu(settings: dict, timeout: float = 10):
-    """(client, None) connected with OpenDTU's settings (no will: the check must not speak for
-    the DTU), or (None, why not)."""
+def check_settings(outputs: dict) -> dict:
+    """OpenDTU's settings page with make check's own login in place of OpenDTU's."""
+    for output in ("checkMqttPassword", "grafanaCert"):
+        if not outputs.get(output):
+            raise OutputsError(f"the outputs have no {output}: run make deploy (this version "
+                               "adds it), and read them with --show-secrets")
+    return {**opendtu_settings(outputs), "Username": CHECK.name,
+            "Password": outputs["checkMqttPassword"]}
+
+
+def connect_as_check(settings: dict, timeout: float = 10):
+    """(client, None) connected as OpenDTU connects, with make check's login (no will: the check
+    must not speak for the DTU), or (None, why not)."""
     client = opendtu_client(settings, f"solarmonitor-check-{random.randrange(16**6):06x}")
     problem = connect(client, settings, timeout)
     return (None, problem) if problem else (client, None)
 
 
-def broker_accepts_opendtu(settings: dict) -> Result:
+def broker_accepts_check_login(settings: dict) -> Result:
     step = "broker"
-    client, problem = connect_as_opendtu(settings)
+    client, problem = connect_as_check(settings)
     if client is None:
         hint = ("the certificate does not verify: type caCert into OpenDTU's CA-Root-Certificate "
                 "field and mqttHost into Hostname" if problem.startswith("TLS") else
-                "check the password (openDtuSettings)" if "refused the login" in problem else
+                "check the password (checkMqttPassword)" if "refused the login" in problem else
                 "is this machine's address in the home group (step 1)? Is the broker up "
                 "(EC2 console, make deploy)?")
         return failed(step, problem, hint)
     client.disconnect()
     client.loop_stop()
-    return passed(step, f"TLS to {settings['Hostname']}:{settings['Port']} verified with caCert; "
-                        "OpenDTU's login accepted")
+    return passed(step, f"TLS to {settings['Hostname']}:{settings['Port']} verified with caCert "
+                        "as OpenDTU verifies it; make check's login accepted")
 
 
 # --- 3-6. Grafana -------------------------------------------------------------------------------
@@ -170,10 +192,10 @@ def broker_accepts_opendtu(settings: dict) -> Result:
 class Grafana:
     url: str  # https://host:3000/
     password: str
-    ca_cert: str
+    trusted_cert: str  # grafanaCert: Grafana's own certificate, as the browser trusts it
 
     def request(self, path: str, body: dict | None = None, timeout: float = 15) -> tuple[int, object]:
-        context = ssl.create_default_context(cadata=self.ca_cert)
+        context = ssl.create_default_context(cadata=self.trusted_cert)
         token = base64.b64encode(f"admin:{self.password}".encode()).decode()
         request = urllib.request.Request(
             self.url.rstrip("/") + path, data=None if body is None else json.dumps(body).encode(),
@@ -228,7 +250,7 @@ def probe_arrives(settings: dict, grafana: Grafana, bucket: str, wait: float = 9
                   poll: float = 5) -> Result:
     step = "probe to InfluxDB"
     nonce = float(random.randrange(1, 2**31))
-    client, problem = connect_as_opendtu(settings)
+    client, problem = connect_as_check(settings)
     if client is None:
         return failed(step, f"cannot publish: {problem}", "fix the broker step first")
     topic = settings["Base Topic"] + PROBE.topic
@@ -296,19 +318,79 @@ def alerts_provisioned(grafana: Grafana, sns, topic_arn: str | None) -> Result:
                         f"email to {emails[0].get('Endpoint')} confirmed")
 
 
+# --- 7. certificates ----------------------------------------------------------------------------
+
+def served_certificate_end(host: str, port: int, trust_pem: str,
+                           timeout: float = 10) -> datetime.datetime:
+    """When the certificate `host:port` serves ends, verified against `trust_pem` for `host`."""
+    context = ssl.create_default_context(cadata=trust_pem)
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            not_after = tls.getpeercert()["notAfter"]
+    return datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after),
+                                           datetime.timezone.utc)
+
+
+def _instant(rfc3339: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+
+
+def certificates_last(outputs: dict, settings: dict, now: datetime.datetime | None = None,
+                      served=served_certificate_end) -> Result:
+    step = "certificates"
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    try:
+        ends = {issued.key: _instant(outputs["certificateExpiry"][issued.key])
+                for issued in ISSUED}
+    except (KeyError, TypeError, ValueError):
+        return failed(step, "the outputs have no certificateExpiry for every certificate",
+                      "run make deploy (this version reports when each certificate ends)")
+    grafana = urllib.parse.urlsplit(outputs["grafanaUrl"])
+    problems = []
+    for key, host, port, trust in (
+            ("mqtt", settings["Hostname"], int(settings["Port"]), outputs["caCert"]),
+            ("grafana", grafana.hostname, grafana.port or 443, outputs["grafanaCert"])):
+        label = next(issued.label for issued in ISSUED if issued.key == key)
+        try:
+            served_end = served(host, port, trust)
+        except (OSError, ssl.SSLError) as error:
+            problems.append(f"cannot read the {label}'s certificate on {host}:{port}: {error}")
+            continue
+        if abs(served_end - ends[key]) > datetime.timedelta(minutes=1):
+            problems.append(f"the {label} serves a certificate ending {served_end:%Y-%m-%d}, "
+                            f"not the one the stack issued (ending {ends[key]:%Y-%m-%d})")
+        ends[key] = served_end
+    if problems:
+        return failed(step, "; ".join(problems), "make deploy installs the certificates the "
+                      "stack issued; is this machine's address in the home group (step 1)?")
+    days = {issued: (ends[issued.key] - now).days for issued in ISSUED}
+    report = ", ".join(f"{issued.label} {left}" if left >= 0 else f"{issued.label} ended"
+                       for issued, left in days.items())
+    soon = [issued for issued, left in days.items() if left < WARN_DAYS[0]]
+    if soon:
+        return failed(step, f"days left: {report}; {', '.join(i.what for i in soon)} "
+                            f"{'ends' if len(soon) == 1 else 'end'} in less than "
+                            f"{WARN_DAYS[0]} days",
+                      f"make deploy renews every certificate in its last {RENEWAL_DAYS} days; "
+                      f"then {'; '.join(i.after_renewal for i in soon)}")
+    return passed(step, f"days left: {report}")
+
+
 # --- the whole check -----------------------------------------------------------------------------
 
 def run_checks(outputs: dict, ec2, sns, echo_url: str = ECHO_URL, bucket: str = "hoymiles",
                probe_wait: float = 90) -> list[Result]:
-    settings = opendtu_settings(outputs)
-    grafana = Grafana(outputs["grafanaUrl"], outputs["grafanaAdminPassword"], outputs["caCert"])
+    settings = check_settings(outputs)
+    grafana = Grafana(outputs["grafanaUrl"], outputs["grafanaAdminPassword"],
+                      outputs["grafanaCert"])
     return [
         home_address_allowed(ec2, outputs["securityGroupId"], echo_url, outputs["grafanaUrl"]),
-        broker_accepts_opendtu(settings),
+        broker_accepts_check_login(settings),
         datasource_healthy(grafana),
         probe_arrives(settings, grafana, bucket, wait=probe_wait),
         dashboard_provisioned(grafana),
         alerts_provisioned(grafana, sns, outputs.get("alertTopicArn")),
+        certificates_last(outputs, settings),
     ]
 
 
@@ -325,15 +407,16 @@ def stack_bucket(config: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outputs", type=Path, help="stack outputs as JSON (default: pulumi)")
-    parser.add_argument("--config", type=Path, default=Path("Pulumi.dev.yaml"))
+    add_stack_arguments(parser)
     parser.add_argument("--echo-url", default=ECHO_URL)
     parser.add_argument("--probe-wait", type=float, default=90,
                         help="seconds to wait for the probe (Telegraf writes every 10 s)")
     options = parser.parse_args(argv)
     try:
-        outputs = load_outputs(options.outputs)
-        opendtu_settings(outputs)
-    except OutputsError as error:
+        stack = stack_from(options)
+        outputs = load_outputs(options.outputs, stack.name)
+        check_settings(outputs)
+    except (OutputsError, StackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     import configparser
@@ -343,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     pi.read_string(outputs.get("piAgentConfig", ""))
     session = boto3.Session(region_name=pi.get("aws", "region", fallback=None))
     results = run_checks(outputs, session.client("ec2"), session.client("sns"), options.echo_url,
-                         stack_bucket(options.config), options.probe_wait)
+                         stack_bucket(stack.config_file), options.probe_wait)
     for result in results:
         print("\n".join(result.lines()))
     failures = sum(r.mark == FAIL for r in results)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# make deploy: `pulumi up` for stack "dev" on the local file backend.
-# Logs in with `pulumi login --local` when no backend is set, then selects (or creates) the stack.
+# make deploy: `pulumi up` for the stack make names (STACK or CONFIG, default dev) on the local
+# file backend. Checks the stack's settings first (tools/stack_file.py: valid, not the example's
+# placeholder address), logs in with `pulumi login --local` when no backend is set, then selects
+# (or creates) the stack. Pulumi reads the settings of stack <name> from Pulumi.<name>.yaml only,
+# so the stack deployed is always the one whose file was named.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-STACK="${STACK:-dev}"
 
 if ! command -v pulumi >/dev/null 2>&1; then
   echo "make deploy needs the Pulumi CLI, which is not on PATH." >&2
@@ -18,11 +19,7 @@ if ! .venv/bin/python -c 'import boto3, sys; sys.exit(0 if boto3.Session().get_c
   exit 1
 fi
 
-if grep -Eq '^\s*-\s*1\.2\.3\.4/32' "Pulumi.${STACK}.yaml" 2>/dev/null; then
-  echo "Pulumi.${STACK}.yaml still has the placeholder home address 1.2.3.4/32." >&2
-  echo "Put your home's public address in solarmonitor:homeCidrs (curl -4 https://checkip.amazonaws.com)." >&2
-  exit 1
-fi
+STACK="$(.venv/bin/python tools/stack_file.py deploy)"
 
 if [ -z "${PULUMI_BACKEND_URL:-}" ] && ! pulumi whoami >/dev/null 2>&1; then
   echo "No Pulumi backend is set: using the local file backend (~/.pulumi)."

@@ -7,6 +7,8 @@ without the Pulumi CLI or AWS, and records every resource as the engine would se
 - AWS resources and data sources are answered by type with stable fake identifiers; a type or
   data source it does not know fails loudly. pulumi-tls, pulumi-random and what remote commands
   print come from `tools/mock_providers.py`.
+- Every AWS resource's inputs are checked against AWS's own rules (`tools/aws_model_check.py`):
+  a run that AWS would refuse raises AwsModelError with one line.
 - Built on the public Mocks/MockMonitor API; the one unavoidable SDK internal is fenced in
   `tools/pulumi_runtime.py`.
 """
@@ -28,7 +30,8 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
-from tools import mock_providers
+from tools import aws_model_check, mock_providers
+from tools.aws_model_check import autoname
 from tools.pulumi_runtime import ensure_event_loop, run_fresh
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -141,8 +144,11 @@ def _is_secret(value: Any) -> bool:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and data sources like AWS would, with stable fake identifiers."""
 
-    def __init__(self, region: str = "eu-central-1"):
+    def __init__(self, region: str = "eu-central-1", ids: dict[str, str] | None = None):
         self.region = region
+        self.ids = ids or {}
+        """Resources the stack already holds under these ids, by name (what `pulumi import`
+        puts there)."""
         self.subnet_cidrs: dict[str, str] = {}
         self.subnet_zones: dict[str, str] = {}
 
@@ -171,7 +177,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if handler is None:
             raise NotImplementedError(f"mock engine: unknown resource type {typ} ({name})")
         rid, outputs = handler(self, name, inputs)
-        return rid, {**inputs, **outputs}
+        return self.ids.get(name, rid), {**inputs, **outputs}
 
     def _instance(self, name, inputs):
         # A new id when an input that replaces an instance differs, as AWS gives a new instance.
@@ -209,8 +215,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def _named(prefix: str, service: str, kind: str, extra=None):
         def handler(self, name, inputs):
-            rid = (self._id(prefix, name) if prefix else
-                   inputs.get("name") or f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}")
+            rid = self._id(prefix, name) if prefix else inputs.get("name") or autoname(name)
             resource_name = inputs.get("name") or rid
             out = {"arn": self._arn(service, kind, resource_name), "name": resource_name}
             out.update(extra(self, name, inputs) if extra else {})
@@ -237,6 +242,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         "aws:ec2/eip:Eip": _eip,
         "aws:ebs/volume:Volume": _named("vol", "ec2", "volume"),
         "aws:ec2/volumeAttachment:VolumeAttachment": _named("vai", "ec2", "attachment"),
+        "aws:ec2transitgateway/instanceState:InstanceState": lambda s, n, i: (i["instanceId"], {}),
         "aws:dlm/lifecyclePolicy:LifecyclePolicy": _named("policy", "dlm", "policy"),
         "aws:cloudwatch/logGroup:LogGroup": _named("", "logs", "log-group"),
         "aws:iam/role:Role": _named("", "iam", "role"),
@@ -249,8 +255,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             {"secret": "mock-secret-" + secrets.token_hex(8)}),
         "aws:lambda/function:Function": _named("", "lambda", "function", lambda s, n, i: {
             "invokeArn": f"arn:aws:apigateway:{s.region}:lambda:path/{n}"}),
+        # The provider's id is the function's name (with ":qualifier" when one is given).
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": lambda s, n, i: (
+            i["functionName"], {}),
         "aws:iam/instanceProfile:InstanceProfile": _named("", "iam", "instance-profile"),
         "aws:cloudwatch/metricAlarm:MetricAlarm": _named("", "cloudwatch", "alarm"),
+        "aws:scheduler/schedule:Schedule": _named("", "scheduler", "schedule/default"),
         # SNS ARNs have no resource type part: arn:aws:sns:<region>:<account>:<topic>.
         "aws:sns/topic:Topic": lambda s, n, i: (
             f"arn:aws:sns:{s.region}:123456789012:{n}-{hashlib.sha256(n.encode()).hexdigest()[:7]}",
@@ -323,14 +333,22 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+# What an encrypted config value (`{secure: ...}`) stands for offline: the engine cannot decrypt
+# it, and the real CLI hands the program the decrypted text and lists the key as a secret.
+SECURE_STAND_IN = "stand-in-for-an-encrypted-value"
+
+
 def config_bag(config: dict[str, Any]) -> str:
     """Stack YAML config as the Pulumi CLI hands it to a program (PULUMI_CONFIG): a JSON map of
-    strings, structured values JSON-encoded."""
+    strings, structured values JSON-encoded; an encrypted value as SECURE_STAND_IN."""
     out = {}
     for key, value in config.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            raise ValueError(f"{key}: encrypted values cannot be read offline")
-        if isinstance(value, (dict, list)):
+            out[key] = SECURE_STAND_IN
+        elif isinstance(value, (dict, list)):
+            if _holds_secure(value):
+                raise ValueError(f"{key}: encrypted values inside a structured value cannot be "
+                                 "read offline")
             out[key] = json.dumps(value)
         elif isinstance(value, bool):
             out[key] = "true" if value else "false"
@@ -339,26 +357,48 @@ def config_bag(config: dict[str, Any]) -> str:
     return json.dumps(out)
 
 
+def _holds_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_holds_secure(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_secure(v) for v in value)
+
+
+def secret_keys(config: dict[str, Any]) -> list[str]:
+    """The keys the CLI would list as secrets (PULUMI_CONFIG_SECRET_KEYS): the encrypted ones."""
+    return sorted(key for key, value in config.items()
+                  if isinstance(value, dict) and set(value) == {"secure"})
+
+
 def run(program: Callable[[], None], config: dict[str, Any] | None = None,
-        stack: str = "dev") -> ProgramRun:
-    """Run `program` once, fresh, under the recording engine; raise what it raises."""
-    config = config or {}
-    engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")))
+        stack: str = "dev", secrets: dict[str, str] | None = None,
+        ids: dict[str, str] | None = None) -> ProgramRun:
+    """Run `program` once, fresh, under the recording engine; raise what it raises. `secrets`:
+    decrypted secret values by full key, as the CLI hands over a `--secret` value. `ids`: the
+    ids of resources the stack holds already, by name (e.g. an imported volume)."""
+    config = {**(config or {}), **(secrets or {})}
+    keys = sorted({*secret_keys(config), *(secrets or {})})
+    engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")), ids)
     monitor = RecordingMonitor(engine)
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     os.environ["PULUMI_CONFIG"] = config_bag(config)
-    pulumi.runtime.set_all_config({})
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(keys)
+    pulumi.runtime.set_all_config({}, keys)
     ensure_event_loop()
     pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
                              monitor=monitor)
     run_fresh(program)
+    # What AWS (or its provider) would refuse stops the run, as it would stop `pulumi up`.
+    aws_model_check.refuse(monitor.records)
     outputs = monitor.stack_outputs
     return ProgramRun(monitor.records, {k: unwrap(v) for k, v in outputs.items()},
                       {k for k, v in outputs.items() if _is_secret(v)})
 
 
 def run_program(config: dict[str, Any], stack: str = "dev",
-                program: Path = PROJECT_DIR / "__main__.py") -> ProgramRun:
+                program: Path = PROJECT_DIR / "__main__.py",
+                secrets: dict[str, str] | None = None,
+                ids: dict[str, str] | None = None) -> ProgramRun:
     """Run the real program once, fresh, under the recording engine; raise what it raises."""
-    return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack)
+    return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack, secrets,
+               ids)

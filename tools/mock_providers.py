@@ -59,8 +59,10 @@ def _sans(inputs: dict) -> list[x509.GeneralName]:
 
 
 def _sign(inputs: dict, subject: x509.Name, public_key, issuer: x509.Name, issuer_key,
-          sans: list, is_ca: bool) -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
+          sans: list, is_ca: bool) -> dict:
+    """certPem and the validity times pulumi-tls reports (RFC 3339, as its validity_start_time
+    and validity_end_time)."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     uses = set(inputs.get("allowedUses") or [])
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
                .public_key(public_key).serial_number(x509.random_serial_number())
@@ -87,7 +89,11 @@ def _sign(inputs: dict, subject: x509.Name, public_key, issuer: x509.Name, issue
     if extended:
         builder = builder.add_extension(x509.ExtendedKeyUsage(extended), critical=False)
     algorithm = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(issuer_key, algorithm).public_bytes(serialization.Encoding.PEM).decode()
+    cert = builder.sign(issuer_key, algorithm)
+    return {"certPem": cert.public_bytes(serialization.Encoding.PEM).decode(),
+            "validityStartTime": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "validityEndTime": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "readyForRenewal": False}
 
 
 def _load_key(pem: str):
@@ -97,8 +103,8 @@ def _load_key(pem: str):
 def _tls_self_signed(inputs: dict) -> dict:
     key = _load_key(inputs["privateKeyPem"])
     subject = _subject(inputs)
-    return {"certPem": _sign(inputs, subject, key.public_key(), subject, key, _sans(inputs),
-                             bool(inputs.get("isCaCertificate")))}
+    return _sign(inputs, subject, key.public_key(), subject, key, _sans(inputs),
+                 bool(inputs.get("isCaCertificate")))
 
 
 def _tls_cert_request(inputs: dict) -> dict:
@@ -118,8 +124,8 @@ def _tls_locally_signed(inputs: dict) -> dict:
         sans = list(request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
     except x509.ExtensionNotFound:
         sans = []
-    return {"certPem": _sign(inputs, request.subject, request.public_key(), ca_cert.subject,
-                             _load_key(inputs["caPrivateKeyPem"]), sans, False)}
+    return _sign(inputs, request.subject, request.public_key(), ca_cert.subject,
+                 _load_key(inputs["caPrivateKeyPem"]), sans, False)
 
 
 def _random_password(inputs: dict) -> dict:

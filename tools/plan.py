@@ -1,7 +1,8 @@
 """`make plan`: run the real program offline under the recording mock engine and write
 OUT/plan.json, OUT/files/<node>/<host path> and a short summary on stdout.
 
-Exit codes: 0 plan written; 2 the config is invalid (one line on stderr, no traceback).
+Exit codes: 0 plan written; 2 the config is invalid, or a resource has an input AWS would refuse
+(one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ from collections import Counter
 from pathlib import Path
 
 import pulumi
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.bill import ORIGINAL_DESIGN, original_design_cost  # noqa: E402
-from components.config import ConfigError, Settings, read_settings  # noqa: E402
+from components.config import REGION_TIMEZONES, ConfigError, Settings, read_settings  # noqa: E402
 from components.host import NODE_TAG  # noqa: E402
 from components.opendtu_data import INTERVAL_SECONDS  # noqa: E402
 from components.provisioning import parse_install_command  # noqa: E402
 from components.storage import growth  # noqa: E402
+from tools.aws_model_check import AwsModelError  # noqa: E402
 from tools.mock_engine import ProgramRun, config_bag, run_program  # noqa: E402
+from tools.stack_file import (  # noqa: E402
+    DEFAULT_REGION, StackError, add_stack_arguments, ensure_config_file, load_config,
+    placeholder_cidrs, stack_from)
 
 PI_CONFIG = "/etc/solarmonitor/solarmonitor.ini"  # where pi/install.sh puts it
 GRAFANA_REACH = {"ipv4": "over its public IPv4 (an Elastic IP)",
@@ -32,26 +36,6 @@ GRAFANA_REACH = {"ipv4": "over its public IPv4 (an Elastic IP)",
 ENDPOINT_OUTPUTS = ("mqttHost", "mqttPort", "grafanaUrl", "influxUrl", "securityGroupId",
                     "ipGuardFunctionName")
 
-
-DEFAULT_REGION = "eu-central-1"
-
-
-class PlanError(Exception):
-    """A problem with the user's input; the message is the one line to show."""
-
-
-def load_stack_config(path: Path) -> tuple[str, dict]:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise PlanError(f"config file {path} not found") from None
-    except yaml.YAMLError as error:
-        raise PlanError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    config = (document or {}).get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict):
-        raise PlanError(f"{path}: expected a top-level 'config:' map of stack settings")
-    stack = path.name.split(".")[1] if path.name.count(".") == 2 else "plan"
-    return stack, config
 
 
 def rendered_files(run: ProgramRun) -> dict[str, dict[str, str]]:
@@ -120,7 +104,8 @@ def data_growth_lines(settings: Settings) -> list[str]:
         + "; its gp3 and snapshot lines above are priced at its full size, so they stay as they are."]
 
 
-def summary(run: ProgramRun, document: dict, out: Path, settings: Settings) -> str:
+def summary(run: ProgramRun, document: dict, out: Path, settings: Settings,
+            timezone_set: bool = False) -> str:
     per_node = Counter(run.node_of(r) for r in run.resources if r.custom)
     lines = [f"solarmonitor plan: {sum(per_node.values())} resources -> {out}/plan.json", ""]
     lines += [f"  {node:<10} {count:>3} resources" for node, count in sorted(per_node.items())]
@@ -144,27 +129,45 @@ def summary(run: ProgramRun, document: dict, out: Path, settings: Settings) -> s
     lines += ["", *data_growth_lines(settings)]
     way, why = settings.grafana_reach
     lines += ["", f"Grafana: {GRAFANA_REACH[way]}, because {why}."]
+    lines += [f"Time zone: {settings.timezone}, {timezone_source(settings, timezone_set)}: the "
+              "dashboard's \"today\", months and years, and the daily energy."]
     return "\n".join(lines)
+
+
+def timezone_source(settings: Settings, configured: bool) -> str:
+    """Where the time zone came from: the setting, or the region's default."""
+    if configured:
+        return "from solarmonitor:timezone"
+    if settings.region in REGION_TIMEZONES:
+        return f"{settings.region}'s default (solarmonitor:timezone sets yours)"
+    return f"as {settings.region} has no default here (solarmonitor:timezone sets yours)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="Pulumi.dev.yaml", type=Path)
+    add_stack_arguments(parser)
     parser.add_argument("--out", default="build/plan", type=Path)
     options = parser.parse_args(argv)
     try:
-        stack, config = load_stack_config(options.config)
+        stack = stack_from(options, any_file=True)
+        ensure_config_file(stack)
+        config = load_config(stack.config_file)
         if "aws:region" not in config:
-            print(f"note: aws:region is not set in {options.config}; planning for "
+            print(f"note: aws:region is not set in {stack.shown}; planning for "
                   f"{DEFAULT_REGION}", file=sys.stderr)
             config = {**config, "aws:region": DEFAULT_REGION}
-        run = run_program(config, stack=stack)
-    except (PlanError, ConfigError, pulumi.RunError, ValueError) as error:
+        run = run_program(config, stack=stack.name)
+    except (StackError, ConfigError, pulumi.RunError, AwsModelError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for cidr in placeholder_cidrs(config):
+        print(f"warning: solarmonitor:homeCidrs in {stack.shown} is still the example's "
+              f"placeholder {cidr}: put your home's public address there before make deploy "
+              "(IPv4: curl -4 https://checkip.amazonaws.com)", file=sys.stderr)
     document = write_plan(run, options.out)
     settings = read_settings(json.loads(config_bag(config)), config["aws:region"])
-    print(summary(run, document, options.out, settings))
+    print(summary(run, document, options.out, settings,
+                  timezone_set=bool(config.get("solarmonitor:timezone"))))
     return 0
 
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.opendtu_data import NUMBER, all_topics  # noqa: E402
 from tools.opendtu_mqtt import connect as opendtu_connect, opendtu_client  # noqa: E402
 from tools.stack_outputs import OutputsError, load_outputs, opendtu_settings  # noqa: E402
+from tools.stack_file import StackError, add_stack_arguments, stack_from  # noqa: E402
 
 PEAK_WATTS_PER_INPUT = 400.0
 YIELD_SINCE = dt.date(2025, 1, 1)  # yieldtotal counts from here (plus a start of 100 kWh)
@@ -189,14 +190,12 @@ def publish_round(client, settings: dict, simulation: Simulation, retain: bool |
 def stack_timezone(config: Path) -> str:
     """The stack's `timezone` setting (or its region's default), UTC when unreadable."""
     from components.config import ConfigError, read_settings
-    from tools.mock_engine import config_bag
-    from tools.plan import DEFAULT_REGION, load_stack_config
+    from tools.stack_file import DEFAULT_REGION, StackError, configured_strings, load_config
     try:
-        _, values = load_stack_config(config)
-        import json
-        return read_settings(json.loads(config_bag(values)),
+        values = load_config(config)
+        return read_settings(configured_strings(values),
                              values.get("aws:region", DEFAULT_REGION)).timezone
-    except (OSError, ValueError, ConfigError, KeyError):
+    except (OSError, ValueError, ConfigError, KeyError, StackError):
         return "UTC"
 
 
@@ -207,19 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
     parser.add_argument("--latitude", type=float, default=50.0)
     parser.add_argument("--timezone", help="default: the stack's setting in --config")
-    parser.add_argument("--config", type=Path, default=Path("Pulumi.dev.yaml"))
+    add_stack_arguments(parser)
     parser.add_argument("--once", action="store_true", help="publish one round and stop")
     parser.add_argument("--retain", action="store_true",
                         help="set the retain flag, as OpenDTU does by default")
     parser.add_argument("--outputs", type=Path, help="stack outputs as JSON (default: pulumi)")
     options = parser.parse_args(argv)
     try:
-        settings = opendtu_settings(load_outputs(options.outputs))
-    except OutputsError as error:
+        stack = stack_from(options)
+        settings = opendtu_settings(load_outputs(options.outputs, stack.name))
+    except (OutputsError, StackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     simulation = Simulation(options.inverters, options.inputs,
-                            options.timezone or stack_timezone(options.config), options.latitude)
+                            options.timezone or stack_timezone(stack.config_file), options.latitude)
     try:
         client = connect(settings)
     except (OSError, ConnectionError, ssl.SSLError) as error:

@@ -1,11 +1,11 @@
 """The deployed stack's outputs, for `make check` and `make simulate`: from a JSON file
 (`--outputs`, e.g. saved with `pulumi stack output --json --show-secrets > outputs.json`), or
-from the Pulumi CLI for stack $STACK (default dev) on the backend `make deploy` used."""
+from the Pulumi CLI for the stack `make` names (STACK, default dev) on the backend `make deploy`
+used."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +15,7 @@ class OutputsError(Exception):
     """The outputs could not be read; the message says what to do."""
 
 
-def load_outputs(path: Path | None = None) -> dict:
+def load_outputs(path: Path | None = None, stack: str = "dev") -> dict:
     if path is not None:
         try:
             return json.loads(path.read_text())
@@ -24,7 +24,6 @@ def load_outputs(path: Path | None = None) -> dict:
     if shutil.which("pulumi") is None:
         raise OutputsError("the Pulumi CLI is not on PATH: install it, or pass --outputs FILE "
                            "with the saved `pulumi stack output --json --show-secrets`")
-    stack = os.environ.get("STACK", "dev")
     done = subprocess.run(["pulumi", "stack", "output", "--json", "--show-secrets",
                            "--stack", stack], capture_output=True, text=True, timeout=120)
     if done.returncode != 0:

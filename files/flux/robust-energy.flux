@@ -4,7 +4,9 @@
 // when the earlier sample is not 0 (the glitch value, so the climb back from it is no energy),
 // the step is not negative, and not more than {{ max_watts }} W could make in the time between
 // them (plus one count of the counter's 1 Wh resolution). `counter` keeps each sample's own value.
-// tests/test_energy.py computes the same in Python on a day of samples.
+// Across a gap (Wi-Fi, Telegraf, the broker or InfluxDB away) the step over the gap is the energy
+// of the gap, and it counts when the time allows it: an hour at 1.6 kW is 1.6 kWh <= 3 kWh.
+// tests/flux_mirror.py computes the same in Python; tests/test_panels.py works data through it.
 robustSteps = (tables=<-) => tables
     |> sort(columns: ["_time"])
     |> duplicate(column: "_value", as: "counter")

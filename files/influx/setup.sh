@@ -28,9 +28,16 @@ done
 influx ping >/dev/null
 
 if curl -fsS "$INFLUX_HOST/api/v2/setup" | jq -e '.allowed' >/dev/null; then
-  influx setup --force --username admin --password "$INFLUX_ADMIN_PASSWORD" \
-    --token "$INFLUX_OPERATOR_TOKEN" --org "$INFLUX_ORG" --bucket "$INFLUX_BUCKET" \
-    --retention "$INFLUX_RETENTION" >/dev/null
+  # InfluxDB's own setup call (POST /api/v2/setup, the body influx-cli's OnboardingRequest
+  # sends), with the secrets read from the environment by jq and sent on stdin: `influx setup`
+  # takes the password only as an argument (influx-cli cmd/influx/setup.go), where every user
+  # of the node could read it in the process list, and it would also keep the operator token in
+  # root's CLI configuration. The raw bucket's retention is set by tasks.sh, right after.
+  jq -n '{username: "admin", password: env.INFLUX_ADMIN_PASSWORD,
+          token: env.INFLUX_OPERATOR_TOKEN, org: env.INFLUX_ORG, bucket: env.INFLUX_BUCKET,
+          retentionPeriodSeconds: 0}' \
+    | curl -fsS -H "Content-Type: application/json" --data-binary @- \
+        "$INFLUX_HOST/api/v2/setup" >/dev/null
   echo "InfluxDB set up: org $INFLUX_ORG, bucket $INFLUX_BUCKET"
 fi
 

@@ -38,8 +38,9 @@ ensure() {
   stale="$(jq -r --arg d "solarmonitor-$name" '.[] | select(.description == $d) | .id' \
     <<< "$authorizations")"
   created="$(influx auth create --org-id "$org_id" "$@" --description "solarmonitor-$name" --json)"
-  jq --arg name "$name" --argjson made "$created" '.[$name] = {id: $made.id, token: $made.token}' \
-    "$KEPT" > "$KEPT.tmp"
+  # The new token goes to jq on stdin (printf is a shell builtin): never in a process's arguments.
+  printf '%s' "$created" | jq --arg name "$name" --slurpfile kept "$KEPT" \
+    '. as $made | $kept[0] | .[$name] = {id: $made.id, token: $made.token}' > "$KEPT.tmp"
   mv "$KEPT.tmp" "$KEPT"
   for id in $stale; do influx auth delete --id "$id" >/dev/null; done
   echo "made a new $name token" >&2

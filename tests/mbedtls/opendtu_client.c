@@ -12,6 +12,8 @@
  *
  * Usage: opendtu_client ADDRESS PORT HOSTNAME CA_FILE USER CLIENT_ID PREFIX RETAIN [--stdin]
  *   The password is read from the environment (MQTT_PASSWORD), never from the command line.
+ *   MBEDTLS_CIPHERSUITES (optional, comma-separated mbedTLS names) limits the suites offered to
+ *   those an ESP-IDF build enables; unset, every suite of Debian's build is offered.
  *   --stdin: then publish every line "topic-below-prefix<TAB>payload" from stdin at QoS 0 with
  *   the RETAIN flag (0 or 1), as src/MqttSettings.cpp publish() does.
  * Prints one line: "CONNACK 0", or "TLS <error>" / "CONNACK <code>" on failure.
@@ -156,6 +158,21 @@ int main(int argc, char **argv)
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
     mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+    static int suites[32];
+    const char *wanted = getenv("MBEDTLS_CIPHERSUITES");
+    if (wanted != NULL && *wanted) {
+        char names[1024];
+        int count = 0;
+        snprintf(names, sizeof names, "%s", wanted);
+        for (char *name = strtok(names, ","); name != NULL && count < 31; name = strtok(NULL, ",")) {
+            if ((suites[count++] = mbedtls_ssl_get_ciphersuite_id(name)) == 0) {
+                printf("SETUP unknown ciphersuite %s\n", name);
+                return 1;
+            }
+        }
+        suites[count] = 0;
+        mbedtls_ssl_conf_ciphersuites(&conf, suites);
+    }
     if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0
         || (ret = mbedtls_ssl_set_hostname(&ssl, hostname)) != 0
         || (ret = mbedtls_net_connect(&net, address, port, MBEDTLS_NET_PROTO_TCP)) != 0) {

@@ -8,7 +8,7 @@ power = from(bucket: source)
   |> filter(fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "0" and r._field == "power")
   |> filter(fn: (r) => r.serial =~ /^${serial:regex}$/)
   |> group(columns: ["serial"])
-  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: true)
+  |> aggregateWindow(every: windowEvery, fn: mean, createEmpty: true)
 
 power
   |> map(fn: (r) => ({_time: r._time, _value: r._value, _field: r.serial}))

@@ -1,5 +1,6 @@
 // The battery's {{ what }} over time, gaps where nothing came.
 import "date"
+{% set raw_floor = "60s" %}
 {% include "flux/source-bucket.flux" %}
 
 from(bucket: source)
@@ -7,5 +8,5 @@ from(bucket: source)
   |> filter(fn: (r) => r._measurement == "solix" and r.serial == "${solix_serial}")
   |> filter(fn: (r) => {% for f in fields %}r._field == {{ f | quoted }}{% if not loop.last %} or {% endif %}{% endfor %}{% if per_pv_input %} or r._field =~ /^solar_pv_[0-9]+_power_in$/{% endif %})
   |> group(columns: ["_field"])
-  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: true)
+  |> aggregateWindow(every: windowEvery, fn: mean, createEmpty: true)
   |> keep(columns: ["_time", "_field", "_value"])

@@ -10,4 +10,4 @@ union(tables: [status(bucket: "${bucket}"), status(bucket: "${history_bucket}")]
   |> group()
   |> sort(columns: ["_time"])
   |> last()
-  |> keep(columns: ["_time", "_value"])
+  |> map(fn: (r) => ({_time: r._time, _value: r._value, _field: "Last reported"}))

@@ -1,15 +1,15 @@
 // Energy today, from each inverter's yieldtotal, robust to its glitches; all inverters summed.
+// The step into today's first value counts (robustStepsIn reads the sample before midnight).
+import "date"
 import "timezone"
 {% include "flux/owner-day.flux" %}
 
 {% include "flux/robust-energy.flux" %}
+{% include "flux/robust-steps-in.flux" %}
 
-from(bucket: "${bucket}")
-  |> range(start: today())
-  |> filter(fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "0" and r._field == "yieldtotal")
-  |> filter(fn: (r) => r.serial =~ /^${serial:regex}$/)
-  |> group(columns: ["serial"])
-  |> robustSteps()
+robustStepsIn(bucket: "${bucket}", start: today(), stop: now(),
+    fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "0" and r._field == "yieldtotal"
+        and r.serial =~ /^${serial:regex}$/)
   |> sum()
   |> group()
   |> sum()

@@ -12,7 +12,9 @@ option location = timezone.location(name: {{ timezone | quoted }})
 start = date.truncate(t: time(v: "START"), unit: 1d)
 stop = date.truncate(t: time(v: "STOP"), unit: 1d)
 {% else %}
-// Every hour: today so far, and yesterday again, to finish it after midnight.
+// Every hour: today so far, and yesterday again, to finish it after midnight. now() is the run's
+// scheduled hour (influxdb v2.9.1 task/backend/executor/executor.go:641-643, Now:
+// p.run.ScheduledFor), so the run at 00:00 reads yesterday whole however late it runs.
 option task = {name: "solarmonitor-daily-energy", every: 1h, offset: 2m}
 
 start = date.truncate(t: date.sub(d: 1d, from: now()), unit: 1d)
@@ -20,12 +22,13 @@ stop = now()
 {% endif %}
 
 {% include "flux/robust-energy.flux" %}
+{% include "flux/robust-steps-in.flux" %}
 
-steps = from(bucket: {{ bucket | quoted }})
-    |> range(start: start, stop: stop)
-    |> filter(fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "0" and r._field == "yieldtotal")
-    |> group(columns: ["serial"])
-    |> robustSteps()
+// The step into each day's first sample counts for that day (robustStepsIn reads the sample
+// before `start`), so the run after midnight writes yesterday's figure as the runs during it
+// did: a day's figure is only ever rewritten with the same or a later, larger one.
+steps = robustStepsIn(bucket: {{ bucket | quoted }}, start: start, stop: stop,
+    fn: (r) => r._measurement == "mqtt_consumer" and r.channel == "0" and r._field == "yieldtotal")
 
 steps
     |> aggregateWindow(every: 1d, fn: sum, createEmpty: false, timeSrc: "_start")

@@ -1,0 +1,174 @@
+"""Restoring InfluxDB's data from a snapshot (tools/restore_influx.py, the README's one command),
+run as a user runs it: its AWS steps against moto's EC2, its Pulumi steps recorded by a stand-in
+`pulumi` that serves the stack's state from the program's recorded run, and then the program run
+again on the restored volume and compared with the run before, as `pulumi up` would apply it."""
+
+import json
+import shlex
+import stat
+import subprocess
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from conftest import ROOT, dev_config, waits_for
+from tools import restore_influx
+from tools.mock_engine import run_program
+
+REGION = "eu-central-1"
+BACKUP = {"solarmonitor:backup": "solarmonitor-dev"}
+
+FAKE_PULUMI = """#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "$PULUMI_CALLS"
+if [ "$1 $2" = "stack export" ]; then cat "$PULUMI_STATE"; fi
+exit 0
+"""
+
+
+def dependents(run, urn: str) -> set[str]:
+    """What `pulumi state delete --target-dependents` removes with `urn`: every resource that
+    depends on it, directly or through others, and its children (pulumi/pulumi
+    pkg/resource/edit/operations.go, DeleteResource: graph.DependingOn(res, nil, true))."""
+    found, todo = set(), [urn]
+    while todo:
+        current = todo.pop()
+        for r in run.resources:
+            if r.urn not in found and (current in r.dependencies or r.parent == current):
+                found.add(r.urn)
+                todo.append(r.urn)
+    return found
+
+
+@pytest.fixture
+def aws_world():
+    """The influx instance with its data volume at /dev/sdf and a daily snapshot of it, in moto."""
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                     Placement={"AvailabilityZone": f"{REGION}b"})[
+            "Instances"][0]["InstanceId"]
+        tags = [{"Key": "Name", "Value": "solarmonitor-influx-data"},
+                *({"Key": k, "Value": v} for k, v in BACKUP.items())]
+        volume = ec2.create_volume(AvailabilityZone=f"{REGION}b", Size=10, VolumeType="gp3",
+                                   Encrypted=True, TagSpecifications=[
+                                       {"ResourceType": "volume", "Tags": tags}])["VolumeId"]
+        ec2.attach_volume(Device="/dev/sdf", InstanceId=instance, VolumeId=volume)
+        # DLM copies the volume's tags to its snapshots (copy_tags).
+        snapshot = ec2.create_snapshot(VolumeId=volume, TagSpecifications=[
+            {"ResourceType": "snapshot", "Tags": tags}])["SnapshotId"]
+        yield ec2, instance, volume, snapshot
+
+
+def stack_state(run, instance: str, volume: str) -> dict:
+    """`pulumi stack export` of the deployed stack: the recorded run, with AWS's ids."""
+    resources = []
+    for r in run.resources:
+        entry = {"urn": r.urn, "type": r.type, "id": r.id, "outputs": dict(r.outputs),
+                 "dependencies": r.dependencies, "protect": r.protect}
+        if r.parent:
+            entry["parent"] = r.parent
+        if r.name == "influx-data":
+            entry["id"] = volume
+            entry["outputs"].update(arn=f"arn:aws:ec2:{REGION}:123456789012:volume/{volume}",
+                                    availabilityZone=f"{REGION}b", size=10,
+                                    tags={"Name": "solarmonitor-influx-data", **BACKUP})
+        if r.name == "influx-host-instance":
+            entry["id"] = instance
+        resources.append(entry)
+    return {"version": 3, "deployment": {"resources": resources}}
+
+
+def restore(tmp_path, monkeypatch, dev_run, aws_world, snapshot=None):
+    ec2, instance, volume, made = aws_world
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text(FAKE_PULUMI)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    (tmp_path / "state.json").write_text(json.dumps(stack_state(dev_run, instance, volume)))
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("PULUMI_CALLS", str(tmp_path / "calls"))
+    monkeypatch.setenv("PULUMI_STATE", str(tmp_path / "state.json"))
+    code = restore_influx.main([snapshot or made, "--stack", "dev"])
+    calls = (tmp_path / "calls").read_text().splitlines()
+    return code, calls
+
+
+def test_the_restore_ends_with_influxdb_on_the_restored_volume(tmp_path, monkeypatch, dev_run,
+                                                               aws_world, capsys):
+    ec2, instance, old, snapshot = aws_world
+    code, calls = restore(tmp_path, monkeypatch, dev_run, aws_world)
+    assert code == 0, capsys.readouterr().err
+
+    # AWS: a volume from the snapshot beside the instance, tagged like the old one (so DLM goes
+    # on backing it up); the instance stopped and the old volume detached, kept.
+    volumes = {v["VolumeId"]: v for v in ec2.describe_volumes()["Volumes"]}
+    (new,) = [v for v in volumes.values() if v.get("SnapshotId") == snapshot]
+    assert (new["AvailabilityZone"], new["Size"], new["VolumeType"], new["Encrypted"]) == (
+        f"{REGION}b", 10, "gp3", True)
+    assert BACKUP.items() <= {t["Key"]: t["Value"] for t in new["Tags"]}.items()
+    assert volumes[old]["State"] == "available" and not volumes[old]["Attachments"]
+    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "stopped"
+
+    # Pulumi: forget the old volume with what depends on it, adopt the new one, then up.
+    volume = dev_run.one("aws:ebs/volume:Volume", "influx-data")
+    component = dev_run.one("solarmonitor:index:InfluxNode", "influx")
+    assert calls == [
+        "stack export --stack dev",
+        f"state unprotect {volume.urn} --stack dev --yes",
+        f"state delete {volume.urn} --target-dependents --stack dev --yes",
+        f"import aws:ebs/volume:Volume influx-data {new['VolumeId']} --parent "
+        f"influx={component.urn} --protect --generate-code=false --stack dev --yes",
+        "up --stack dev"]
+    assert volume.parent == component.urn  # the import lands on the program's own URN
+
+    # What that `pulumi up` does: everything forgotten is created again, on the restored volume.
+    forgotten = {dev_run.by_urn(urn).name for urn in dependents(dev_run, volume.urn)}
+    assert {"influx-data-attachment", "influx-running"} <= forgotten
+    assert not {r.name for r in dev_run.resources if r.protect} & forgotten
+    assert not {"influx-host-instance", "network-vpc", "mqtt-host-instance"} & forgotten
+    after = run_program(dev_config(), ids={"influx-data": new["VolumeId"]})
+    attachment = after.one("aws:ec2/volumeAttachment:VolumeAttachment", "influx-data-attachment")
+    assert attachment.raw_inputs["volumeId"] == new["VolumeId"]
+    # The instance the detach left stopped is started (InstanceState's Create) before any step
+    # that needs SSH, and only after the restored volume is attached.
+    running = after.one("aws:ec2transitgateway/instanceState:InstanceState", "influx-running")
+    assert running.raw_inputs == {"instanceId": after.one(
+        "aws:ec2/instance:Instance", "influx-host-instance").id, "state": "running"}
+    assert waits_for(after, running, attachment)
+    steps = [s for s in after.find("command:remote:Command") if s.name.startswith("influx-")]
+    assert steps and all(waits_for(after, step, running) for step in steps)
+    assert all(s.name in forgotten for s in steps)  # so each runs again
+    # Mounted and set up on the restored volume (mount-data.sh never formats a file system).
+    for name in ("influx-mount-data", "influx-setup"):
+        assert after.one("command:remote:Command", name).raw_inputs["create"].endswith(
+            new["VolumeId"]), name
+
+
+def test_a_snapshot_of_another_volume_is_refused_before_anything_changes(
+        tmp_path, monkeypatch, dev_run, aws_world, capsys):
+    ec2, instance, old, _ = aws_world
+    stranger = ec2.create_volume(AvailabilityZone=f"{REGION}b", Size=10)["VolumeId"]
+    foreign = ec2.create_snapshot(VolumeId=stranger)["SnapshotId"]
+    volumes = ec2.describe_volumes()["Volumes"]
+    code, calls = restore(tmp_path, monkeypatch, dev_run, aws_world, snapshot=foreign)
+    assert code == 2 and calls == ["stack export --stack dev"]
+    assert "is not one of this stack's InfluxDB data volume" in capsys.readouterr().err
+    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "running"
+    assert ec2.describe_volumes()["Volumes"] == volumes
+
+
+def test_the_readme_runs_this_tool_as_written():
+    (line,) = [line for line in (ROOT / "README.md").read_text().splitlines()
+               if "tools/restore_influx.py snap-" in line]
+    words = shlex.split(line.split("#")[0])
+    assert words[:2] == [".venv/bin/python", "tools/restore_influx.py"]
+    options = restore_influx.arguments().parse_args(words[2:])
+    assert options.snapshot.startswith("snap-") and options.stack == "dev"
+    done = subprocess.run([str(ROOT / words[0]), words[1], "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "snapshot" in done.stdout

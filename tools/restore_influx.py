@@ -1,0 +1,140 @@
+"""Put InfluxDB's data back as it was on the day of one of its daily snapshots, ending with InfluxDB
+serving the restored data:
+
+    .venv/bin/python tools/restore_influx.py snap-0123456789abcdef0 [--stack dev]
+
+1. A new volume from the snapshot, in the data volume's zone, with the data volume's size and
+   tags (so the daily snapshots go on).
+2. The influx instance stopped and the old volume detached; the old volume stays, untouched.
+3. Pulumi forgets the old volume and everything that depends on it (`pulumi state delete
+   --target-dependents`: the attachment, the instance's running state, the provisioning steps),
+   then adopts the new one, protected as the old was (`pulumi import`).
+4. `pulumi up`: attaches the restored volume, starts the instance again (a detached volume's
+   instance stays stopped until the stack's InstanceState starts it), mounts the volume (never
+   formatting one that has a file system) and sets InfluxDB up on it; every step that depends on
+   InfluxDB runs again. Org, bucket and tokens are the snapshot's, which are the stack's.
+
+Exit codes: 0 restored; 1 a step failed (it says which, and what is done); 2 wrong snapshot or
+stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+VOLUME = ("aws:ebs/volume:Volume", "influx-data")
+INSTANCE = ("aws:ec2/instance:Instance", "influx-host-instance")
+BACKUP_TAG = "solarmonitor:backup"  # components/influx_node.py: what DLM selects volumes by
+
+
+class RestoreError(Exception):
+    """The one line to show; `code` is the exit code."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def pulumi(*args: str, capture: bool = False) -> str:
+    try:
+        done = subprocess.run(["pulumi", *args], text=True, check=False,
+                              stdout=subprocess.PIPE if capture else None)
+    except FileNotFoundError:
+        raise RestoreError("the Pulumi CLI is not on PATH (the one make deploy uses)") from None
+    if done.returncode != 0:
+        raise RestoreError(f"`pulumi {' '.join(args)}` failed (exit {done.returncode})")
+    return done.stdout or ""
+
+
+def find(resources: list[dict], type_: str, name: str) -> dict:
+    found = [r for r in resources if r["type"] == type_ and r["urn"].endswith(f"::{name}")]
+    if len(found) != 1:
+        raise RestoreError(f"the stack holds {len(found)} {type_} named {name}; expected one "
+                           "(is this a solarmonitor stack?)", code=2)
+    return found[0]
+
+
+def check_snapshot(ec2, snapshot_id: str, volume: dict) -> dict:
+    """The snapshot, if it is one of this stack's data volume's."""
+    try:
+        (snapshot,) = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
+    except ClientError as error:
+        raise RestoreError(f"snapshot {snapshot_id}: {error}", code=2) from None
+    tags = {t["Key"]: t["Value"] for t in snapshot.get("Tags", [])}
+    backup = (volume["outputs"].get("tags") or {}).get(BACKUP_TAG)
+    if snapshot["VolumeId"] != volume["id"] and (backup is None or tags.get(BACKUP_TAG) != backup):
+        raise RestoreError(f"snapshot {snapshot_id} is not one of this stack's InfluxDB data "
+                           f"volume (made from {snapshot['VolumeId']}, {BACKUP_TAG}="
+                           f"{tags.get(BACKUP_TAG)!r}; expected {volume['id']} or {backup!r})",
+                           code=2)
+    return snapshot
+
+
+def restore(snapshot_id: str, stack: str) -> str:
+    """Restore; returns the old volume's id (to delete once the restored data shows)."""
+    state = json.loads(pulumi("stack", "export", "--stack", stack, capture=True))
+    resources = state["deployment"]["resources"]
+    volume, instance = find(resources, *VOLUME), find(resources, *INSTANCE)
+    region = volume["outputs"]["arn"].split(":")[3]
+    ec2 = boto3.client("ec2", region_name=region)
+    check_snapshot(ec2, snapshot_id, volume)
+
+    tags = [{"Key": k, "Value": v} for k, v in (volume["outputs"].get("tags") or {}).items()]
+    restored = ec2.create_volume(
+        SnapshotId=snapshot_id, AvailabilityZone=volume["outputs"]["availabilityZone"],
+        Size=volume["outputs"]["size"], VolumeType="gp3", Encrypted=True,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": tags}] if tags else [])["VolumeId"]
+    print(f"1/4 restored volume {restored} from {snapshot_id}")
+    ec2.get_waiter("volume_available").wait(VolumeIds=[restored])
+
+    ec2.stop_instances(InstanceIds=[instance["id"]])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance["id"]])
+    ec2.detach_volume(VolumeId=volume["id"], InstanceId=instance["id"])
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume["id"]])
+    print(f"2/4 stopped {instance['id']} and detached the old volume {volume['id']} (kept)")
+
+    pulumi("state", "unprotect", volume["urn"], "--stack", stack, "--yes")
+    pulumi("state", "delete", volume["urn"], "--target-dependents", "--stack", stack, "--yes")
+    # --parent takes "<name>=<urn>"; the name only matters for generated code, which is off.
+    pulumi("import", VOLUME[0], VOLUME[1], restored, "--parent", f"influx={volume['parent']}",
+           "--protect", "--generate-code=false", "--stack", stack, "--yes")
+    print(f"3/4 Pulumi now holds {restored} as {VOLUME[1]}")
+
+    pulumi("up", "--stack", stack)
+    print("4/4 InfluxDB runs on the restored data")
+    return volume["id"]
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("snapshot", help="the snapshot's id, snap-... (EC2 > Snapshots, "
+                                         f"tag {BACKUP_TAG})")
+    parser.add_argument("--stack", default=os.environ.get("STACK", "dev"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = arguments().parse_args(argv)
+    try:
+        old = restore(options.snapshot, options.stack)
+    except RestoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.code
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: AWS refused a step: {error} (the steps done are listed above)",
+              file=sys.stderr)
+        return 1
+    print(f"When the dashboard shows the restored data, delete the old volume {old} "
+          "(EC2 > Volumes).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
