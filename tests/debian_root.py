@@ -1,6 +1,6 @@
-"""Fresh Debian roots for the Pi installer's tests, made by `debootstrap --variant=minbase` (Debian's
-Essential and required packages and apt: the base Raspberry Pi OS is built on, with less) from this
-machine's Debian mirror, once per release and test session, and copied for each scenario.
+"""Fresh Debian roots for the Pi installer's tests, made by `debootstrap --variant=minbase`
+(Debian's Essential and required packages and apt: the base Raspberry Pi OS is built on, with
+less) from this machine's Debian mirror, once per release and test, and copied for each scenario.
 
 Commands run chrooted in their own mount and PID namespaces (util-linux `unshare`): the root has
 its own /proc and /dev/pts, no systemd runs (there is no PID 1 of the root's own: systemctl sees a
@@ -63,18 +63,19 @@ def local_certificates() -> list[str]:
 
 
 class Root:
-    """A Debian root unpacked from a debootstrap tar, with this machine's name service."""
+    """A Debian root unpacked from a debootstrap tar, with this machine's name service, and the CA
+    certificates it trusts beyond Debian's (this machine's, and `trusted`) where Debian's
+    ca-certificates takes them from when it is installed."""
 
-    def __init__(self, archive: Path, path: Path):
+    def __init__(self, archive: Path, path: Path, trusted: list[str] = ()):
         self.path = path
         path.mkdir(parents=True)
         subprocess.run(["tar", "-C", str(path), "-xf", str(archive)], check=True, timeout=300)
         shutil.copy("/etc/resolv.conf", path / "etc/resolv.conf")
-        # Where Debian's ca-certificates takes local CAs from when it is installed.
         local = path / "usr/local/share/ca-certificates"
         local.mkdir(parents=True, exist_ok=True)
-        for number, pem in enumerate(local_certificates()):
-            (local / f"this-machine-{number}.crt").write_text(pem + "\n")
+        for number, pem in enumerate([*local_certificates(), *trusted]):
+            (local / f"local-{number}.crt").write_text(pem.strip() + "\n")
 
     def command(self, *command: str, user: str | None = None) -> list[str]:
         runuser = ["/usr/sbin/runuser", "-u", user, "--"] if user else []

@@ -17,10 +17,11 @@ systemd cannot run in a chroot: the units are checked with its offline tools (`s
 is-enabled`, `systemd-analyze verify`), and each program is started as its unit says
 (ExecStart=, User=), as that user. Real: Debian's packages, Python and pip, the installer, the
 installed code, venvs and config, and mosquitto started from the rendered broker files. Stood in:
-the IpGuard Lambda and an echo service (loopback HTTP servers, reached through `endpoint_url` and
-`ipv4_urls` in the config), the broker's public name (an /etc/hosts line in the root), and the
-battery (tests/pi_install/bridge_with_emulated_battery.py with anker-ble-emulator, put in the root
-for the test only).
+the FritzBox, an HTTPS echo service (its CA trusted in the root as a public CA is) and the IpGuard
+Lambda (loopback servers, reached through the config's `fritzbox_url`, `ipv4_urls` and
+`endpoint_url`), the broker's public name (an /etc/hosts line in the root), and the battery
+(tests/pi_install/bridge_with_emulated_battery.py with anker-ble-emulator, put in the root for the
+test only).
 """
 
 from __future__ import annotations
@@ -39,15 +40,18 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
-from broker import Broker, Client, write_etc
+from broker import Broker, Client, self_signed, write_etc
 from conftest import ROOT
 from debian_root import Root, debootstrap
 from loopback_http import Server
 from test_mqtt_broker_real import add_observer
+from test_pi_agent import soap
 from tools.plan import rendered_files
 
 HERE = Path(__file__).resolve().parent
@@ -104,8 +108,9 @@ def test_the_broker_certificate_passes_the_checks_of_python_3_13(full_run, tmp_p
     files = rendered_files(full_run)["mqtt"]
     for name in ("ca.crt", "server.crt"):
         (tmp_path / name).write_text(files[f"/etc/mosquitto/certs/{name}"])
-    done = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", str(tmp_path / "ca.crt"),
-                           str(tmp_path / "server.crt")], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile",
+                           str(tmp_path / "ca.crt"), str(tmp_path / "server.crt")],
+                          capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -146,28 +151,48 @@ def scratch(tmp_path):
     shutil.rmtree(tmp_path / "roots", ignore_errors=True)
 
 
+@dataclass
+class World:
+    """What the Pi talks to: the FritzBox (UPnP, plain HTTP), an HTTPS echo service, the IpGuard
+    Lambda, and the broker (with an observer that reads everything)."""
+    fritzbox: Server
+    echo: Server
+    echo_ca: bytes  # trusted in the roots as Debian trusts a public CA
+    aws: Lambda
+    broker: Broker
+
+
+def fritzbox(path, headers, body):
+    """A FritzBox whose WAN address is the home's (the agent's first source for IPv4)."""
+    action = headers.get("SOAPAction", "").strip('"').split("#")[-1]
+    if path == "/igdupnp/control/WANIPConn1" and action == "GetExternalIPAddress":
+        return 200, {"Content-Type": "text/xml"}, soap(action, {"NewExternalIPAddress": HOME_IPV4})
+    return 500, {}, "unknown action"
+
+
 @pytest.fixture
 def world(full_run, tmp_path):
-    """The Lambda, the echo service and the broker (with an observer that reads everything)."""
-    aws = Lambda()
-    echo = Server(lambda *request: (200, {"Content-Type": "text/plain"}, HOME_IPV4 + "\n"))
+    key, cert = self_signed("localhost", [x509.DNSName("localhost")])
+    echo = Server(lambda *request: (200, {"Content-Type": "text/plain"}, HOME_IPV4 + "\n"),
+                  tls=(key, cert))
     broker = Broker(write_etc(rendered_files(full_run)["mqtt"], tmp_path / "etc"))
     add_observer(broker)
     broker.start()
-    yield aws, echo, broker
+    world = World(Server(fritzbox), echo, cert, Lambda(), broker)
+    yield world
     broker.cleanup()
-    aws.close()
-    echo.close()
+    for server in (world.fritzbox, world.echo, world.aws):
+        server.close()
 
 
-def pi_ini(program, aws: Lambda, echo: Server, broker: Broker) -> str:
+def pi_ini(program, world: World) -> str:
     """The stack's piAgentConfig, pointed at the stand-ins and the test broker's port."""
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(program.outputs["piAgentConfig"])
-    ini["aws"]["endpoint_url"] = aws.url
-    ini["detect"]["fritzbox_url"] = "http://127.0.0.1:9"  # no FritzBox: the echo service answers
-    ini["detect"]["ipv4_urls"] = echo.url + "/ip"
-    ini["mqtt"]["port"] = str(broker.tls_port)
+    ini["aws"]["endpoint_url"] = world.aws.url
+    ini["detect"]["fritzbox_url"] = world.fritzbox.url
+    ini["detect"]["ipv4_urls"] = world.echo.url + "/ip"  # https://localhost:<port>
+    ini["mqtt"]["port"] = str(world.broker.tls_port)
     text = io.StringIO()
     ini.write(text)
     return text.getvalue()
@@ -175,9 +200,9 @@ def pi_ini(program, aws: Lambda, echo: Server, broker: Broker) -> str:
 
 # --- a Pi ---------------------------------------------------------------------------------------
 
-def new_pi(archive: Path, path: Path, program, ini: str) -> Root:
+def new_pi(archive: Path, path: Path, program, ini: str, world: World) -> Root:
     """A fresh root with the README's copy of the repository in root's home, and pi.ini."""
-    root = Root(archive, path)
+    root = Root(archive, path, trusted=[world.echo_ca.decode()])
     copy_clone(root, "root/solarmonitor")
     (root.path / "root/pi.ini").write_text(ini)
     (root.path / "root/pi.ini").chmod(0o600)
@@ -231,9 +256,10 @@ def installed_state(root: Root) -> dict:
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
         return stat.filemode(info.st_mode), users[info.st_uid], groups[info.st_gid], digest
 
-    paths = [PREFIX, *sorted(str(p.relative_to(root.path)) for p in (root.path / PREFIX).iterdir()),
-             "etc/solarmonitor", "etc/solarmonitor/solarmonitor.ini", "etc/solarmonitor/ip-agent.ini",
-             "var/lib/solarmonitor-ip-agent", *(f"etc/systemd/system/{unit}" for unit in UNITS)]
+    installed = sorted(str(p.relative_to(root.path)) for p in (root.path / PREFIX).iterdir())
+    paths = [PREFIX, *installed, "etc/solarmonitor", "etc/solarmonitor/solarmonitor.ini",
+             "etc/solarmonitor/ip-agent.ini", "var/lib/solarmonitor-ip-agent",
+             *(f"etc/systemd/system/{unit}" for unit in UNITS)]
     state = {path: describe(path) for path in paths}
     for venv in ("venv", "solix-venv"):
         python = f"/{PREFIX}/{venv}/bin/python"
@@ -267,7 +293,8 @@ def check_units(root: Root) -> None:
 
 
 def check_agent(root: Root, program, aws: Lambda) -> None:
-    """The agent's unit command, as its user: it reaches the Lambda with the config's key."""
+    """The agent's unit command, as its user: the FritzBox and the echo service (over HTTPS,
+    verified with the root's CA store) agree, and it tells the Lambda, with the config's key."""
     command, user = unit_command(root, "solarmonitor-ip-agent.service")
     assert "--once" in command
     aws.calls.clear()
@@ -311,12 +338,11 @@ def check_bridge(root: Root, broker: Broker) -> None:
 CHECKS = threading.Lock()  # one scenario at a time talks to the Lambda and the broker
 
 
-def check_works(root: Root, program, world) -> None:
-    aws, echo, broker = world
+def check_works(root: Root, program, world: World) -> None:
     check_units(root)
     with CHECKS:
-        check_agent(root, program, aws)
-        check_bridge(root, broker)
+        check_agent(root, program, world.aws)
+        check_bridge(root, world.broker)
 
 
 # --- the scenarios ------------------------------------------------------------------------------
@@ -331,7 +357,7 @@ def side_by_side(*scenarios):
 
 def fresh_install(archive: Path, path: Path, program, ini: str, world) -> dict:
     """From nothing to a working agent and bridge, with one run; the second changes nothing."""
-    root = new_pi(archive, path, program, ini)
+    root = new_pi(archive, path, program, ini, world)
     output = ok(install(root))
     assert output.startswith("installing from Debian's packages: python3\n"
                              "installing from Debian's packages: python3-venv ca-certificates "
@@ -370,7 +396,7 @@ def packages_in(site: Path) -> set[str]:
 def after_a_failed_and_two_killed_runs(archive: Path, path: Path, program, ini: str, world):
     """python3 without python3-venv, as on a Pi: the older installer fails (the issue), one run
     is killed while dpkg works, one while pip installs the bridge's packages, then one completes."""
-    root = new_pi(archive, path, program, ini)
+    root = new_pi(archive, path, program, ini, world)
     apt_install(root, "python3")
     with_the_older_installer(root)
     failed = install(root, clone="older")
@@ -398,7 +424,7 @@ def after_a_failed_and_two_killed_runs(archive: Path, path: Path, program, ini: 
 
 def over_the_older_installer(archive: Path, path: Path, program, ini: str, world):
     """A working install by the installer before issue 23, then an update."""
-    root = new_pi(archive, path, program, ini)
+    root = new_pi(archive, path, program, ini, world)
     apt_install(root, "python3", "python3-venv", "ca-certificates", "systemd")
     with_the_older_installer(root)
     # Test scaffolding for the older installer only: its `systemctl enable --now` needs a
@@ -449,7 +475,7 @@ def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, reque
         # Meanwhile, the stack's program and the world around the Pi.
         program, world = request.getfixturevalue("full_run"), request.getfixturevalue("world")
         archive = archive.result()
-    ini = pi_ini(program, *world)
+    ini = pi_ini(program, world)
     fresh, other = side_by_side(
         lambda: fresh_install(archive, scratch / "fresh", program, ini, world),
         lambda: scenario(archive, scratch / "other", program, ini, world))
