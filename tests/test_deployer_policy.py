@@ -95,3 +95,17 @@ def test_it_fits_one_managed_policy_in_the_longest_named_region(dev_run, full_ru
     longest = max(boto3.Session().get_available_regions("ec2"), key=len)
     compact = json.dumps(policy([dev_run, full_run], longest), separators=(",", ":"))
     assert len(compact) <= 6144, len(compact)
+
+
+def test_make_deploys_own_calls_are_granted_and_bound_where_iam_can(document):
+    """tools/lambda_concurrency.py: the account's figures (IAM binds them to no resource) and the
+    stack's own function (bound to the stack's functions)."""
+    from tools.deployer_actions import DEPLOY_ACTIONS
+    by_action = {}
+    for statement in document["Statement"]:
+        for action in [statement["Action"]] if isinstance(statement["Action"], str) \
+                else statement["Action"]:
+            by_action[action] = statement["Resource"]
+    assert set(DEPLOY_ACTIONS) <= set(by_action)
+    assert by_action["lambda:GetAccountSettings"] == "*"
+    assert by_action["lambda:GetFunction"] == ["arn:aws:lambda:eu-central-1:*:function:ipguard-*"]
