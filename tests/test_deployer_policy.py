@@ -72,7 +72,7 @@ def test_the_policy_holds_every_action_of_every_created_type(document, dev_run, 
 def test_roles_are_passed_only_to_their_services_and_only_the_dlm_policy_attached(
         document, full_run):
     by_sid = {s["Sid"]: s for s in document["Statement"]}
-    passing = by_sid["PassTheStacksRolesToTheirServices"]
+    passing = by_sid["PassRoles"]
     # Exactly the services the program's roles trust (their assume-role policies' principals).
     trusted = {statement["Principal"]["Service"]
                for role in full_run.find("aws:iam/role:Role")
@@ -80,7 +80,7 @@ def test_roles_are_passed_only_to_their_services_and_only_the_dlm_policy_attache
     assert "scheduler.amazonaws.com" in trusted
     assert set(passing["Condition"]["StringEquals"]["iam:PassedToService"]) == trusted
     assert all(":role/" in arn and arn.endswith("-*") for arn in passing["Resource"])
-    attaching = by_sid["AttachOnlyTheManagedPoliciesTheStackUses"]
+    attaching = by_sid["AttachManaged"]
     assert attaching["Condition"]["ArnEquals"]["iam:PolicyARN"] == [
         "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"]
     for statement in document["Statement"]:

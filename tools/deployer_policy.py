@@ -108,23 +108,24 @@ def policy(runs: list[ProgramRun], region: str) -> dict:
 
     roles = [arn for arn in where("iam") if ":role/" in arn]
 
-    statements = [{"Sid": "ReadWhatOnlyWorksOnEverything", "Effect": "Allow",
+    # Short statement ids: the whole policy must fit IAM's 6,144 characters (see NAMED).
+    statements = [{"Sid": "Unbounded", "Effect": "Allow",
                    "Action": sorted(a for a in actions - special if not takes_resources(a)),
                    "Resource": "*"}]
     for service in sorted({a.split(":")[0] for a in actions - special if takes_resources(a)}):
         statements.append({
-            "Sid": f"{service.upper()}OfThisStack", "Effect": "Allow",
+            "Sid": f"{service.upper()}", "Effect": "Allow",
             "Action": sorted(a for a in actions - special
                              if a.startswith(f"{service}:") and takes_resources(a)),
             "Resource": where(service)})
     if "iam:PassRole" in actions:
-        statements.append({"Sid": "PassTheStacksRolesToTheirServices", "Effect": "Allow",
+        statements.append({"Sid": "PassRoles", "Effect": "Allow",
                            "Action": "iam:PassRole", "Resource": roles,
                            "Condition": {"StringEquals": {"iam:PassedToService":
                                                           list(PASSED_TO)}}})
     managed = attached_policies(runs)
     if managed and actions & set(ATTACH):
-        statements.append({"Sid": "AttachOnlyTheManagedPoliciesTheStackUses", "Effect": "Allow",
+        statements.append({"Sid": "AttachManaged", "Effect": "Allow",
                            "Action": sorted(actions & set(ATTACH)), "Resource": roles,
                            "Condition": {"ArnEquals": {"iam:PolicyARN": managed}}})
     return {"Version": "2012-10-17", "Statement": statements}
