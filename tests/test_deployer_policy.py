@@ -72,7 +72,7 @@ def test_the_policy_holds_every_action_of_every_created_type(document, dev_run, 
 def test_roles_are_passed_only_to_their_services_and_only_the_dlm_policy_attached(
         document, full_run):
     by_sid = {s["Sid"]: s for s in document["Statement"]}
-    passing = by_sid["PassTheStacksRolesToTheirServices"]
+    passing = by_sid["PassRoles"]
     # Exactly the services the program's roles trust (their assume-role policies' principals).
     trusted = {statement["Principal"]["Service"]
                for role in full_run.find("aws:iam/role:Role")
@@ -80,7 +80,7 @@ def test_roles_are_passed_only_to_their_services_and_only_the_dlm_policy_attache
     assert "scheduler.amazonaws.com" in trusted
     assert set(passing["Condition"]["StringEquals"]["iam:PassedToService"]) == trusted
     assert all(":role/" in arn and arn.endswith("-*") for arn in passing["Resource"])
-    attaching = by_sid["AttachOnlyTheManagedPoliciesTheStackUses"]
+    attaching = by_sid["AttachManaged"]
     assert attaching["Condition"]["ArnEquals"]["iam:PolicyARN"] == [
         "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"]
     for statement in document["Statement"]:
@@ -95,3 +95,17 @@ def test_it_fits_one_managed_policy_in_the_longest_named_region(dev_run, full_ru
     longest = max(boto3.Session().get_available_regions("ec2"), key=len)
     compact = json.dumps(policy([dev_run, full_run], longest), separators=(",", ":"))
     assert len(compact) <= 6144, len(compact)
+
+
+def test_make_deploys_own_calls_are_granted_and_bound_where_iam_can(document):
+    """tools/lambda_concurrency.py: the account's figures (IAM binds them to no resource) and the
+    stack's own function (bound to the stack's functions)."""
+    from tools.deployer_actions import DEPLOY_ACTIONS
+    by_action = {}
+    for statement in document["Statement"]:
+        for action in [statement["Action"]] if isinstance(statement["Action"], str) \
+                else statement["Action"]:
+            by_action[action] = statement["Resource"]
+    assert set(DEPLOY_ACTIONS) <= set(by_action)
+    assert by_action["lambda:GetAccountSettings"] == "*"
+    assert by_action["lambda:GetFunction"] == ["arn:aws:lambda:eu-central-1:*:function:ipguard-*"]

@@ -3,7 +3,9 @@
 # file backend. Checks the stack's settings first (tools/stack_file.py: valid, not the example's
 # placeholder address), logs in with `pulumi login --local` when no backend is set, then selects
 # (or creates) the stack. Pulumi reads the settings of stack <name> from Pulumi.<name>.yaml only,
-# so the stack deployed is always the one whose file was named.
+# so the stack deployed is always the one whose file was named. Where the account's Lambda quota
+# cannot spare the Pi's function its reserved concurrency, `pulumi up` gets the setting turned
+# off, with the reason (tools/lambda_concurrency.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +34,8 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; the
 fi
 
 pulumi stack select --create "$STACK"
+# `up --config` saves the value in the stack's file before the update (pulumi/pulumi
+# pkg/cmd/pulumi/operations/up.go, parseAndSaveConfigArray), so later deploys keep it.
+UP_CONFIG="$(.venv/bin/python tools/lambda_concurrency.py)"
+if [ -n "$UP_CONFIG" ]; then set -- --config "$UP_CONFIG" "$@"; fi
 pulumi up --stack "$STACK" "$@"

@@ -233,6 +233,12 @@ DATA_SOURCES: dict[str, tuple[str, ...]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": ("ec2:DescribeAvailabilityZones",),
 }
 
+# `make deploy` before `pulumi up` (tools/lambda_concurrency.py): the account's Lambda quota in the
+# region, and the reservation the stack's IpGuard function already holds (GetFunction, which the
+# provider reads the function with anyway, rather than GetFunctionConcurrency: the policy has
+# few characters to spare).
+DEPLOY_ACTIONS = ("lambda:GetAccountSettings", "lambda:GetFunction")
+
 # `make check`, run with the same credentials after a deploy (tools/check.py: the home group's
 # rules, the alert email's subscription).
 CHECK_ACTIONS = ("ec2:DescribeSecurityGroups", "sns:ListSubscriptionsByTopic")

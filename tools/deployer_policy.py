@@ -3,7 +3,8 @@ nobody has to deploy as an administrator.
 
 Generated from what the program creates: it runs offline under the mock engine with the
 stack's settings, alerts on (so turning `alertEmail` on later needs no new policy), and takes the actions of every `aws:` type it made from tools/deployer_actions.py,
-with the data sources the program reads and `make check`'s calls. Two narrowings on top:
+with the data sources the program reads and the calls `make deploy` and `make check` make
+themselves. Two narrowings on top:
 every action that IAM can bound by resource is bound to this stack's resources (IAM, Lambda,
 logs, SNS and alarms by the names Pulumi gives them, EC2 and DLM by the stack's region);
 iam:PassRole only to the services the stack's roles are for (ec2, lambda, dlm, scheduler); and
@@ -30,7 +31,7 @@ from parliament.statement import get_privilege_info  # noqa: E402
 
 from components.config import ConfigError  # noqa: E402
 from tools.deployer_actions import (  # noqa: E402
-    ACTIONS, CHECK_ACTIONS, DATA_SOURCES, PASSED_TO)
+    ACTIONS, CHECK_ACTIONS, DATA_SOURCES, DEPLOY_ACTIONS, PASSED_TO)
 from tools.mock_engine import ProgramRun, run_program  # noqa: E402
 from tools.stack_file import (  # noqa: E402
     DEFAULT_REGION, StackError, add_stack_arguments, ensure_config_file, load_config,
@@ -98,7 +99,7 @@ def policy(runs: list[ProgramRun], region: str) -> dict:
                              "tools/deployer_actions.py")
     actions = {action for type_ in types for action in ACTIONS[type_].actions}
     actions |= {action for needed in DATA_SOURCES.values() for action in needed}
-    actions |= set(CHECK_ACTIONS)
+    actions |= set(DEPLOY_ACTIONS) | set(CHECK_ACTIONS)
     patterns = resource_patterns(runs, region)
     special = {"iam:PassRole", *ATTACH}
 
@@ -107,23 +108,24 @@ def policy(runs: list[ProgramRun], region: str) -> dict:
 
     roles = [arn for arn in where("iam") if ":role/" in arn]
 
-    statements = [{"Sid": "ReadWhatOnlyWorksOnEverything", "Effect": "Allow",
+    # Short statement ids: the whole policy must fit IAM's 6,144 characters (see NAMED).
+    statements = [{"Sid": "Unbounded", "Effect": "Allow",
                    "Action": sorted(a for a in actions - special if not takes_resources(a)),
                    "Resource": "*"}]
     for service in sorted({a.split(":")[0] for a in actions - special if takes_resources(a)}):
         statements.append({
-            "Sid": f"{service.upper()}OfThisStack", "Effect": "Allow",
+            "Sid": f"{service.upper()}", "Effect": "Allow",
             "Action": sorted(a for a in actions - special
                              if a.startswith(f"{service}:") and takes_resources(a)),
             "Resource": where(service)})
     if "iam:PassRole" in actions:
-        statements.append({"Sid": "PassTheStacksRolesToTheirServices", "Effect": "Allow",
+        statements.append({"Sid": "PassRoles", "Effect": "Allow",
                            "Action": "iam:PassRole", "Resource": roles,
                            "Condition": {"StringEquals": {"iam:PassedToService":
                                                           list(PASSED_TO)}}})
     managed = attached_policies(runs)
     if managed and actions & set(ATTACH):
-        statements.append({"Sid": "AttachOnlyTheManagedPoliciesTheStackUses", "Effect": "Allow",
+        statements.append({"Sid": "AttachManaged", "Effect": "Allow",
                            "Action": sorted(actions & set(ATTACH)), "Resource": roles,
                            "Condition": {"ArnEquals": {"iam:PolicyARN": managed}}})
     return {"Version": "2012-10-17", "Statement": statements}
