@@ -18,6 +18,32 @@ from tools.mock_engine import ProgramRun, run_program  # noqa: E402
 DEV_CONFIG = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes minutes (real installs in fresh Debian roots); "
+                                       "`make test` runs it, `pytest -m 'not slow'` skips it")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each slow test first in another xdist worker's share, so they start at once, side by side,
+    while the other workers share the rest. pytest-xdist's worksteal scheduler hands the workers
+    contiguous shares of the collection, in order, `len(pending) // workers_left` each, and takes
+    from the end of a share to give to an idle worker (xdist/scheduler/worksteal.py,
+    `check_schedule`)."""
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if not slow:
+        return
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    ordered, left = [], len(items)
+    for worker in range(workers):
+        share = left // (workers - worker)
+        left -= share
+        head = [slow.pop(0)] if slow and share else []
+        ordered += head + rest[:share - len(head)]
+        del rest[:share - len(head)]
+    items[:] = ordered + slow + rest
+
+
 def dev_config(**overrides) -> dict:
     """Pulumi.example.yaml's config with `solarmonitor:<key>` overrides (None removes a key)."""
     config = copy.deepcopy(DEV_CONFIG)

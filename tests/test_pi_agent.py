@@ -439,14 +439,6 @@ def test_installer_passes_shellcheck():
     assert done.returncode == 0, done.stdout
 
 
-def test_installer_writes_a_private_config_and_is_repeatable():
-    script = (ROOT / "pi" / "install.sh").read_text()
-    assert script.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in script
-    assert "install -m 0600" in script and "/etc/solarmonitor/ip-agent.ini" in script
-    assert "id -u \"$user\"" in script and '[ -x "$prefix/venv/bin/python" ] ||' in script
-    assert "systemctl enable --now solarmonitor-ip-agent.timer" in script
-
-
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_units_pass_systemd_analyze_verify(tmp_path):
     for unit in ("solarmonitor-ip-agent.service", "solarmonitor-ip-agent.timer"):

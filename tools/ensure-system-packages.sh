@@ -7,7 +7,9 @@
 # systemd's own unit parser (systemd-analyze verify reads every unit the stack installs),
 # OpenSSH's server, sudo and iproute2 (make ssh and make logs reach real sshd's, one per node, on
 # the nodes' addresses in a network namespace of their own),
-# python3-apt (apt's own parser reads the unattended-upgrades configuration the nodes get).
+# python3-apt (apt's own parser reads the unattended-upgrades configuration the nodes get),
+# debootstrap (the Pi installer's test runs it in fresh Debian roots) and openssl (its strict
+# certificate checks are Python 3.13's).
 set -euo pipefail
 
 missing=()
@@ -23,6 +25,8 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 /usr/bin/python3 -c 'import apt_pkg' >/dev/null 2>&1 || missing+=(python3-apt)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing from Debian's packages: ${missing[*]}"

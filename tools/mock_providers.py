@@ -70,6 +70,12 @@ def _sign(inputs: dict, subject: x509.Name, public_key, issuer: x509.Name, issue
                .not_valid_after(now + datetime.timedelta(hours=int(inputs["validityPeriodHours"])))
                .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False))
+    if issuer != subject:
+        # As the real provider's: Go's x509.CreateCertificate copies the CA's subject key id
+        # into the authority key id (crypto/x509/x509.go), which Python 3.13 requires (its
+        # ssl.create_default_context sets VERIFY_X509_STRICT).
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False)
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     builder = builder.add_extension(x509.KeyUsage(

@@ -1,0 +1,135 @@
+"""Fresh Debian roots for the Pi installer's tests, made by `debootstrap --variant=minbase`
+(Debian's Essential and required packages and apt: the base Raspberry Pi OS is built on, with
+less) from this machine's Debian mirror, once per release and test, and copied for each scenario.
+
+Commands run chrooted in their own mount and PID namespaces (util-linux `unshare`): the root has
+its own /proc and /dev/pts, no systemd runs (there is no PID 1 of the root's own: systemctl sees a
+chroot), and every process a command leaves behind dies with it, also when the test kills it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+# What `sudo` leaves of an environment: nothing of this machine's (its pip and TLS settings).
+CLEAN_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+             "LANG=C.UTF-8", "TERM=dumb"]
+# PID 1 of the namespace stays outside the root (so systemctl knows it is in a chroot, as in an
+# image build) and gives the root its own pseudo-terminals (apt's log wants one).
+ENTER = ('mount -t devpts -o newinstance,ptmxmode=0666 devpts "$0/dev/pts" && '
+         'chroot "$0" "$@"; exit $?')
+CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt uses (the only one it may reach)."""
+    sources = sorted(Path("/etc/apt").glob("sources.list.d/*.sources"))
+    for path in [*sources, Path("/etc/apt/sources.list")]:
+        text = path.read_text() if path.exists() else ""
+        for url in re.findall(r"(?:^URIs:|^deb)\s+(\S+)", text, re.M):
+            if url.rstrip("/").endswith("/debian"):
+                return url
+    return "http://deb.debian.org/debian"
+
+
+def debootstrap(release: str, target: Path) -> Path:
+    """A tar of a fresh minbase root of `release` (apt's downloaded packages left out)."""
+    target.mkdir(parents=True, exist_ok=True)
+    tree = target / f"{release}-tree"
+    done = subprocess.run(["debootstrap", "--variant=minbase", release, str(tree), debian_mirror()],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"debootstrap {release}: {done.stdout[-3000:]}{done.stderr}"
+    for package in (tree / "var/cache/apt/archives").glob("*.deb"):
+        package.unlink()
+    archive = target / f"{release}.tar"
+    subprocess.run(["tar", "-C", str(tree), "-cf", str(archive), "."], check=True, timeout=300)
+    shutil.rmtree(tree)
+    return archive
+
+
+def local_certificates() -> list[str]:
+    """The CA certificates this machine trusts beyond Debian's own (ca-certificates): here, the
+    proxy that inspects TLS on the way to PyPI. A Pi behind such a proxy has the same setup."""
+    debian = {"".join(pem.split()) for path in Path("/usr/share/ca-certificates").rglob("*.crt")
+              for pem in CERTIFICATE.findall(path.read_text())}
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    trusted = CERTIFICATE.findall(bundle.read_text()) if bundle.exists() else []
+    return [pem for pem in trusted if "".join(pem.split()) not in debian]
+
+
+class Root:
+    """A Debian root unpacked from a debootstrap tar, with this machine's name service, and the CA
+    certificates it trusts beyond Debian's (this machine's, and `trusted`) where Debian's
+    ca-certificates takes them from when it is installed."""
+
+    def __init__(self, archive: Path, path: Path, trusted: list[str] = ()):
+        self.path = path
+        path.mkdir(parents=True)
+        subprocess.run(["tar", "-C", str(path), "-xf", str(archive)], check=True, timeout=300)
+        shutil.copy("/etc/resolv.conf", path / "etc/resolv.conf")
+        local = path / "usr/local/share/ca-certificates"
+        local.mkdir(parents=True, exist_ok=True)
+        for number, pem in enumerate([*local_certificates(), *trusted]):
+            (local / f"local-{number}.crt").write_text(pem.strip() + "\n")
+
+    def command(self, *command: str, user: str | None = None) -> list[str]:
+        runuser = ["/usr/sbin/runuser", "-u", user, "--"] if user else []
+        inner = ["/usr/bin/env", "-i", *CLEAN_ENV, *runuser, *command]
+        return ["unshare", "--mount", "--pid", "--fork", "--kill-child",
+                f"--mount-proc={self.path}/proc", "/bin/sh", "-c", ENTER, str(self.path), *inner]
+
+    def run(self, *command: str, user: str | None = None, timeout: float = 600,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(self.command(*command, user=user), capture_output=True,
+                                  text=True, timeout=timeout, input=input)
+        finally:
+            self.wait_until_empty()
+
+    def start(self, *command: str) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*command), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+    def kill(self, process: subprocess.Popen) -> str:
+        """Pulls the plug: SIGKILL for the command and everything it started. Its output."""
+        process.send_signal(signal.SIGKILL)  # and the kernel kills its namespace's processes
+        output, _ = process.communicate(timeout=30)
+        self.wait_until_empty()
+        return output
+
+    def processes(self) -> list[int]:
+        """This machine's processes whose root is this root."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and os.readlink(entry / "root") == str(self.path):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+        return found
+
+    def wait_until_empty(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.processes():
+            assert time.monotonic() < deadline, f"processes left in {self.path}"
+            time.sleep(0.05)
+
+    def process_running(self, pattern: str) -> bool:
+        """Whether a process in this root has a command line matching `pattern`."""
+        for pid in self.processes():
+            try:
+                line = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if re.search(pattern, line.decode(errors="replace")):
+                return True
+        return False
+
+    def remove(self) -> None:
+        self.wait_until_empty()
+        shutil.rmtree(self.path, ignore_errors=True)
