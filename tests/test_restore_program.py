@@ -21,6 +21,9 @@ BACKUP = {"solarmonitor:backup": "solarmonitor-dev"}
 
 FAKE_PULUMI = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$PULUMI_CALLS"
+# A step that fails, as the real CLI would (a refused prompt, a lost connection, a wrong
+# passphrase): PULUMI_FAIL names the command's first words.
+case "$*" in "${PULUMI_FAIL:-no failure}"*) echo "error: $1 failed" >&2; exit 255 ;; esac
 if [ "$1 $2" = "stack export" ]; then cat "$PULUMI_STATE"; fi
 exit 0
 """
@@ -80,7 +83,7 @@ def stack_state(run, instance: str, volume: str) -> dict:
     return {"version": 3, "deployment": {"resources": resources}}
 
 
-def restore(tmp_path, monkeypatch, dev_run, aws_world, snapshot=None):
+def restore(tmp_path, monkeypatch, dev_run, aws_world, snapshot=None, fail=None):
     ec2, instance, volume, made = aws_world
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -91,6 +94,8 @@ def restore(tmp_path, monkeypatch, dev_run, aws_world, snapshot=None):
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     monkeypatch.setenv("PULUMI_CALLS", str(tmp_path / "calls"))
     monkeypatch.setenv("PULUMI_STATE", str(tmp_path / "state.json"))
+    if fail:
+        monkeypatch.setenv("PULUMI_FAIL", fail)
     code = restore_influx.main([snapshot or made, "--stack", "dev"])
     calls = (tmp_path / "calls").read_text().splitlines()
     return code, calls
@@ -118,8 +123,7 @@ def test_the_restore_ends_with_influxdb_on_the_restored_volume(tmp_path, monkeyp
     component = dev_run.one("solarmonitor:index:InfluxNode", "influx")
     assert calls == [
         "stack export --stack dev",
-        f"state unprotect {volume.urn} --stack dev --yes",
-        f"state delete {volume.urn} --target-dependents --stack dev --yes",
+        f"state delete {volume.urn} --target-dependents --force --stack dev --yes",
         f"import aws:ebs/volume:Volume influx-data {new['VolumeId']} --parent "
         f"influx={component.urn} --protect --generate-code=false --stack dev --yes",
         "up --stack dev"]
@@ -172,3 +176,53 @@ def test_the_readme_runs_this_tool_as_written():
     done = subprocess.run([str(ROOT / words[0]), words[1], "--help"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "snapshot" in done.stdout
+
+
+def node_state(ec2, instance: str) -> str:
+    return ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0][
+        "State"]["Name"]
+
+
+def test_a_failure_before_pulumi_forgets_the_volume_puts_the_node_back(
+        tmp_path, monkeypatch, dev_run, aws_world, capsys):
+    ec2, instance, old, snapshot = aws_world
+    code, calls = restore(tmp_path, monkeypatch, dev_run, aws_world, fail="state delete")
+    assert code == 1 and not any(call.startswith(("import", "up")) for call in calls)
+    # As before the restore: the old volume on the data device, the node running; the restored
+    # volume stays, unattached, and the message says so.
+    (volume,) = ec2.describe_volumes(VolumeIds=[old])["Volumes"]
+    assert [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]] == [
+        (instance, "/dev/sdf")]
+    assert node_state(ec2, instance) == "running"
+    (restored,) = [v for v in ec2.describe_volumes()["Volumes"] if v.get("SnapshotId") == snapshot]
+    assert not restored["Attachments"]
+    err = capsys.readouterr().err
+    assert f"put back: {instance} runs on its old volume {old}" in err
+    assert f"restored volume {restored['VolumeId']} is left unattached" in err
+
+
+def finishing_commands(err: str) -> list[list[str]]:
+    """The commands an error tells the user to run (after the failed one it names), as argv."""
+    advice = err.partition("; ")[2]
+    return [shlex.split(command)[1:] for command in advice.split("`")[1::2]
+            if command.startswith("pulumi ")]
+
+
+def test_a_failed_import_names_the_commands_that_finish_the_restore(
+        tmp_path, monkeypatch, dev_run, aws_world, capsys):
+    ec2, instance, old, snapshot = aws_world
+    code, calls = restore(tmp_path, monkeypatch, dev_run, aws_world, fail="import")
+    assert code == 1 and calls[-1].startswith("import ")
+    err = capsys.readouterr().err
+    assert f"forgotten the old volume {old}" in err and f"{instance} is stopped" in err
+    # Exactly the import the tool tried, then the update.
+    assert finishing_commands(err) == [calls[-1].split(" "), ["up", "--stack", "dev"]]
+
+
+def test_a_failed_update_says_to_run_it_again(tmp_path, monkeypatch, dev_run, aws_world, capsys):
+    ec2, instance, old, snapshot = aws_world
+    code, calls = restore(tmp_path, monkeypatch, dev_run, aws_world, fail="up")
+    assert code == 1 and calls[-1] == "up --stack dev"
+    err = capsys.readouterr().err
+    assert f"{instance} stays stopped until" in err
+    assert finishing_commands(err) == [["up", "--stack", "dev"]]

@@ -6,13 +6,18 @@ serving the restored data:
 1. A new volume from the snapshot, in the data volume's zone, with the data volume's size and
    tags (so the daily snapshots go on).
 2. The influx instance stopped and the old volume detached; the old volume stays, untouched.
-3. Pulumi forgets the old volume and everything that depends on it (`pulumi state delete
-   --target-dependents`: the attachment, the instance's running state, the provisioning steps),
-   then adopts the new one, protected as the old was (`pulumi import`).
+3. Pulumi forgets the old volume and everything that depends on it, in one edit of the state
+   (`pulumi state delete --target-dependents --force`: the attachment, the instance's running
+   state, the provisioning steps; --force because the volume is protected), then adopts the new
+   one, protected as the old was (`pulumi import`).
 4. `pulumi up`: attaches the restored volume, starts the instance again (a detached volume's
    instance stays stopped until the stack's InstanceState starts it), mounts the volume (never
    formatting one that has a file system) and sets InfluxDB up on it; every step that depends on
    InfluxDB runs again. Org, bucket and tokens are the snapshot's, which are the stack's.
+
+A step that fails never leaves the node stopped without a way on: until Pulumi's state is edited,
+the old volume is attached again and the node started (as it was; the restored volume is left
+unattached); after that, the error names the command that finishes the restore.
 
 Exit codes: 0 restored; 1 a step failed (it says which, and what is done); 2 wrong snapshot or
 stack.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -77,6 +83,34 @@ def check_snapshot(ec2, snapshot_id: str, volume: dict) -> dict:
     return snapshot
 
 
+def attached_as(ec2, volume_id: str, node: str) -> str:
+    """The device the stack's data volume is attached to the influx node as."""
+    (volume,) = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
+    devices = [a["Device"] for a in volume["Attachments"] if a["InstanceId"] == node]
+    if not devices:
+        raise RestoreError(f"the data volume {volume_id} is not attached to the influx node {node}"
+                           "; run make deploy first, so the stack is as Pulumi holds it", code=2)
+    return devices[0]
+
+
+def put_back(ec2, node: str, volume_id: str, device: str) -> str:
+    """The node as it was before the restore: its old volume attached, running. Says what it did,
+    or what to type where it could not."""
+    try:
+        (volume,) = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
+        if not volume["Attachments"]:
+            ec2.attach_volume(VolumeId=volume_id, InstanceId=node, Device=device)
+            ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume_id])
+        ec2.start_instances(InstanceIds=[node])
+        ec2.get_waiter("instance_running").wait(InstanceIds=[node])
+    except (BotoCoreError, ClientError) as error:
+        return (f"putting the node back failed too ({error}): attach {volume_id} to {node} as "
+                f"{device} if it is not, and start {node} (`aws ec2 attach-volume --volume-id "
+                f"{volume_id} --instance-id {node} --device {device}`, `aws ec2 start-instances "
+                f"--instance-ids {node}`); Pulumi's state is unchanged.")
+    return f"put back: {node} runs on its old volume {volume_id} again, as Pulumi's state has it."
+
+
 def restore(snapshot_id: str, stack: str) -> str:
     """Restore; returns the old volume's id (to delete once the restored data shows)."""
     state = json.loads(pulumi("stack", "export", "--stack", stack, capture=True))
@@ -85,6 +119,8 @@ def restore(snapshot_id: str, stack: str) -> str:
     region = volume["outputs"]["arn"].split(":")[3]
     ec2 = boto3.client("ec2", region_name=region)
     check_snapshot(ec2, snapshot_id, volume)
+    old, node = volume["id"], instance["id"]
+    device = attached_as(ec2, old, node)
 
     tags = [{"Key": k, "Value": v} for k, v in (volume["outputs"].get("tags") or {}).items()]
     restored = ec2.create_volume(
@@ -94,22 +130,42 @@ def restore(snapshot_id: str, stack: str) -> str:
     print(f"1/4 restored volume {restored} from {snapshot_id}")
     ec2.get_waiter("volume_available").wait(VolumeIds=[restored])
 
-    ec2.stop_instances(InstanceIds=[instance["id"]])
-    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance["id"]])
-    ec2.detach_volume(VolumeId=volume["id"], InstanceId=instance["id"])
-    ec2.get_waiter("volume_available").wait(VolumeIds=[volume["id"]])
-    print(f"2/4 stopped {instance['id']} and detached the old volume {volume['id']} (kept)")
+    try:
+        ec2.stop_instances(InstanceIds=[node])
+        ec2.get_waiter("instance_stopped").wait(InstanceIds=[node])
+        ec2.detach_volume(VolumeId=old, InstanceId=node)
+        ec2.get_waiter("volume_available").wait(VolumeIds=[old])
+        print(f"2/4 stopped {node} and detached the old volume {old} (kept)")
+        # One edit of the state: it happens whole or not at all (pulumi/pulumi
+        # pkg/cmd/pulumi/state/state_delete.go: --force lets a protected resource go).
+        pulumi("state", "delete", volume["urn"], "--target-dependents", "--force",
+               "--stack", stack, "--yes")
+    except (RestoreError, BotoCoreError, ClientError) as error:
+        raise RestoreError(f"{error}; {put_back(ec2, node, old, device)} The "
+                           f"restored volume {restored} is left unattached: delete it, or run "
+                           "this again") from None
 
-    pulumi("state", "unprotect", volume["urn"], "--stack", stack, "--yes")
-    pulumi("state", "delete", volume["urn"], "--target-dependents", "--stack", stack, "--yes")
     # --parent takes "<name>=<urn>"; the name only matters for generated code, which is off.
-    pulumi("import", VOLUME[0], VOLUME[1], restored, "--parent", f"influx={volume['parent']}",
-           "--protect", "--generate-code=false", "--stack", stack, "--yes")
+    adopt = ["import", VOLUME[0], VOLUME[1], restored, "--parent",
+             f"influx={volume['parent']}", "--protect", "--generate-code=false", "--stack",
+             stack, "--yes"]
+    up = ["up", "--stack", stack]
+    try:
+        pulumi(*adopt)
+    except RestoreError as error:
+        raise RestoreError(f"{error}; Pulumi has forgotten the old volume {old} (kept) and not yet "
+                           f"adopted the restored {restored}, and {node} is stopped: finish with "
+                           f"`pulumi {shlex.join(adopt)}`, then `pulumi {shlex.join(up)}`") from None
     print(f"3/4 Pulumi now holds {restored} as {VOLUME[1]}")
 
-    pulumi("up", "--stack", stack)
+    try:
+        pulumi(*up)
+    except RestoreError as error:
+        raise RestoreError(f"{error}; the stack holds the restored volume {restored} now, and "
+                           f"{node} stays stopped until `pulumi {shlex.join(up)}` goes through: "
+                           "run it again") from None
     print("4/4 InfluxDB runs on the restored data")
-    return volume["id"]
+    return old
 
 
 def arguments() -> argparse.ArgumentParser:
