@@ -94,6 +94,25 @@ def test_documented_values_across_members():
     assert len(found) == 1 and "at most 604800 s" in found[0], found
 
 
+SCHEDULE = {"scheduleExpression": "at(2031-10-15T14:55:53)", "scheduleExpressionTimezone": "UTC",
+            "flexibleTimeWindow": {"mode": "OFF"},
+            "target": {"arn": "arn:aws:sns:eu-central-1:123456789012:alerts",
+                       "roleArn": ROLE_ARN, "input": "a certificate ends"}}
+
+
+@pytest.mark.parametrize("expression, good", [
+    ("at(2031-10-15T14:55:53)", True), ("rate(5 minutes)", True), ("cron(0 3 * * ? *)", True),
+    # What the model's text does not allow: a zone or fraction inside at() (the zone is its own
+    # member), a space for the T, a day that does not exist, a unit it does not name.
+    ("at(2031-10-15T14:55:53Z)", False), ("at(2031-10-15T14:55:53.000)", False),
+    ("at(2031-10-15 14:55:53)", False), ("at(2031-02-30T14:55:53)", False),
+    ("rate(2 weeks)", False), ("cron(0 3 * * ?)", False)])
+def test_documented_format_the_schedulers_expressions(expression, good):
+    found = rules("aws:scheduler/schedule:Schedule", {**SCHEDULE, "scheduleExpression": expression})
+    assert (found == []) == good, found
+    assert good or found[0].startswith("scheduler CreateSchedule ScheduleExpression: ")
+
+
 def test_a_provider_validator_on_an_input_no_api_member_gets():
     found = rules("aws:ec2transitgateway/instanceState:InstanceState",
                   {"instanceId": "i-1", "state": "paused"})

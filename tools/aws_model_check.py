@@ -21,6 +21,7 @@ in internal/service/dlm/lifecycle_policy.go).
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import ipaddress
@@ -393,6 +394,25 @@ def _non_whitespace(text: str) -> int:
     return len(re.sub(r"\s", "", text))
 
 
+_AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
+_RATE = re.compile(r"rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)")
+_CRON = re.compile(r"cron\(\S+( \S+){5}\)")
+
+
+def _schedule_expression(value: str) -> str | None:
+    at = _AT.fullmatch(value)
+    if at:
+        try:
+            datetime.datetime.fromisoformat(at.group(1))
+        except ValueError:
+            return "an at() time that exists"
+        return None
+    if _RATE.fullmatch(value) or _CRON.fullmatch(value):
+        return None
+    return ("at(yyyy-mm-ddThh:mm:ss), rate(value unit) with unit minute(s), hour(s) or day(s), "
+            "or cron(six fields)")
+
+
 @dataclass(frozen=True)
 class Documented:
     where: str
@@ -479,6 +499,10 @@ DOCUMENTED: tuple[Documented, ...] = (
                           else "an email address as Endpoint"),
                "sns SubscribeInput.Endpoint: 'For the email protocol, the endpoint is an email "
                "address'"),
+    Documented("scheduler:CreateScheduleInput.ScheduleExpression", _schedule_expression,
+               "scheduler CreateScheduleInput.ScheduleExpression: 'at expression - "
+               "at(yyyy-mm-ddThh:mm:ss)', 'rate(value unit)', 'cron(fields)': six fields, "
+               "unit minute | minutes | hour | hours | day | days"),
     # IAM User Guide, reference_iam-quotas ("IAM object quotas", non-whitespace characters):
     # a user's inline policies 2,048 together, a role's 10,240, a trust policy 2,048 by default.
     Documented("iam:PutUserPolicyRequest.PolicyDocument",
