@@ -165,12 +165,14 @@ def parse_home_cidrs(value: Any) -> HomeCidrs:
     if "ipv4" not in found:
         # OpenDTU has no IPv6, and provisioning dials the broker's public IPv4: a home without an
         # IPv4 of its own (DS-Lite shares one among many) would never reach the stack.
+        # A DS-Lite line does reach IPv4 hosts, from the carrier's address: say which to list.
         raise _fail("homeCidrs", value, "your home's public IPv4 /32 as well: OpenDTU speaks IPv4 "
-                    "only and the deploy connects to the broker's public IPv4, so an IPv6-only "
-                    "(DS-Lite) line cannot reach the stack; ask your provider for a public IPv4 "
-                    "(dual stack) and list both, e.g. [\"1.2.3.4/32\", \"2a01:4f8:1:2::/64\"], "
-                    "or list the carrier's shared IPv4 (the README's DS-Lite part says what that "
-                    "opens)")
+                    "only and the deploy connects to the broker's public IPv4, so the stack must "
+                    "let your home's IPv4 in. A DS-Lite line has no IPv4 of its own, only the "
+                    "carrier's, shared with its other customers: ask your provider for a public "
+                    "IPv4 (dual stack) and list both, e.g. [\"1.2.3.4/32\", \"2a01:4f8:1:2::/64\"], "
+                    "or list the shared one that `curl -4 https://checkip.amazonaws.com` shows "
+                    "(the README's part on DS-Lite says what that opens)")
     return HomeCidrs(found.get("ipv4"), found.get("ipv6"))
 
 

@@ -51,6 +51,10 @@ def test_a_home_without_an_ipv4_is_refused_saying_why_and_what_works(cidrs):
     assert message.startswith("solarmonitor:homeCidrs: got") and "\n" not in message
     assert "OpenDTU speaks IPv4 only" in message and "DS-Lite" in message
     assert "public IPv4 (dual stack)" in message
+    # A DS-Lite line reaches IPv4 hosts from the carrier's shared address: the message says how
+    # to find that address, and never that the line cannot reach the stack at all.
+    assert "`curl -4 https://checkip.amazonaws.com`" in message
+    assert "cannot reach" not in message
 
 
 @pytest.mark.parametrize("cidrs", [
