@@ -153,8 +153,12 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": f"{name}-{role}"},
                 # Pinned where the first deploy put it: the zone chosen from today's offerings
                 # may differ tomorrow, and moving the subnet would replace every node and strand
-                # InfluxDB's data volume in the old zone.
-                opts=child.merge(pulumi.ResourceOptions(ignore_changes=["availabilityZone"])))
+                # InfluxDB's data volume in the old zone. After the internet gateway: an Elastic
+                # IP is associated only once its VPC has one ("Gateway.NotAttached"; the
+                # provider's website/docs/r/eip.html.markdown), and every instance, so every
+                # Elastic IP, waits for its subnet.
+                opts=child.merge(pulumi.ResourceOptions(ignore_changes=["availabilityZone"],
+                                                        depends_on=[gateway])))
             aws.ec2.RouteTableAssociation(f"{name}-{role}-rta", subnet_id=subnet.id,
                                           route_table_id=table.id, opts=child)
             subnets[role] = subnet

@@ -59,6 +59,18 @@ def test_public_nodes_have_a_stable_address_private_nodes_none(dev_run):
             "network-public" if public else "network-private")
 
 
+@pytest.mark.parametrize("configuration", ["dev_run", "full_run"])
+def test_every_elastic_ip_is_associated_after_the_internet_gateway(configuration, request):
+    # AssociateAddress refuses an instance whose VPC has no internet gateway attached yet
+    # ("Gateway.NotAttached"); the provider says to make the EIP wait for it
+    # (hashicorp/terraform-provider-aws website/docs/r/eip.html.markdown, "EIP may require IGW
+    # to exist prior to association"). Nothing else orders the two: they run in parallel.
+    run = request.getfixturevalue(configuration)
+    (gateway,) = run.find("aws:ec2/internetGateway:InternetGateway")
+    eips = run.find("aws:ec2/eip:Eip")
+    assert eips and all(waits_for(run, eip, gateway) for eip in eips)
+
+
 def test_private_subnet_routes_ipv4_through_the_broker(dev_run):
     route = dev_run.one("aws:ec2/route:Route", "nat-route")
     assert route.aliases == ["mqtt-nat-route"]  # the route the broker owned before, kept
