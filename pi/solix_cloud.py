@@ -391,8 +391,9 @@ class CloudClient:
             self.stamps[site_id] = (stamp, now)
         unchanged = now - self.stamps[site_id][1]
         if unchanged > STALE_SECONDS:
+            # The same words every round, so the service logs it once (no running count).
             return (f"site {site_id}: its Solarbank values have not changed since {stamp} "
-                    f"({unchanged / 60:.0f} min); not sent until they do")
+                    f"({STALE_SECONDS // 60} min or more); not sent until they do")
         return None
 
     def read(self) -> CloudRead:

@@ -258,16 +258,24 @@ def test_charging_power_is_not_published_because_it_is_the_output():
                     entry.get("bat_charge_power"))
 
 
-def test_values_the_cloud_stopped_updating_are_not_sent_as_now(cloud):
+def test_values_the_cloud_stopped_updating_are_not_sent_as_now(cloud, caplog):
     client = solix_cloud.CloudClient(cloud_settings(cloud))
     assert len(client.read().readings) == 2
     site = "9e40dc42-adac-7fba-dead-a1bba7bff34e"  # SB1_NoEnergy: updated 2024-04-24 01:33:08
     stamp, _ = client.stamps[site]
-    client.stamps[site] = (stamp, time.monotonic() - solix_cloud.STALE_SECONDS - 60)
-    result = client.read()
+    # The service says so once, not once a minute while the Solarbank sleeps: the note is the
+    # same in every round (no running count of minutes in it).
+    caplog.set_level(logging.INFO, logger="solix")
+    poller = solix_cloud.CloudPoller(client, lambda reading: None)
+    for minutes_later in (0, 1, 2):
+        client.stamps[site] = (stamp, time.monotonic() - solix_cloud.STALE_SECONDS - 60
+                               - 60 * minutes_later)
+        result = client.read()
+        poller.settle(result, None)
+    assert caplog.text.count("have not changed since") == 1, caplog.text
     assert [r.serial for r in result.readings] == ["9J7O8O4D8WLG8JQO"]
     assert result.notes == [f"site {site}: its Solarbank values have not changed since "
-                            "2024-04-24 01:33:08 (16 min); not sent until they do"]
+                            "2024-04-24 01:33:08 (15 min or more); not sent until they do"]
     cloud.scenes[site]["data"]["solarbank_info"]["updated_time"] = "2024-04-24 01:34:08"
     assert len(client.read().readings) == 2  # it reports again
     # A time that says nothing ("1970-...", as anker-solix-api sees with valid values) never ages.
