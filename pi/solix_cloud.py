@@ -259,7 +259,8 @@ def solarbank_info(scene: Mapping[str, Any]) -> Mapping[str, Any]:
 def scene_readings(site_id: str, scene: Mapping[str, Any]) -> tuple[list[Reading], list[str]]:
     """The Solarbanks of one site's scene info, and notes on what was left out."""
     info = solarbank_info(scene)
-    entries = [e for e in info.get("solarbank_list") or [] if isinstance(e, Mapping)]
+    listed = info.get("solarbank_list")  # null, "" or false when a site has none
+    entries = [e for e in listed if isinstance(e, Mapping)] if isinstance(listed, list) else []
     # The cloud marks a site's Solarbank values invalid with is_display_data false (poller.py:199).
     if entries and info.get("is_display_data") is False:
         return [], [f"site {site_id}: the cloud marks its Solarbank values invalid; none sent"]
@@ -331,7 +332,7 @@ class CloudClient:
             raise CloudError(f"{self.name} unreachable: {reason}") from None
         try:
             answer = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested deeper than Python
             answer = None
         if not isinstance(answer, dict):
             answer = {"msg": "not a JSON answer"}

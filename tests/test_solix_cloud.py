@@ -12,6 +12,7 @@ follows the protocol anker-solix-api documents and answers with real recorded an
 import configparser
 import json
 import logging
+import math
 import re
 import shlex
 import signal
@@ -239,6 +240,37 @@ def test_what_is_not_a_finite_number_is_no_number(value):
     assert solix_cloud.number(value) is None
 
 
+def odd_variants(value, path=()):
+    """(path, odd value) for every place below `value`: what a changed cloud might answer."""
+    for odd in (True, 5, "", None, {}, [], "x"):
+        yield path, odd
+    children = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        yield from odd_variants(child, (*path, key))
+
+
+def test_any_odd_value_in_a_scene_is_left_out_never_a_crash_or_a_wrong_number():
+    """Every recorded scene, with each part of its Solarbank info replaced in turn by a boolean,
+    a number, an empty string, null, an empty map or list, or a word: the reading never fails
+    (in service mode that would end the bridge) and gives finite numbers only."""
+    scenes = [json.loads(path.read_text())["data"] for path in FIXTURES.glob("*/scene_*.json")]
+    tried = 0
+    for scene in scenes:
+        for path, odd in odd_variants(scene["solarbank_info"]):
+            changed = json.loads(json.dumps(scene))
+            target = changed
+            for key in (["solarbank_info", *path])[:-1]:
+                target = target[key]
+            target[(["solarbank_info", *path])[-1]] = odd
+            readings, _ = solix_cloud.scene_readings("site", changed)
+            tried += 1
+            for reading in readings:
+                assert all(type(v) in (int, float) and math.isfinite(v)
+                           for v in reading.numbers.values()), (path, odd, reading)
+    assert tried > 1000
+
+
 def test_numbers_stay_numbers():
     assert solix_cloud.number("75") == 75 and isinstance(solix_cloud.number("75"), int)
     assert solix_cloud.number("0.00") == 0 and solix_cloud.number(" 12.5 ") == 12.5
@@ -371,6 +403,9 @@ def test_an_unreachable_or_garbled_cloud_is_a_cloud_error_naming_the_server(clou
         solix_cloud.CloudClient(cloud_settings(cloud)).read()
     assert str(garbled.value) == (f"cloud {cloud.url}: {SITE_LIST} failed: not a JSON answer "
                                   "(HTTP 502)")
+    cloud.faults[SITE_LIST] = (200, "[" * 100_000)  # JSON nested deeper than Python's decoder
+    with pytest.raises(solix_cloud.CloudError, match=r"failed: not a JSON answer \(HTTP 200\)"):
+        solix_cloud.CloudClient(cloud_settings(cloud)).read()
 
 
 def test_a_site_whose_scene_fails_does_not_hold_back_the_others(program, broker, tmp_path):
