@@ -57,6 +57,10 @@ SCENE_INFO = "/power_service/v1/site/get_scen_info"  # sic
 HEADERS = {"content-type": "application/json", "model-type": "DESKTOP",
            "app-name": "anker_power", "os-type": "android"}
 TOKEN_REJECTED_CODES = {401, 403, 26084}
+# What a server says when it cannot answer now, whatever the request: too many requests,
+# connect/network/server errors, busy (errors.py:95-105); anker-solix-api retries 502/504/522 and
+# busy at once (session.py:698, :734). At the login these say nothing about the password.
+UNAVAILABLE_CODES = {429, 502, 504, 522, 997, 998, 999, 21105}
 RENEW_BEFORE_SECONDS = 60
 TIMEOUT_SECONDS = 30
 MAX_ANSWER = 1024 * 1024
@@ -341,6 +345,11 @@ class CloudClient:
         said = f"{message} ({'' if code is None else f'code {code}, '}HTTP {status})"
         fine = 200 <= status < 300 and code == 0
         if path == LOGIN and not fine:
+            unavailable = (status >= 500 or status == 429 or code in UNAVAILABLE_CODES
+                           or (code is None and status not in (401, 403)))
+            if unavailable:
+                raise CloudError(f"{self.name}: the login of {self.settings.email} failed: "
+                                 f"{said}")
             raise LoginRefused(f"{self.name} refused the login of {self.settings.email}: {said}")
         if status in (401, 403) or code in TOKEN_REJECTED_CODES:
             raise TokenRejected(f"{self.name} rejected the token: {said}")

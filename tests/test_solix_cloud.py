@@ -364,6 +364,29 @@ def test_a_refused_login_is_one_line_naming_the_server_and_its_message(
     assert cloud.passwords == ["wrong"] and cloud.violations == []
 
 
+@pytest.mark.parametrize("answer, said", [
+    ((502, {"code": 502, "msg": "Bad Gateway"}), "Bad Gateway (code 502, HTTP 502)"),
+    ((504, "<html>Gateway Timeout</html>"), "not a JSON answer (HTTP 504)"),
+    ((429, {"code": 429, "msg": "Too Many Requests"}), "Too Many Requests (code 429, HTTP 429)"),
+    ((200, {"code": 21105, "msg": "busy"}), "busy (code 21105, HTTP 200)"),
+    ((200, {"code": 999, "msg": "server error"}), "server error (code 999, HTTP 200)"),
+], ids=["502", "504-html", "429", "busy-21105", "server-999"])
+def test_a_login_the_server_could_not_answer_is_not_a_refused_password(cloud, answer, said):
+    """A gateway, a busy or failing server at the login says nothing about the password
+    (anker-solix-api retries 502/504/522 and busy 21105 at once: session.py:698, :734; errors.py
+    :95-105): the service asks again as after any cloud error, not only an hour later."""
+    cloud.faults["/passport/login"] = answer
+    client = solix_cloud.CloudClient(cloud_settings(cloud, interval="10"))
+    with pytest.raises(solix_cloud.CloudError) as failed:
+        client.read()
+    assert not isinstance(failed.value, solix_cloud.LoginRefused)
+    assert str(failed.value) == f"cloud {cloud.url}: the login of {EMAIL} failed: {said}"
+    poller = solix_cloud.CloudPoller(client, lambda reading: None)
+    assert poller.settle(None, failed.value) == 20  # backing off from the interval
+    del cloud.faults["/passport/login"]
+    assert len(client.read().readings) == 2
+
+
 @pytest.mark.parametrize("expired", [(401, 401), (200, 26084)], ids=["http-401", "code-26084"])
 def test_an_expired_token_means_one_login_more_and_the_values_still_come(cloud, expired):
     cloud.expired = expired
