@@ -284,6 +284,8 @@ class CloudRead:
     readings: list[Reading]
     notes: list[str]
     errors: list[str]
+    sites_read: int = 0
+    """Sites whose scene the cloud answered: with one, the cloud works, whatever the others do."""
 
 
 # --- the client ---------------------------------------------------------------------------------
@@ -424,6 +426,7 @@ class CloudClient:
             except CloudError as error:
                 result.errors.append(f"site {site_id}: {error}")
                 continue
+            result.sites_read += 1
             stale = self._stale(site_id, scene)
             if stale:
                 result.notes.append(stale)
@@ -475,7 +478,9 @@ class CloudPoller:
         if isinstance(failure, LoginRefused):
             self.failures += 1
             return max(LOGIN_RETRY_SECONDS, self.interval)
-        if failure or (result and result.errors):
+        # Backs off when the cloud fails, not when one site does while others answer (a site
+        # that keeps failing would hold back every Solarbank of the account).
+        if failure or (result and result.errors and not result.sites_read):
             self.failures += 1
             return max(self.interval, min(self.interval * 2 ** self.failures, MAX_BACKOFF_SECONDS))
         self.failures = 0

@@ -448,6 +448,23 @@ def test_a_site_whose_scene_fails_does_not_hold_back_the_others(program, broker,
     assert len(serials) == 1 and serials < set(RECORDED_VALUES)
 
 
+def test_a_site_that_keeps_failing_does_not_slow_down_the_others(cloud, caplog):
+    """A shared site the account lost, say: the cloud answers for the other site, so that one
+    is read every interval as before, and the failing one is named once."""
+    caplog.set_level(logging.INFO, logger="solix")
+    failing = next(iter(cloud.scenes))
+    cloud.scenes[failing] = {"code": 160003, "msg": "no access permission"}
+    client = solix_cloud.CloudClient(cloud_settings(cloud, interval="10"))
+    published = []
+    poller = solix_cloud.CloudPoller(client, published.append)
+    waits = [poller.settle(client.read(), None) for _ in range(3)]
+    assert waits == [10, 10, 10] and len(published) == 3
+    assert caplog.text.count("no access permission") == 1
+    # When no site answers, the cloud is failing: then it backs off.
+    cloud.scenes = {site: {"code": 999, "msg": "server error"} for site in cloud.scenes}
+    assert poller.settle(client.read(), None) == 20
+
+
 def test_an_account_without_solarbanks_gives_exit_1(program, broker, tmp_path):
     cloud = StandInCloud(tmp_path, *RECORDED, email=EMAIL, password=PASSWORD)
     cloud.sites = []
