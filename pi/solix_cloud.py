@@ -246,7 +246,12 @@ def solarbank_reading(entry: Mapping[str, Any]) -> tuple[Reading | None, str | N
     if str(entry.get("power_unit") or "W") == "W":
         pv = entry.get("pv_power") if isinstance(entry.get("pv_power"), Mapping) else {}
         inputs = {f"solar_pv_{n}_power_in": pv.get(f"pv{n}") for n in range(1, PV_INPUTS + 1)}
-        for name, value in [*((n, entry.get(k)) for n, k in WATTS.items()), *inputs.items()]:
+        watts = {name: entry.get(key) for name, key in WATTS.items()}
+        # Where `pv_power` has a total, it is the solar input: a multisystem's
+        # `photovoltaic_power` is wrong (poller.py:375-377 takes the total instead).
+        if number(pv.get("total")) is not None:
+            watts["solar_power_in"] = pv.get("total")
+        for name, value in [*watts.items(), *inputs.items()]:
             value = number(value)
             if value is not None and value >= 0:
                 numbers[name] = value

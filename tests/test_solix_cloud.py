@@ -290,6 +290,20 @@ def test_charging_power_is_not_published_because_it_is_the_output():
                     entry.get("bat_charge_power"))
 
 
+def test_the_solar_input_is_the_pv_total_where_the_cloud_gives_one():
+    """Newer answers carry `pv_power` per input with a `total`; in multisystems their
+    `photovoltaic_power` is wrong and anker-solix-api takes the total instead (poller.py:375-377)."""
+    entry = {"device_sn": "TESTSB3A17C500001", "device_pn": "A17C5", "battery_power": "40",
+             "photovoltaic_power": "0", "output_power": "290",
+             "pv_power": {"pv1": "120", "pv2": "125", "pv3": "125", "pv4": "125", "total": "495"}}
+    reading, _ = solix_cloud.solarbank_reading(entry)
+    assert reading.numbers["solar_power_in"] == 495
+    assert [reading.numbers[f"solar_pv_{n}_power_in"] for n in (1, 2, 3, 4)] == [120, 125, 125, 125]
+    for total in ("", None, "n/a"):  # no total: the entry's own value
+        entry["pv_power"]["total"] = total
+        assert solix_cloud.solarbank_reading(entry)[0].numbers["solar_power_in"] == 0
+
+
 def test_values_the_cloud_stopped_updating_are_not_sent_as_now(cloud, caplog):
     client = solix_cloud.CloudClient(cloud_settings(cloud))
     assert len(client.read().readings) == 2
