@@ -420,6 +420,11 @@ class CloudClient:
         if not isinstance(sites, list):
             raise CloudError(f"{self.name}: {SITE_LIST} answered without a site_list")
         result, seen = CloudRead([], [], []), set()
+        if not sites:  # also what the other region's server answers (session.py:103)
+            result.notes.append(
+                f"{self.name} lists no site (system) for {self.settings.email}: share one with "
+                "this account in the Anker app, or check its country (solixCloud.country): the "
+                "other region's server lists none")
         for site in sites:
             site_id = site.get("site_id") if isinstance(site, Mapping) else None
             if not isinstance(site_id, str) or not site_id:
