@@ -588,7 +588,18 @@ def test_the_waits_double_to_a_cap_and_a_refused_login_waits_an_hour(cloud, capl
 
 # --- Bluetooth and the cloud in one bridge --------------------------------------------------
 
-def test_one_bridge_reads_bluetooth_and_the_cloud(program, broker, cloud, tmp_path, monkeypatch):
+SB2_SERIAL = "APCGQ80E00000001"  # anker-ble-emulator's A17C1 telemetry (devices/a17c1.py)
+
+
+@pytest.mark.parametrize("cloud", [("SB2_SB1_Bypass",)], indirect=True)
+def test_one_bridge_reads_bluetooth_and_the_cloud_and_each_solarbank_once(
+        program, broker, cloud, tmp_path, monkeypatch, caplog):
+    """The recorded site of a Solarbank 2 with two E1600; the Solarbank 2 is also read over
+    Bluetooth (emulated). It lands once, as Bluetooth reads it: the cloud's copy (model tag
+    A17C1 instead of Solarbank2) would make two series of one battery. Its Bluetooth serial is
+    the cloud's device_sn: both are the device's `a2` value (SolixBLE
+    Solarbank2.serial_number; anker-solix-api mqttmap.py:1875 names it device_sn), so the
+    recorded device_sn becomes the emulated device's (its recorded telemetry's a2)."""
     anker = pytest.importorskip("anker_ble_emulator")
     from test_solix_bridge import DEVICE, bridge_once
     config = Path(pi_config(program, broker, cloud, tmp_path))
@@ -598,10 +609,20 @@ def test_one_bridge_reads_bluetooth_and_the_cloud(program, broker, cloud, tmp_pa
     with config.open("w") as file:
         ini.write(file)
     observer = observe(broker)
-    assert bridge_once(str(config), anker.A17C1(), monkeypatch) == solix_bridge.EXIT_OK
+    caplog.set_level(logging.INFO, logger="solix")
+    site = "f3edf80e-0c97-1eff-d675-ec87ec9b1b36"
+    (entry,) = [e for e in cloud.scenes[site]["data"]["solarbank_info"]["solarbank_list"]
+                if e["device_pn"] == "A17C1"]
+    entry["device_sn"] = SB2_SERIAL
+    solarbank2 = anker.A17C1()
+    assert bridge_once(str(config), solarbank2, monkeypatch) == solix_bridge.EXIT_OK
     assert observer.wait_for(lambda: any(m.payload == b"offline" for m in observer.messages), 5)
-    models = {m.topic.split("/")[3] for m in observer.messages if "/bridge/" not in m.topic}
-    assert models == {"Solarbank2", "A17C0"}
+    landed_as = {tuple(m.topic.split("/")[2:4]) for m in observer.messages
+                 if "/bridge/" not in m.topic}
+    assert landed_as == {(SB2_SERIAL, "Solarbank2"), ("B91KD2ROPQVP6MLG", "A17C0"),
+                         ("NEBY5IUHDXTGQKC2", "A17C0")}
+    assert f"{SB2_SERIAL} (A17C1) is read over Bluetooth: its cloud values are left out" \
+        in caplog.text
 
 
 # --- the bridge's config --------------------------------------------------------------------
