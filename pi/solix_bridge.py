@@ -92,7 +92,7 @@ def parse_devices(text: str) -> list[DeviceSpec]:
 
 def load_settings(path: str) -> Settings:
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")  # as the stack writes it, whatever the locale
     except OSError:
         raise BridgeError(f"cannot read config file {path}", EXIT_CONFIG) from None
     return load_settings_from_text(text, path)

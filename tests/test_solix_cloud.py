@@ -320,7 +320,7 @@ def test_charging_power_is_not_published_because_it_is_the_output():
 
 def test_the_solar_input_is_the_pv_total_where_the_cloud_gives_one():
     """Newer answers carry `pv_power` per input with a `total`; in multisystems their
-    `photovoltaic_power` is wrong and anker-solix-api takes the total instead (poller.py:375-377)."""
+    `photovoltaic_power` is wrong, and anker-solix-api takes the total (poller.py:375-377)."""
     entry = {"device_sn": "TESTSB3A17C500001", "device_pn": "A17C5", "battery_power": "40",
              "photovoltaic_power": "0", "output_power": "290",
              "pv_power": {"pv1": "120", "pv2": "125", "pv3": "125", "pv4": "125", "total": "495"}}
@@ -637,6 +637,21 @@ def test_the_password_is_read_as_written_percent_and_all():
         f"email = {EMAIL}\npassword = {PASSWORD}\ncountry = DE\n"))
     assert settings.cloud.password == PASSWORD and settings.devices == []
     assert PASSWORD not in repr(settings.cloud)
+
+
+def test_a_non_ascii_password_is_read_as_utf_8_whatever_the_locale(tmp_path):
+    """The stack writes the INI in UTF-8; a Pi whose locale is not UTF-8 (here: plain ASCII,
+    Python's C locale without coercion) must still read `Pässwort€` as it is, not refuse its
+    config. The login then fails for the unreachable server (exit 4), not for the file (3)."""
+    path = tmp_path / "bridge.ini"
+    path.write_bytes(ini_text(f"email = {EMAIL}\npassword = Pässwort€\ncountry = DE\n"
+                              "server = https://localhost:1\n").encode())
+    done = subprocess.run([sys.executable, str(ROOT / "pi" / "solix_bridge.py"), "--config",
+                           str(path), "--once"], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONUTF8": "0",
+                               "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": "utf-8"})
+    assert done.returncode == solix_bridge.EXIT_CLOUD, done.stdout + done.stderr
+    assert "unreachable" in done.stdout and "Traceback" not in done.stderr
 
 
 def test_the_ip_agent_reads_the_same_file_with_a_percent_in_the_cloud_password(program, tmp_path):
