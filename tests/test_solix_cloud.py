@@ -722,6 +722,10 @@ def test_without_the_cloud_there_is_no_cloud_section(dev_run):
 
 @pytest.mark.parametrize("cloud_value, password, secret, message", [
     ({"email": EMAIL}, "S3cretPW", True, "solixCloud.country: got None"),
+    # Norway written unquoted in the stack file: YAML 1.1 (PyYAML, make plan) reads NO as false.
+    ({"email": EMAIL, "country": False}, "S3cretPW", True,
+     "solixCloud.country: got False; expected the account's ISO 3166 country code, such as DE "
+     "(it picks Anker's EU or COM server); YAML reads an unquoted NO as false: write 'NO'"),
     ({"email": "owner", "country": "DE"}, "S3cretPW", True, "solixCloud.email: got 'owner'"),
     ({"email": EMAIL, "country": "DE", "password": "S3cretPW"}, None, True,
      "solixCloud.password: no such setting"),
