@@ -447,8 +447,10 @@ def parse_solix_cloud(value: Any, password: Any,
         raise _fail("solixCloud.email", email, "the email of the Anker account the app uses")
     country = value.get("country")
     if not isinstance(country, str) or not re.fullmatch(r"[A-Za-z]{2}", country):
+        # Norway's code, unquoted, is a boolean to a YAML 1.1 reader (PyYAML: make plan).
+        norway = "; YAML reads an unquoted NO as false: write 'NO'" if country is False else ""
         raise _fail("solixCloud.country", country, "the account's ISO 3166 country code, such "
-                    "as DE (it picks Anker's EU or COM server)")
+                    f"as DE (it picks Anker's EU or COM server){norway}")
     key = f"{NAMESPACE}:{CLOUD_PASSWORD}"
     if password in (None, ""):
         raise ConfigError(f"{key}: missing; solixCloud needs the account's password: "

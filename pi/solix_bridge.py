@@ -12,7 +12,9 @@ Either source, or both. The file is read without interpolation: a password may h
 It publishes each device's latest values every `interval` seconds (and its first ones at once)
 over MQTT/TLS, below <topic_prefix>/solix/ (see solix_topics.py), and keeps a retained
 `solix/bridge/status` online, offline by its will when it goes away. The cloud's Solarbanks are
-published each time they are read. When the cloud fails, the broker side and Bluetooth keep
+published each time they are read, except a Solarbank this bridge reads over Bluetooth (same
+serial): with both sources the cloud is first read once every device has given values over
+Bluetooth, or after --wait seconds. When the cloud fails, the broker side and Bluetooth keep
 running; the problem is logged once, and the cloud is asked again later and later.
 --once: waits (at most --wait seconds) for every device's first values, reads the cloud once
 (after a login, before anything else), publishes them, exits.
@@ -90,7 +92,7 @@ def parse_devices(text: str) -> list[DeviceSpec]:
 
 def load_settings(path: str) -> Settings:
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")  # as the stack writes it, whatever the locale
     except OSError:
         raise BridgeError(f"cannot read config file {path}", EXIT_CONFIG) from None
     return load_settings_from_text(text, path)
@@ -195,24 +197,46 @@ class Publisher:
         self.client.loop_stop()
 
 
+class ReadOverBluetooth:
+    """The serials the Bluetooth source reads, for the cloud to leave those Solarbanks to it:
+    a Solarbank 2 or 3 in the account would otherwise land twice, as two series (model tag
+    Solarbank2 over Bluetooth, A17C1 from the cloud). The serial SolixBLE reads is the device_sn
+    the cloud lists (the device's `a2` value: anker-solix-api mqttmap.py:1875)."""
+
+    def __init__(self, devices: int):
+        self.devices = devices
+        self.serials: set[str] = set()
+        self.each_once = asyncio.Event()
+        """Set when every configured device has given values (the cloud waits for it first)."""
+
+    def add(self, reading: Reading) -> None:
+        self.serials.add(reading.serial)
+        if len(self.serials) >= self.devices:
+            self.each_once.set()
+
+
 async def run(settings: Settings, once: bool, wait: float, publisher: Publisher,
               cloud: CloudClient | None = None) -> int:
     """Read every source and publish; with `once`, until each has been published once."""
-    sources = []
+    sources, bluetooth = [], ReadOverBluetooth(len(settings.devices))
     if settings.devices:
-        sources.append(run_bluetooth(settings, once, wait, publisher))
+        sources.append(run_bluetooth(settings, once, wait, publisher, bluetooth))
     if settings.cloud:
-        sources.append(run_cloud(cloud or CloudClient(settings.cloud), once, publisher))
+        sources.append(run_cloud(cloud or CloudClient(settings.cloud), once, publisher,
+                                 bluetooth if settings.devices else None, wait))
     codes = await asyncio.gather(*sources)
     return next((code for code in codes if code), EXIT_OK)
 
 
-async def run_bluetooth(settings: Settings, once: bool, wait: float, publisher: Publisher) -> int:
+async def run_bluetooth(settings: Settings, once: bool, wait: float, publisher: Publisher,
+                        bluetooth: ReadOverBluetooth | None = None) -> int:
     latest: dict[str, Reading] = {}
 
     def on_reading(spec: DeviceSpec, reading: Reading) -> None:
         first = spec.address not in latest
         latest[spec.address] = reading
+        if bluetooth:
+            bluetooth.add(reading)
         if first:  # the first values go out at once, the others every `interval`
             publisher.publish(reading)
 
@@ -237,9 +261,26 @@ async def run_bluetooth(settings: Settings, once: bool, wait: float, publisher: 
         await source.stop()
 
 
-async def run_cloud(client: CloudClient, once: bool, publisher: Publisher) -> int:
+async def run_cloud(client: CloudClient, once: bool, publisher: Publisher,
+                    bluetooth: ReadOverBluetooth | None = None, wait: float = 60) -> int:
+    left_out: set[str] = set()
+
+    def publish(reading: Reading) -> None:
+        if bluetooth and reading.serial in bluetooth.serials:
+            if reading.serial not in left_out:
+                LOG.info("%s: %s (%s) is read over Bluetooth: its cloud values are left out",
+                         client.name, reading.serial, reading.model)
+                left_out.add(reading.serial)
+            return
+        publisher.publish(reading)
+
+    if bluetooth:  # Bluetooth's first values first, so the cloud knows what to leave out
+        try:
+            await asyncio.wait_for(bluetooth.each_once.wait(), wait)
+        except asyncio.TimeoutError:
+            pass  # a device that gives nothing does not hold back the cloud
     if not once:
-        await CloudPoller(client, publisher.publish).run()  # runs until the bridge stops
+        await CloudPoller(client, publish).run()  # runs until the bridge stops
         return EXIT_OK
     try:
         result = await asyncio.to_thread(client.read)
@@ -247,7 +288,7 @@ async def run_cloud(client: CloudClient, once: bool, publisher: Publisher) -> in
         LOG.error("solix bridge: %s", error)
         return EXIT_CLOUD
     for reading in result.readings:
-        publisher.publish(reading)
+        publish(reading)
     for note in result.notes:
         LOG.warning("solix bridge: %s", note)
     for error in result.errors:
@@ -259,7 +300,8 @@ async def run_cloud(client: CloudClient, once: bool, publisher: Publisher) -> in
                   client.settings.email)
         return EXIT_DEVICE
     LOG.info("%s: published %s", client.name,
-             ", ".join(f"{r.serial} ({r.model})" for r in result.readings))
+             ", ".join(f"{r.serial} ({r.model})" for r in result.readings
+                       if r.serial not in left_out) or "none")
     return EXIT_OK
 
 
@@ -269,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true",
                         help="publish every device's first values, then exit")
     parser.add_argument("--wait", type=float, default=60,
-                        help="with --once: how long to wait for them (seconds, default 60)")
+                        help="with --once: how long to wait for them; with Bluetooth and the "
+                        "cloud: how long the cloud waits for them (seconds, default 60)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("SolixBLE").setLevel(logging.CRITICAL)  # its own retries, in tracebacks

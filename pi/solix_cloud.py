@@ -57,6 +57,10 @@ SCENE_INFO = "/power_service/v1/site/get_scen_info"  # sic
 HEADERS = {"content-type": "application/json", "model-type": "DESKTOP",
            "app-name": "anker_power", "os-type": "android"}
 TOKEN_REJECTED_CODES = {401, 403, 26084}
+# What a server says when it cannot answer now, whatever the request: too many requests,
+# connect/network/server errors, busy (errors.py:95-105); anker-solix-api retries 502/504/522 and
+# busy at once (session.py:698, :734). At the login these say nothing about the password.
+UNAVAILABLE_CODES = {429, 502, 504, 522, 997, 998, 999, 21105}
 RENEW_BEFORE_SECONDS = 60
 TIMEOUT_SECONDS = 30
 MAX_ANSWER = 1024 * 1024
@@ -242,7 +246,12 @@ def solarbank_reading(entry: Mapping[str, Any]) -> tuple[Reading | None, str | N
     if str(entry.get("power_unit") or "W") == "W":
         pv = entry.get("pv_power") if isinstance(entry.get("pv_power"), Mapping) else {}
         inputs = {f"solar_pv_{n}_power_in": pv.get(f"pv{n}") for n in range(1, PV_INPUTS + 1)}
-        for name, value in [*((n, entry.get(k)) for n, k in WATTS.items()), *inputs.items()]:
+        watts = {name: entry.get(key) for name, key in WATTS.items()}
+        # Where `pv_power` has a total, it is the solar input: a multisystem's
+        # `photovoltaic_power` is wrong (poller.py:375-377 takes the total instead).
+        if number(pv.get("total")) is not None:
+            watts["solar_power_in"] = pv.get("total")
+        for name, value in [*watts.items(), *inputs.items()]:
             value = number(value)
             if value is not None and value >= 0:
                 numbers[name] = value
@@ -259,7 +268,8 @@ def solarbank_info(scene: Mapping[str, Any]) -> Mapping[str, Any]:
 def scene_readings(site_id: str, scene: Mapping[str, Any]) -> tuple[list[Reading], list[str]]:
     """The Solarbanks of one site's scene info, and notes on what was left out."""
     info = solarbank_info(scene)
-    entries = [e for e in info.get("solarbank_list") or [] if isinstance(e, Mapping)]
+    listed = info.get("solarbank_list")  # null, "" or false when a site has none
+    entries = [e for e in listed if isinstance(e, Mapping)] if isinstance(listed, list) else []
     # The cloud marks a site's Solarbank values invalid with is_display_data false (poller.py:199).
     if entries and info.get("is_display_data") is False:
         return [], [f"site {site_id}: the cloud marks its Solarbank values invalid; none sent"]
@@ -279,6 +289,8 @@ class CloudRead:
     readings: list[Reading]
     notes: list[str]
     errors: list[str]
+    sites_read: int = 0
+    """Sites whose scene the cloud answered: with one, the cloud works, whatever the others do."""
 
 
 # --- the client ---------------------------------------------------------------------------------
@@ -331,7 +343,7 @@ class CloudClient:
             raise CloudError(f"{self.name} unreachable: {reason}") from None
         try:
             answer = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested deeper than Python
             answer = None
         if not isinstance(answer, dict):
             answer = {"msg": "not a JSON answer"}
@@ -340,6 +352,11 @@ class CloudClient:
         said = f"{message} ({'' if code is None else f'code {code}, '}HTTP {status})"
         fine = 200 <= status < 300 and code == 0
         if path == LOGIN and not fine:
+            unavailable = (status >= 500 or status == 429 or code in UNAVAILABLE_CODES
+                           or (code is None and status not in (401, 403)))
+            if unavailable:
+                raise CloudError(f"{self.name}: the login of {self.settings.email} failed: "
+                                 f"{said}")
             raise LoginRefused(f"{self.name} refused the login of {self.settings.email}: {said}")
         if status in (401, 403) or code in TOKEN_REJECTED_CODES:
             raise TokenRejected(f"{self.name} rejected the token: {said}")
@@ -391,8 +408,9 @@ class CloudClient:
             self.stamps[site_id] = (stamp, now)
         unchanged = now - self.stamps[site_id][1]
         if unchanged > STALE_SECONDS:
+            # The same words every round, so the service logs it once (no running count).
             return (f"site {site_id}: its Solarbank values have not changed since {stamp} "
-                    f"({unchanged / 60:.0f} min); not sent until they do")
+                    f"({STALE_SECONDS // 60} min or more); not sent until they do")
         return None
 
     def read(self) -> CloudRead:
@@ -402,6 +420,11 @@ class CloudClient:
         if not isinstance(sites, list):
             raise CloudError(f"{self.name}: {SITE_LIST} answered without a site_list")
         result, seen = CloudRead([], [], []), set()
+        if not sites:  # also what the other region's server answers (session.py:103)
+            result.notes.append(
+                f"{self.name} lists no site (system) for {self.settings.email}: share one with "
+                "this account in the Anker app, or check its country (solixCloud.country): the "
+                "other region's server lists none")
         for site in sites:
             site_id = site.get("site_id") if isinstance(site, Mapping) else None
             if not isinstance(site_id, str) or not site_id:
@@ -413,6 +436,7 @@ class CloudClient:
             except CloudError as error:
                 result.errors.append(f"site {site_id}: {error}")
                 continue
+            result.sites_read += 1
             stale = self._stale(site_id, scene)
             if stale:
                 result.notes.append(stale)
@@ -464,7 +488,9 @@ class CloudPoller:
         if isinstance(failure, LoginRefused):
             self.failures += 1
             return max(LOGIN_RETRY_SECONDS, self.interval)
-        if failure or (result and result.errors):
+        # Backs off when the cloud fails, not when one site does while others answer (a site
+        # that keeps failing would hold back every Solarbank of the account).
+        if failure or (result and result.errors and not result.sites_read):
             self.failures += 1
             return max(self.interval, min(self.interval * 2 ** self.failures, MAX_BACKOFF_SECONDS))
         self.failures = 0
