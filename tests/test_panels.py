@@ -250,6 +250,36 @@ def test_yield_today_counts_the_step_into_the_first_value_and_every_gap_it_may(g
     assert lost > 500.0  # why the broker delivers nothing late (tests/test_broker_data_path.py)
 
 
+def test_a_dusk_zero_before_a_gap_costs_none_of_the_energy_made_during_the_gap(grafana):
+    # OpenDTU #1258: an inverter restarting at dusk often leaves yieldtotal's last value of the
+    # day at 0. Then Wi-Fi is down until 10:00 (1.5 kWh made by then); the next week the broker
+    # is away from Friday 21:00 until Monday 09:00 (the weekend's 2 x 6 kWh and Monday's first
+    # 0.6 kWh come with Monday's first value). The step over each gap starts at the last real
+    # value, not at the 0.
+    query = query_of("Yield today")
+    assert pipeline(definition(query, "robustStepsIn")) == [
+        "union", "range", "filter", "filter", "last", "range", "filter", "group", "robustSteps",
+        "range"]  # as fx.robust_steps_in: the last sample before the day that is not a 0
+    assert "|> filter(fn: fn)\n            |> filter(fn: (r) => r._value > 0.0)\n" in query
+    assert pipeline(definition(query, "robustSteps"))[:2] == ["tables", "filter"]
+
+    def with_dusk_zero(day, start_kwh, kwh, silent=()):
+        return sunny_day(day, start_kwh, kwh, silent=silent) + [
+            yieldtotal(at(f"{day}T20:31"), 0.0)]
+    points = (with_dusk_zero("2026-06-20", 1000.0, 5.0)
+              + sunny_day("2026-06-21", 1005.0, 7.5, silent=[("2026-06-21T00:00",
+                                                               "2026-06-21T10:00")]))
+    morning = yield_today(points, at("2026-06-21T10:01"))
+    assert texts(grafana.shows(panel("Yield today"), morning)) == ["1.5 kWh"]
+    weekend = (with_dusk_zero("2026-06-26", 1100.0, 6.0)
+               + sunny_day("2026-06-29", 1118.0, 6.0, silent=[("2026-06-29T00:00",
+                                                                "2026-06-29T09:00")]))
+    assert wh(yield_today(weekend, at("2026-06-29T09:01"))) == pytest.approx(12600.0, abs=1)
+    history: dict = {}
+    daily_task(weekend, at("2026-06-30T00:00"), history)
+    assert history[(SERIAL, at("2026-06-29T00:00"))] == pytest.approx(18000.0, abs=1)
+
+
 def energy_today_per(points, now, channel: str, per_input: bool) -> fx.Stream:
     """Mirror of energy-today-per-inverter.flux and energy-today-per-input.flux."""
     steps = fx.robust_steps_in(points, fx.today(now, BERLIN), now, yieldtotal_of(channel),
