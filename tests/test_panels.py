@@ -424,28 +424,49 @@ def test_line_panels_draw_a_line_at_every_range_and_width(grafana):
                            r"else (\w+)", query)
         assert floors, target["title"]
         assert "aggregateWindow(every: windowEvery," in query, target["title"]
-        battery = 'r._measurement == "solix"' in query
-        # Panels with the same floors and data spacing draw the same: worked once.
-        kind = (*floors.groups(), battery)
-        if kind in checked:
-            continue
-        checked[kind] = target["title"]
-        history_floor, raw_floor = (fx.parse_duration(f) for f in floors.groups())
-        raw_spacing = timedelta(seconds=30.3 if battery else 5.05)  # they publish once due
-        for (name, width), (start, stop, interval_ms) in zip(cases, computed):
-            history = start < now - timedelta(days=30)  # source-bucket.flux, 30 d raw
-            window = fx.window_every(timedelta(milliseconds=interval_ms),
-                                     history_floor if history else raw_floor)
-            spacing = timedelta(minutes=5) if history else raw_spacing
-            # The last 50 windows of the range are enough to see a pattern.
-            shown_from = max(start, stop - 50 * window)
-            data = samples(fx.local_truncate(shown_from - window, "5m", BERLIN)
-                           if history else shown_from - window, stop, spacing)
-            means = fx.aggregate_window(fx.from_range(data, shown_from, stop), window, fx.mean)
-            values = [r["_value"] for r in means.rows()][:-1]  # the last window is still open
-            assert None not in values and fx.lone_values(values) == 0, (
-                target["title"], name, width, window, values.count(None))
-    assert len(checked) >= 2  # OpenDTU's and the battery's spacing
+        # Panels with the same floors and data spacing draw the same: worked once per spacing
+        # their data can have.
+        for raw_spacing in data_spacings(query):
+            kind = (*floors.groups(), raw_spacing)
+            if kind in checked:
+                continue
+            checked[kind] = target["title"]
+            line_drawn_at_every_range(target["title"], floors.groups(), raw_spacing, now,
+                                      cases, computed)
+    assert len(checked) >= 4  # statistics, status, the battery over Bluetooth and the cloud
+
+
+def data_spacings(query: str) -> list[timedelta]:
+    """How far apart the values a line panel reads come (each source publishes once its interval
+    has passed, so a little more). OpenDTU polls one inverter per poll interval (5 s; lib/
+    Hoymiles/src/Hoymiles.cpp, loop(): inverterPos) and publishes an inverter's statistics (power,
+    voltages, temperature, yields: channels 0 and 1-n) only when new ones came (src/
+    MqttHandleInverter.cpp:94): every 5 s x inverters, up to 10 (include/Configuration.h
+    INV_MAX_COUNT). Its status and radio topics come every publish interval (5 s). The Solix
+    bridge publishes every 30 s over Bluetooth, every 60 s after each cloud read (pi/
+    solix_cloud.py CloudPoller: the read, then the interval)."""
+    if 'r._measurement == "solix"' in query:
+        return [timedelta(seconds=30.3), timedelta(seconds=61.5)]
+    if re.search(r'r\.channel (== "0"|=~ /\^(0|\[1-9\])\$/)', query):
+        return [timedelta(seconds=5.05 * inverters) for inverters in (1, 2, 4, 10)]
+    return [timedelta(seconds=5.05)]
+
+
+def line_drawn_at_every_range(title, floors, raw_spacing, now, cases, computed) -> None:
+    history_floor, raw_floor = (fx.parse_duration(f) for f in floors)
+    for (name, width), (start, stop, interval_ms) in zip(cases, computed):
+        history = start < now - timedelta(days=30)  # source-bucket.flux, 30 d raw
+        window = fx.window_every(timedelta(milliseconds=interval_ms),
+                                 history_floor if history else raw_floor)
+        spacing = timedelta(minutes=5) if history else raw_spacing
+        # The last 50 windows of the range are enough to see a pattern.
+        shown_from = max(start, stop - 50 * window)
+        data = samples(fx.local_truncate(shown_from - window, "5m", BERLIN)
+                       if history else shown_from - window, stop, spacing)
+        means = fx.aggregate_window(fx.from_range(data, shown_from, stop), window, fx.mean)
+        values = [r["_value"] for r in means.rows()][:-1]  # the last window is still open
+        assert None not in values and fx.lone_values(values) == 0, (
+            title, raw_spacing, name, width, window, values.count(None))
 
 
 def ac_power(points, start, stop, window) -> tuple[fx.Stream, fx.Stream]:
@@ -487,6 +508,34 @@ def test_ac_power_shows_each_inverter_and_the_total_by_name_with_the_night_a_gap
     # At night nothing is published: no series, nothing drawn from evening to morning.
     night = ac_power(points, at("2026-06-21T22:00"), at("2026-06-21T23:00"), window)
     assert [s.rows() for s in night] == [[], []]
+
+
+def test_ac_power_total_is_the_sum_of_every_inverter_however_many_opendtu_polls_in_turn(grafana):
+    # OpenDTU polls one inverter per 5-s poll interval, so each inverter's power comes every
+    # 5 s x inverters (data_spacings). A window that misses an inverter's value sums the others
+    # only: "total" would dip to a fraction of the real one.
+    target = panel("AC power per inverter and total")
+    floors = re.search(r"windowFloor = if source == \"\$\{history_bucket\}\" then (\w+) "
+                       r"else (\w+)", query_of(target["title"]))
+    raw_floor = fx.parse_duration(floors.group(2))
+    now = at("2026-06-21T13:00")
+    cases = [(name, width) for name in ("5m", "1h", "6h", "24h") for width in (400, 800, 1600)]
+    computed = grafana.ranges(now, [{"timeFrom": f"now-{name}", "width": width,
+                                     "minInterval": datasource_minimum()}
+                                    for name, width in cases])
+    for inverters in (2, 4, 10):
+        spacing = timedelta(seconds=5.05 * inverters)
+        for (name, width), (start, stop, interval_ms) in zip(cases, computed):
+            window = fx.window_every(timedelta(milliseconds=interval_ms), raw_floor)
+            shown_from = max(start, stop - 30 * window)
+            points = [p for n in range(inverters) for p in power(
+                f"1161907454{n:02}", "0", 400.0, shown_from - window + n * timedelta(seconds=5.05),
+                stop, spacing)]
+            each, total = ac_power(points, shown_from, stop, window)
+            drawn = series(total)["total"][:-1]  # the last window is still open
+            assert set(drawn) == {400.0 * inverters}, (inverters, name, width, window,
+                                                       sorted(set(drawn)))
+            assert all(fx.lone_values(values[:-1]) == 0 for values in series(each).values())
 
 
 def dc_power(points, names, start, stop, window, now) -> fx.Stream:
