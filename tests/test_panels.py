@@ -385,6 +385,18 @@ def test_money_counts_today_before_the_task_ever_ran(grafana):
     assert texts(grafana.shows(value, money)) == ["0.70 XAF"]
 
 
+def test_before_the_days_first_value_today_shows_nothing_made_yet_not_no_data(grafana):
+    # 05:00, yesterday a normal day: today has no step yet (nothing is published at night), and
+    # on the 1st of a month nor has the month, on 1 January the year.
+    now = at("2026-06-01T05:00")
+    raw = sunny_day("2026-05-31", 10.0, 4.0)
+    assert yield_today(raw, now).rows() == []
+    assert energy_days(raw, [energy_daily(at("2026-05-31T00:00"), 4000.0)],
+                       fx.today(now, BERLIN), now, now).rows() == []
+    for title in ("Yield today", "Value today", "Value this month", "Value this year"):
+        assert texts(grafana.shows(panel(title), fx.Stream([]))) == ["0"], title
+
+
 # --- line panels: windows, legends ----------------------------------------------------------
 
 LINE_PANELS = [p for p in DASHBOARD["panels"] if p["type"] in ("timeseries", "state-timeline")
