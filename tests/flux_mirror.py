@@ -322,18 +322,19 @@ def mean(values):
 
 def robust_steps(stream: Stream, max_watts: float) -> Stream:
     """robustSteps() of files/flux/robust-energy.flux, step by step."""
-    s = sort(stream)
+    s = filter_(stream, lambda r: r["_value"] > 0.0)
+    s = sort(s)
     s = duplicate(s, "_value", "counter")
     s = difference(s, keep_first=True)
     s = elapsed(s)
-    return filter_(s, lambda r: r["_value"] is not None and r["counter"] - r["_value"] > 0.0
-                   and r["_value"] >= 0.0
+    return filter_(s, lambda r: r["_value"] is not None and r["_value"] >= 0.0
                    and r["_value"] <= max_watts * r["elapsed"] / 3600000.0 + 0.001)
 
 
 def robust_steps_in(points, start, stop, fn, max_watts: float) -> Stream:
     """robustStepsIn() of files/flux/robust-steps-in.flux."""
-    before = last(filter_(from_range(points, start - timedelta(days=30), start), fn))
+    before = last(filter_(filter_(from_range(points, start - timedelta(days=30), start), fn),
+                          lambda r: r["_value"] > 0.0))
     within = filter_(from_range(points, start, stop), fn)
     s = group(union(before, within), ["serial", "channel"])
     return range_(robust_steps(s, max_watts), start, stop)

@@ -9,8 +9,10 @@ import re
 
 import pytest
 
+import flux_mirror as fx
 from components.opendtu_data import INTERVAL_SECONDS, MAX_INVERTER_WATTS
 from components.templates import render
+from flux_contract import code
 
 FLUX = render("flux/robust-energy.flux", max_watts=MAX_INVERTER_WATTS)
 
@@ -19,9 +21,10 @@ def pipeline(flux: str) -> list[str]:
     return re.findall(r"\|> (\w+)\(", "\n".join(line.split("//")[0] for line in flux.splitlines()))
 
 
-def predicate(flux: str):
-    """The filter's `fn` body as a Python function of one row (a dict)."""
-    body = re.search(r"filter\(fn: \(r\) => (.*)\)\s*$", flux, re.S).group(1)
+def predicate(flux: str, which: int = -1):
+    """A filter's `fn` body (by default the last filter's) as a Python function of one row."""
+    bodies = re.findall(r"filter\(fn: \(r\) => (.*?)\)\s*(?=\|>|$)", code(flux), re.S)
+    body = bodies[which]
     python = re.sub(r"exists r\.(\w+)", r'(r["\1"] is not None)', " ".join(body.split()))
     python = re.sub(r"float\(v: ([^)]*)\)", r"float(\1)", python)
     python = re.sub(r"\br\.(\w+)", r'r["\1"]', python)
@@ -30,10 +33,12 @@ def predicate(flux: str):
 
 def robust_steps(samples: list[tuple[float, float]]) -> list[dict]:
     """robustSteps() on one series of (unix seconds, kWh)."""
-    assert pipeline(FLUX) == ["sort", "duplicate", "difference", "elapsed", "filter"]
+    assert pipeline(FLUX) == ["filter", "sort", "duplicate", "difference", "elapsed", "filter"]
     assert 'duplicate(column: "_value", as: "counter")' in FLUX
     assert "difference(keepFirst: true)" in FLUX and "elapsed(unit: 1s)" in FLUX
-    rows = [{"_time": t, "_value": v} for t, v in sorted(samples)]               # sort(_time)
+    real = predicate(FLUX, 0)
+    rows = [{"_time": t, "_value": v} for t, v in sorted(samples)                # sort(_time)
+            if real({"_value": v})]                                               # no 0s
     rows = [{**r, "counter": r["_value"]} for r in rows]                          # duplicate
     rows = [{**r, "_value": None if i == 0 else r["_value"] - rows[i - 1]["_value"]}
             for i, r in enumerate(rows)]                                          # difference(keepFirst)
@@ -70,8 +75,11 @@ def test_the_python_mirror_reads_the_flux_it_mirrors():
     assert predicate(FLUX)(row)
     assert not predicate(FLUX)({**row, "_value": None})
     assert not predicate(FLUX)({**row, "_value": -0.001})
-    assert not predicate(FLUX)({**row, "counter": 0.001})  # climbing back from the glitch 0
     assert not predicate(FLUX)({**row, "_value": MAX_INVERTER_WATTS * 5 / 3.6e6 + 0.002})
+    assert not predicate(FLUX, 0)({"_value": 0.0})  # the dusk 0 is left out before any step
+    # tests/flux_mirror.py's robustSteps runs the same functions in the same order.
+    mirrored = fx.robust_steps(fx.Stream([({}, [])], None), MAX_INVERTER_WATTS).ops
+    assert mirrored == pipeline(FLUX)
 
 
 def test_a_clean_day_gives_the_counters_growth():

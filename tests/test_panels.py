@@ -250,6 +250,36 @@ def test_yield_today_counts_the_step_into_the_first_value_and_every_gap_it_may(g
     assert lost > 500.0  # why the broker delivers nothing late (tests/test_broker_data_path.py)
 
 
+def test_a_dusk_zero_before_a_gap_costs_none_of_the_energy_made_during_the_gap(grafana):
+    # OpenDTU #1258: an inverter restarting at dusk often leaves yieldtotal's last value of the
+    # day at 0. Then Wi-Fi is down until 10:00 (1.5 kWh made by then); the next week the broker
+    # is away from Friday 21:00 until Monday 09:00 (the weekend's 2 x 6 kWh and Monday's first
+    # 0.6 kWh come with Monday's first value). The step over each gap starts at the last real
+    # value, not at the 0.
+    query = query_of("Yield today")
+    assert pipeline(definition(query, "robustStepsIn")) == [
+        "union", "range", "filter", "filter", "last", "range", "filter", "group", "robustSteps",
+        "range"]  # as fx.robust_steps_in: the last sample before the day that is not a 0
+    assert "|> filter(fn: fn)\n            |> filter(fn: (r) => r._value > 0.0)\n" in query
+    assert pipeline(definition(query, "robustSteps"))[:2] == ["tables", "filter"]
+
+    def with_dusk_zero(day, start_kwh, kwh, silent=()):
+        return sunny_day(day, start_kwh, kwh, silent=silent) + [
+            yieldtotal(at(f"{day}T20:31"), 0.0)]
+    points = (with_dusk_zero("2026-06-20", 1000.0, 5.0)
+              + sunny_day("2026-06-21", 1005.0, 7.5, silent=[("2026-06-21T00:00",
+                                                               "2026-06-21T10:00")]))
+    morning = yield_today(points, at("2026-06-21T10:01"))
+    assert texts(grafana.shows(panel("Yield today"), morning)) == ["1.5 kWh"]
+    weekend = (with_dusk_zero("2026-06-26", 1100.0, 6.0)
+               + sunny_day("2026-06-29", 1118.0, 6.0, silent=[("2026-06-29T00:00",
+                                                                "2026-06-29T09:00")]))
+    assert wh(yield_today(weekend, at("2026-06-29T09:01"))) == pytest.approx(12600.0, abs=1)
+    history: dict = {}
+    daily_task(weekend, at("2026-06-30T00:00"), history)
+    assert history[(SERIAL, at("2026-06-29T00:00"))] == pytest.approx(18000.0, abs=1)
+
+
 def energy_today_per(points, now, channel: str, per_input: bool) -> fx.Stream:
     """Mirror of energy-today-per-inverter.flux and energy-today-per-input.flux."""
     steps = fx.robust_steps_in(points, fx.today(now, BERLIN), now, yieldtotal_of(channel),
@@ -355,6 +385,18 @@ def test_money_counts_today_before_the_task_ever_ran(grafana):
     assert texts(grafana.shows(value, money)) == ["0.70 XAF"]
 
 
+def test_before_the_days_first_value_today_shows_nothing_made_yet_not_no_data(grafana):
+    # 05:00, yesterday a normal day: today has no step yet (nothing is published at night), and
+    # on the 1st of a month nor has the month, on 1 January the year.
+    now = at("2026-06-01T05:00")
+    raw = sunny_day("2026-05-31", 10.0, 4.0)
+    assert yield_today(raw, now).rows() == []
+    assert energy_days(raw, [energy_daily(at("2026-05-31T00:00"), 4000.0)],
+                       fx.today(now, BERLIN), now, now).rows() == []
+    for title in ("Yield today", "Value today", "Value this month", "Value this year"):
+        assert texts(grafana.shows(panel(title), fx.Stream([]))) == ["0"], title
+
+
 # --- line panels: windows, legends ----------------------------------------------------------
 
 LINE_PANELS = [p for p in DASHBOARD["panels"] if p["type"] in ("timeseries", "state-timeline")
@@ -394,28 +436,49 @@ def test_line_panels_draw_a_line_at_every_range_and_width(grafana):
                            r"else (\w+)", query)
         assert floors, target["title"]
         assert "aggregateWindow(every: windowEvery," in query, target["title"]
-        battery = 'r._measurement == "solix"' in query
-        # Panels with the same floors and data spacing draw the same: worked once.
-        kind = (*floors.groups(), battery)
-        if kind in checked:
-            continue
-        checked[kind] = target["title"]
-        history_floor, raw_floor = (fx.parse_duration(f) for f in floors.groups())
-        raw_spacing = timedelta(seconds=30.3 if battery else 5.05)  # they publish once due
-        for (name, width), (start, stop, interval_ms) in zip(cases, computed):
-            history = start < now - timedelta(days=30)  # source-bucket.flux, 30 d raw
-            window = fx.window_every(timedelta(milliseconds=interval_ms),
-                                     history_floor if history else raw_floor)
-            spacing = timedelta(minutes=5) if history else raw_spacing
-            # The last 50 windows of the range are enough to see a pattern.
-            shown_from = max(start, stop - 50 * window)
-            data = samples(fx.local_truncate(shown_from - window, "5m", BERLIN)
-                           if history else shown_from - window, stop, spacing)
-            means = fx.aggregate_window(fx.from_range(data, shown_from, stop), window, fx.mean)
-            values = [r["_value"] for r in means.rows()][:-1]  # the last window is still open
-            assert None not in values and fx.lone_values(values) == 0, (
-                target["title"], name, width, window, values.count(None))
-    assert len(checked) >= 2  # OpenDTU's and the battery's spacing
+        # Panels with the same floors and data spacing draw the same: worked once per spacing
+        # their data can have.
+        for raw_spacing in data_spacings(query):
+            kind = (*floors.groups(), raw_spacing)
+            if kind in checked:
+                continue
+            checked[kind] = target["title"]
+            line_drawn_at_every_range(target["title"], floors.groups(), raw_spacing, now,
+                                      cases, computed)
+    assert len(checked) >= 4  # statistics, status, the battery over Bluetooth and the cloud
+
+
+def data_spacings(query: str) -> list[timedelta]:
+    """How far apart the values a line panel reads come (each source publishes once its interval
+    has passed, so a little more). OpenDTU polls one inverter per poll interval (5 s; lib/
+    Hoymiles/src/Hoymiles.cpp, loop(): inverterPos) and publishes an inverter's statistics (power,
+    voltages, temperature, yields: channels 0 and 1-n) only when new ones came (src/
+    MqttHandleInverter.cpp:94): every 5 s x inverters, up to 10 (include/Configuration.h
+    INV_MAX_COUNT). Its status and radio topics come every publish interval (5 s). The Solix
+    bridge publishes every 30 s over Bluetooth, every 60 s after each cloud read (pi/
+    solix_cloud.py CloudPoller: the read, then the interval)."""
+    if 'r._measurement == "solix"' in query:
+        return [timedelta(seconds=30.3), timedelta(seconds=61.5)]
+    if re.search(r'r\.channel (== "0"|=~ /\^(0|\[1-9\])\$/)', query):
+        return [timedelta(seconds=5.05 * inverters) for inverters in (1, 2, 4, 10)]
+    return [timedelta(seconds=5.05)]
+
+
+def line_drawn_at_every_range(title, floors, raw_spacing, now, cases, computed) -> None:
+    history_floor, raw_floor = (fx.parse_duration(f) for f in floors)
+    for (name, width), (start, stop, interval_ms) in zip(cases, computed):
+        history = start < now - timedelta(days=30)  # source-bucket.flux, 30 d raw
+        window = fx.window_every(timedelta(milliseconds=interval_ms),
+                                 history_floor if history else raw_floor)
+        spacing = timedelta(minutes=5) if history else raw_spacing
+        # The last 50 windows of the range are enough to see a pattern.
+        shown_from = max(start, stop - 50 * window)
+        data = samples(fx.local_truncate(shown_from - window, "5m", BERLIN)
+                       if history else shown_from - window, stop, spacing)
+        means = fx.aggregate_window(fx.from_range(data, shown_from, stop), window, fx.mean)
+        values = [r["_value"] for r in means.rows()][:-1]  # the last window is still open
+        assert None not in values and fx.lone_values(values) == 0, (
+            title, raw_spacing, name, width, window, values.count(None))
 
 
 def ac_power(points, start, stop, window) -> tuple[fx.Stream, fx.Stream]:
@@ -457,6 +520,34 @@ def test_ac_power_shows_each_inverter_and_the_total_by_name_with_the_night_a_gap
     # At night nothing is published: no series, nothing drawn from evening to morning.
     night = ac_power(points, at("2026-06-21T22:00"), at("2026-06-21T23:00"), window)
     assert [s.rows() for s in night] == [[], []]
+
+
+def test_ac_power_total_is_the_sum_of_every_inverter_however_many_opendtu_polls_in_turn(grafana):
+    # OpenDTU polls one inverter per 5-s poll interval, so each inverter's power comes every
+    # 5 s x inverters (data_spacings). A window that misses an inverter's value sums the others
+    # only: "total" would dip to a fraction of the real one.
+    target = panel("AC power per inverter and total")
+    floors = re.search(r"windowFloor = if source == \"\$\{history_bucket\}\" then (\w+) "
+                       r"else (\w+)", query_of(target["title"]))
+    raw_floor = fx.parse_duration(floors.group(2))
+    now = at("2026-06-21T13:00")
+    cases = [(name, width) for name in ("5m", "1h", "6h", "24h") for width in (400, 800, 1600)]
+    computed = grafana.ranges(now, [{"timeFrom": f"now-{name}", "width": width,
+                                     "minInterval": datasource_minimum()}
+                                    for name, width in cases])
+    for inverters in (2, 4, 10):
+        spacing = timedelta(seconds=5.05 * inverters)
+        for (name, width), (start, stop, interval_ms) in zip(cases, computed):
+            window = fx.window_every(timedelta(milliseconds=interval_ms), raw_floor)
+            shown_from = max(start, stop - 30 * window)
+            points = [p for n in range(inverters) for p in power(
+                f"1161907454{n:02}", "0", 400.0, shown_from - window + n * timedelta(seconds=5.05),
+                stop, spacing)]
+            each, total = ac_power(points, shown_from, stop, window)
+            drawn = series(total)["total"][:-1]  # the last window is still open
+            assert set(drawn) == {400.0 * inverters}, (inverters, name, width, window,
+                                                       sorted(set(drawn)))
+            assert all(fx.lone_values(values[:-1]) == 0 for values in series(each).values())
 
 
 def dc_power(points, names, start, stop, window, now) -> fx.Stream:

@@ -1,6 +1,7 @@
 // AC power of each inverter, and their total per moment (one window: no shift). Windows
 // without data stay empty, so the night is a gap, not a line from evening to morning.
 import "date"
+{% set raw_floor = "1m" %}
 {% include "flux/source-bucket.flux" %}
 
 power = from(bucket: source)

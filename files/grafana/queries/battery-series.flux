@@ -1,6 +1,6 @@
 // The battery's {{ what }} over time, gaps where nothing came.
 import "date"
-{% set raw_floor = "60s" %}
+{% set raw_floor = "2m" %}
 {% include "flux/source-bucket.flux" %}
 
 from(bucket: source)

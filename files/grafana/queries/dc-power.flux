@@ -5,6 +5,7 @@
 // the inputs without a name.
 import "date"
 import "join"
+{% set raw_floor = "1m" %}
 {% include "flux/source-bucket.flux" %}
 
 names = from(bucket: "${bucket}")

@@ -1,5 +1,6 @@
 // {{ what }}: per inverter{% if per_input %} and input{% endif %}, gaps where nothing came.
 import "date"
+{% if channel not in ("status", "radio") %}{% set raw_floor = "1m" %}{% endif %}
 {% include "flux/source-bucket.flux" %}
 
 from(bucket: source)
