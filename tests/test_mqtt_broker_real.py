@@ -2,11 +2,14 @@
 
 import subprocess
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from broker import MOSQUITTO, Broker, Client, self_signed, telegraf_login, write_etc
+from components.memory import MQTT_MIB
 from conftest import dev_config, host_eip, host_instance, service_files
 from tools.mock_engine import run_program
 
@@ -184,3 +187,27 @@ def test_the_broker_certificate_chains_to_the_ca(program):
     ca = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/ca.crt"].encode())
     server = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/server.crt"].encode())
     server.verify_directly_issued_by(ca)
+
+
+def test_the_broker_stays_far_inside_its_memory_share(program, broker):
+    """mosquitto with the stack's clients (OpenDTU, and each of Telegraf's consumers subscribed
+    at QoS 1) and a flow of values, measured: its resident memory, shared libraries included,
+    is half its share of a shared host at most (components/memory.py, MQTT_MIB); there its
+    configuration also refuses to allocate past the share (memory_limit)."""
+    conf = (broker.etc / "mosquitto.conf").read_text()
+    shared = "compact" in program.outputs["sshNodes"]
+    assert (f"\nmemory_limit {MQTT_MIB * 2**20}\n" in conf) == shared
+    opendtu, ok = broker.connect("opendtu", passwords(program)["opendtu"])
+    assert ok
+    consumers = len(tomllib.loads(service_files(program)["telegraf"][
+        "/etc/telegraf/telegraf.conf"])["inputs"]["mqtt_consumer"])
+    for number in range(consumers):
+        consumer, ok = broker.connect(*telegraf_login(program, number), port=broker.internal_port)
+        assert ok, consumer.reason
+        consumer.client.subscribe(f"solar/{SERIAL}/#", qos=1)
+    for number in range(2000):
+        opendtu.client.publish(f"solar/{SERIAL}/0/power", f"{number}.5", qos=0)
+    time.sleep(1)
+    status = (Path("/proc") / str(broker.process.pid) / "status").read_text()
+    resident_kib = int(status.split("VmRSS:")[1].split()[0])
+    assert resident_kib < MQTT_MIB * 1024 / 2, resident_kib

@@ -1,4 +1,6 @@
 """`make ssh NODE=<node>` and `make logs NODE=<node>`: reach a node the way provisioning does.
+NODE may also name a service (mqtt, telegraf, influx, grafana): the node it runs on, and for the
+logs that service's units alone; left out, it is the stack's only node (the compact layout's).
 
 From the stack's outputs (`sshNodes`: each node's address, user and SSH host key, and the jump
 host where provisioning goes through one; `sshPrivateKey`, a secret) it writes, into a directory
