@@ -66,12 +66,17 @@ n=$(grep -c 'systemctl is-active' {log}); [ "$n" -le {apt_daily_runs} ]""",
         "cloud-init": f'echo "cloud-init $*" >> {log}',
         "sleep": f'echo "sleep $*" >> {log}',
     }
+    write_stand_ins(bin_dir, scripts)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_RETRY_PAUSE": "0", "APT_WAIT_PAUSE": "0"}
+    return env, log
+
+
+def write_stand_ins(bin_dir, scripts: dict[str, str]) -> None:
+    """Executable stand-ins {command: bash body} in `bin_dir`."""
     for name, body in scripts.items():
         path = bin_dir / name
         path.write_text(f"#!/usr/bin/env bash\n{body}\n")
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_RETRY_PAUSE": "0", "APT_WAIT_PAUSE": "0"}
-    return env, log
 
 
 def run_helpers(env, commands: str):
@@ -114,10 +119,7 @@ if [ "$1" = "--show=NAME" ]; then cat {active}; else echo "$1" >> {active}; fi""
         "mkswap": f'echo "mkswap $*" >> {log}',
         "sysctl": f'echo "sysctl $*" >> {log}',
     }
-    for name, body in scripts.items():
-        path = bin_dir / name
-        path.write_text(f"#!/usr/bin/env bash\n{body}\n")
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    write_stand_ins(bin_dir, scripts)
     (tmp_path / "fstab").write_text("LABEL=cloudimg-rootfs / ext4 defaults 0 1\n")
     env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin",
            "SOLARMONITOR_SWAP_FILE": str(tmp_path / "swapfile"),
@@ -160,10 +162,8 @@ def test_a_memory_share_applies_at_once_to_a_running_unit_and_at_the_first_start
     with it, one not yet installed is left to start with it."""
     log, bin_dir = tmp_path / "calls", tmp_path / "bin"
     bin_dir.mkdir()
-    systemctl = bin_dir / "systemctl"
-    systemctl.write_text(f'#!/usr/bin/env bash\necho "systemctl $*" >> {log}\n'
-                         f'[ "$1" != is-active ] || exit {0 if running else 3}\n')
-    systemctl.chmod(0o755)
+    write_stand_ins(bin_dir, {"systemctl": f'echo "systemctl $*" >> {log}\n'
+                                           f'[ "$1" != is-active ] || exit {0 if running else 3}'})
     done = subprocess.run(["bash", str(ROOT / "files" / "common" / "memory-limit.sh"), "telegraf"],
                           env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=30)
