@@ -141,3 +141,19 @@ def test_each_services_files_are_the_same_in_both_layouts_but_for_the_placement(
                          "/etc/grafana/provisioning/datasources/solarmonitor.yaml",
                          "/etc/influxdb/config.toml", "/etc/mosquitto/mosquitto.conf",
                          "/etc/telegraf/telegraf-check.conf", "/etc/telegraf/telegraf.conf"]
+
+
+def test_each_service_on_the_compact_node_is_held_to_its_share():
+    """The drop-ins the compact node's services get: MemoryHigh at the share, GOMEMLIMIT at three
+    quarters of it for the Go programs (README, "Memory on one instance"), none for mosquitto,
+    which limits itself (memory_limit)."""
+    from tools.plan import rendered_files
+    (files,) = rendered_files(shared_run("compact")).values()
+    shares = compact_shares(memory_mib("t4g.small"))
+    for unit, service, go in (("mosquitto", "mqtt", False), ("telegraf", "telegraf", True),
+                              ("influxdb", "influx", True), ("grafana-server", "grafana", True)):
+        drop_in = files[f"/etc/systemd/system/{unit}.service.d/solarmonitor-memory.conf"]
+        settings = [line for line in drop_in.splitlines() if line and not line.startswith("#")]
+        assert settings == ["[Service]", f"MemoryHigh={shares[service]}M", *(
+            [f"Environment=GOMEMLIMIT={shares[service] * 3 // 4}MiB"] if go else [])], unit
+    assert f"\nmemory_limit {shares['mqtt'] * 2**20}\n" in files["/etc/mosquitto/mosquitto.conf"]
