@@ -42,14 +42,15 @@ check: $(VENV)/.runtime
 simulate: $(VENV)/.runtime
 	$(PY) tools/simulate.py $(STACK_ARGS) $(ARGS)
 
-# A shell on a node (NODE=mqtt, telegraf, influx, grafana), host key pinned, through the broker
-# where the program goes through it; ARGS are ssh's options, CMD a command to run there.
+# A shell on a node (NODE=mqtt, telegraf, influx, grafana; compact, or none, in the compact
+# layout, where a service's name also reaches it), host key pinned, through the broker where the
+# program goes through it; ARGS are ssh's options, CMD a command to run there.
 ssh: $(VENV)/.runtime
 	$(PY) tools/node_ssh.py ssh $(STACK_ARGS) --node "$(NODE)" \
 		--ssh-options $(call quote,$(value ARGS)) --command $(call quote,$(value CMD))
 
-# The journal of a node's services (the last 100 lines); ARGS are journalctl's, e.g. ARGS=-f
-# follows it, ARGS="--since today" shows today's.
+# The journal of a node's services, or of the service NODE names (the last 100 lines); ARGS are
+# journalctl's, e.g. ARGS=-f follows it, ARGS="--since today" shows today's.
 logs: $(VENV)/.runtime
 	$(PY) tools/node_ssh.py logs $(STACK_ARGS) --node "$(NODE)" \
 		--journal-options $(call quote,$(value ARGS))

@@ -115,7 +115,7 @@ def monthly_cost(lines: list[Line], region: str) -> dict:
     rows = []
     for line in sorted(lines, key=lambda l: (l.node, l.kind, l.detail)):
         label, unit, price = _price(line, region)
-        rows.append({"item": label, "quantity": line.quantity, "unit": unit,
+        rows.append({"item": label, "kind": line.kind, "quantity": line.quantity, "unit": unit,
                      "unitPriceUsd": round(price, 4), "monthlyUsd": round(price * line.quantity, 2)})
     return {
         "total": round(sum(row["monthlyUsd"] for row in rows), 2),

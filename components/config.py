@@ -15,10 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, Collection, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from components.prices import INSTANCE_TYPES
+from components.prices import INSTANCE_TYPES, memory_mib
 from home_address import CGNAT, IPV6_MIN_PREFIX, AddressError, classify
 
 NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
+# `separate`: one instance per service, the original design (each resized, or broken, on its own);
+# `compact`: all four services on one instance, the node `compact`.
+LAYOUTS = ("separate", "compact")
+COMPACT = "compact"
+# Below 1 GiB the four services and the system do not fit (README, "Memory on one instance").
+COMPACT_MIN_MEMORY_MIB = 1024
 MIN_VOLUME_GB = 8  # Ubuntu 24.04's image needs 8 GB for its root file system
 MAX_VOLUME_GB = 1024
 MAX_DOMAIN = 128 - len("mqtt.")
@@ -56,6 +62,14 @@ DEFAULT_NODES = {
     "influx": NodeSpec("t4g.micro", False, 10),  # volumeGb sizes its data volume
     "grafana": NodeSpec("t4g.micro", True, 8),
 }
+# The compact node: always public (OpenDTU reaches the broker over IPv4); `volumeGb` sizes the
+# data volume, which is the influx node's in the separate layout, with the same default, so the
+# volume moves between the layouts as it is (EBS volumes only grow).
+DEFAULT_COMPACT = NodeSpec("t4g.small", True, DEFAULT_NODES["influx"].volume_gb)
+# The compact node's root volume: the system, the four services, the swap file and Telegraf's
+# disk buffer. 8 GB, the least Ubuntu's image takes, keeps the default at 19.92 USD a month in
+# eu-central-1 (README, "Costs"); a GB more would cross 20.
+COMPACT_ROOT_GB = MIN_VOLUME_GB
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class Settings:
     region: str
     home_cidrs: HomeCidrs
     nodes: Mapping[str, NodeSpec]
+    """The instances, by node: mqtt, telegraf, influx and grafana (separate), or compact."""
+    layout: str = "separate"
     grafana_reach: tuple[str, str] = ("ipv4", "the home has no IPv6 prefix")
     """How the home reaches Grafana ("ipv4", "ipv6" or "private"), and why."""
     topic_prefix: str = "solar"
@@ -111,6 +127,15 @@ class Settings:
     """A Solix battery's state of charge below this alerts (when alerts and batteries are set)."""
     ip_guard_reserve_concurrency: bool = True
     """Cap the Pi's Lambda at one execution at a time; False for a new account that cannot."""
+
+    def node_of(self, service: str) -> str:
+        """The node a service (mqtt, telegraf, influx, grafana) runs on."""
+        return COMPACT if self.layout == COMPACT else service
+
+    @property
+    def data_volume_gb(self) -> int:
+        """The size of InfluxDB's data volume."""
+        return self.nodes[self.node_of("influx")].volume_gb
 
 
 def _fail(key: str, value: Any, expected: str) -> ConfigError:
@@ -258,12 +283,59 @@ def default_nodes(home: HomeCidrs) -> dict[str, NodeSpec]:
                                                  grafana.volume_gb)}
 
 
-def parse_nodes(value: Any, home: HomeCidrs | None = None) -> dict[str, NodeSpec]:
+def parse_layout(value: Any) -> str:
+    if value in (None, ""):
+        return "separate"
+    if value not in LAYOUTS:
+        raise _fail("layout", value, "separate (one instance per service, the default) or "
+                    "compact (all four services on one instance)")
+    return value
+
+
+def parse_compact_node(value: Any) -> NodeSpec:
+    key = f"nodes.{COMPACT}"
+    if not isinstance(value, Mapping):
+        raise _fail(key, value, "a map with instanceType and/or volumeGb")
+    if "publicIpv4" in value:
+        raise _fail(f"{key}.publicIpv4", value["publicIpv4"],
+                    "no such setting in the compact layout: its one instance always has a public "
+                    "IPv4 (OpenDTU speaks IPv4 only); remove it")
+    unknown = sorted(set(value) - {"instanceType", "volumeGb"})
+    if unknown:
+        raise _fail(f"{key}.{unknown[0]}", value[unknown[0]],
+                    "no such setting; the compact node takes instanceType and volumeGb")
+    instance_type = value.get("instanceType", DEFAULT_COMPACT.instance_type)
+    if instance_type not in INSTANCE_TYPES:
+        raise _fail(f"{key}.instanceType", instance_type, f"one of {', '.join(INSTANCE_TYPES)}")
+    if memory_mib(instance_type) < COMPACT_MIN_MEMORY_MIB:
+        raise _fail(f"{key}.instanceType", instance_type,
+                    f"an instance type with at least 1 GiB of memory for all four services "
+                    f"(it has {memory_mib(instance_type)} MiB), e.g. t4g.micro or t4g.small")
+    volume = _int(f"{key}.volumeGb", value.get("volumeGb", DEFAULT_COMPACT.volume_gb),
+                  MIN_VOLUME_GB, MAX_VOLUME_GB)
+    return NodeSpec(instance_type, True, volume)
+
+
+def parse_nodes(value: Any, home: HomeCidrs | None = None,
+                layout: str = "separate") -> dict[str, NodeSpec]:
     defaults = default_nodes(home) if home else DEFAULT_NODES
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
-        raise _fail("nodes", value, f"a map of node settings for {', '.join(NODE_NAMES)}")
+        expected = (f"a map with the {COMPACT} node's settings" if layout == COMPACT
+                    else f"a map of node settings for {', '.join(NODE_NAMES)}")
+        raise _fail("nodes", value, expected)
+    if layout == COMPACT:
+        service = next((name for name in value if name != COMPACT), None)
+        if service is not None:
+            raise _fail(f"nodes.{service}", value[service],
+                        "no per-service entry in the compact layout (solarmonitor:layout is "
+                        f"compact): nodes takes only {COMPACT}: {{instanceType, volumeGb}}")
+        return {COMPACT: parse_compact_node(value.get(COMPACT, {}))}
+    if COMPACT in value:
+        raise _fail(f"nodes.{COMPACT}", value[COMPACT],
+                    f"per-service entries ({', '.join(NODE_NAMES)}) in the separate layout; "
+                    "set solarmonitor:layout to compact to run everything on one instance")
     unknown = sorted(set(value) - set(NODE_NAMES))
     if unknown:
         raise _fail("nodes", unknown[0], f"a node name: one of {', '.join(NODE_NAMES)}")
@@ -276,6 +348,9 @@ def parse_nodes(value: Any, home: HomeCidrs | None = None) -> dict[str, NodeSpec
 def grafana_reach(nodes: Mapping[str, NodeSpec], home: HomeCidrs,
                   raw_nodes: Any) -> tuple[str, str]:
     """How the home reaches Grafana ("ipv4", "ipv6" or "private") and why, in a sentence."""
+    if COMPACT in nodes:
+        return "ipv4", ("the compact layout's one instance has a public IPv4 for the broker, and "
+                        "Grafana shares it")
     explicit = isinstance(raw_nodes, Mapping) and "publicIpv4" in (raw_nodes.get("grafana") or {})
     if nodes["grafana"].public_ipv4:
         return "ipv4", ("nodes.grafana.publicIpv4 is true" if explicit and home.ipv6
@@ -471,12 +546,14 @@ def parse_settings(raw: Mapping[str, Any], region: Any,
     if raw.get("homeCidrs") is None:
         raise _fail("homeCidrs", None, "your home's public CIDRs; this setting is required")
     home = parse_home_cidrs(raw["homeCidrs"])
-    nodes = parse_nodes(raw.get("nodes"), home)
+    layout = parse_layout(raw.get("layout"))
+    nodes = parse_nodes(raw.get("nodes"), home, layout)
     region = parse_region(region)
     return Settings(
         region=region,
         home_cidrs=home,
         nodes=nodes,
+        layout=layout,
         grafana_reach=grafana_reach(nodes, home, raw.get("nodes")),
         topic_prefix=parse_topic_prefix(raw.get("topicPrefix", "solar")),
         influx_org=parse_name("influxOrg", raw.get("influxOrg", "solar")),
@@ -502,7 +579,7 @@ NAMESPACE = "solarmonitor"
 KNOWN_KEYS = ("homeCidrs", "nodes", "topicPrefix", "influxOrg", "influxBucket", "influxRetention",
               "rawRetention", "backupDays", "mqttPlaintext", "domain", "solixDevices", "timezone",
               "energyPrice", "currency", "alertEmail", "batteryAlertPercent", "solixCloud",
-              CLOUD_PASSWORD, "ipGuardReserveConcurrency")
+              CLOUD_PASSWORD, "ipGuardReserveConcurrency", "layout")
 _STRUCTURED_KEYS = ("homeCidrs", "nodes", "solixDevices", "solixCloud")
 
 

@@ -1,4 +1,4 @@
-"""GrafanaNode: Grafana OSS over HTTPS on its own instance, with the InfluxDB datasource, the
+"""GrafanaNode: Grafana OSS over HTTPS on the host it is given, with the InfluxDB datasource, the
 OpenDTU dashboard and the alerting provisioned from files: nothing to click."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pulumi_random as random
 from components.alert_rules import alerting_file
 from components.alerts import Alerts
 from components.certificates import CertificateAuthority, self_signed_server_certificate
-from components.host import Host, HostArgs, Placement
+from components.host import Host
 from components.opendtu_data import MAX_INVERTER_WATTS
 from components.provisioning import Provisioner, RemoteFile
 from components.templates import render, render_output, source
@@ -57,8 +57,9 @@ def panel_ids(document: dict) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class GrafanaNodeArgs:
-    placement: Placement
-    """Where the node runs and how provisioning reaches it. Required."""
+    host: Host
+    """The host it runs on; with `alerts`, made with the instance profile
+    `Alerts.publisher_profile` gives. Required."""
     ca: CertificateAuthority
     """The stack's CA: Grafana verifies InfluxDB with it. Required."""
     influx_url: pulumi.Input[str]
@@ -85,8 +86,8 @@ class GrafanaNodeArgs:
     region: str = "us-east-1"
     """The stack's region (the SNS topic's). Left out: us-east-1."""
     alerts: Alerts | None = None
-    """Where alerts go: Grafana gets an instance profile that may publish to its topic, and the
-    rules. Left out: no alerts (and rules an earlier deploy provisioned are removed)."""
+    """Where alerts go: the rules publish to its topic (through the host's instance profile).
+    Left out: no alerts (and rules an earlier deploy provisioned are removed)."""
     batteries: bool = False
     """Solix batteries are read (solixDevices or solixCloud): their alert rules apply. Left out:
     none."""
@@ -94,9 +95,14 @@ class GrafanaNodeArgs:
     """A battery's state of charge below this alerts. Left out: 10."""
     after: list[pulumi.Resource] | None = None
     """Provisioning waits for these (SSH access, InfluxDB). Left out: none."""
+    memory_mib: int | None = None
+    """Its share of a host it shares with other services (components/memory.py). Left out: the
+    host is its own, and nothing is limited."""
 
 
 class GrafanaNode(pulumi.ComponentResource):
+    TYPE = "solarmonitor:index:GrafanaNode"
+    """Its type token, in every URN under it: never renamed."""
     SERVICES = ("grafana-server",)
     """The systemd units it runs (what `make logs` shows)."""
     host: Host
@@ -114,12 +120,9 @@ class GrafanaNode(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GrafanaNodeArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("solarmonitor:index:GrafanaNode", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        profile = args.alerts.publisher_profile("grafana") if args.alerts else None
-        host = Host(f"{name}-host", HostArgs(
-            placement=args.placement, instance_profile=profile.name if profile else None),
-            opts=child)
+        host = args.host
         address = (host.ipv6_address if args.over_ipv6 else
                    host.public_ip if host.public_ip is not None else host.private_ip)
         # A name in the URL: AWS's public DNS name of the Elastic IP, or grafana.<domain>.
@@ -177,6 +180,8 @@ class GrafanaNode(pulumi.ComponentResource):
         files.append(RemoteFile(ALERTING_FILE, alerting,
                                 "0640", "root", "grafana"))
         steps = Provisioner(name, host, self, after=list(args.after or []))
+        if args.memory_mib:
+            steps.limit_memory("grafana-server", args.memory_mib, go=True)
         steps.run("install", "grafana/repo.sh")
         steps.apply("apply", "grafana/apply.sh", files, args=[public_host])
 

@@ -1,4 +1,6 @@
-"""Host: the EC2 instance every node runs on, and how provisioning steps reach it over SSH.
+"""Host: the EC2 instance a node is, and how provisioning steps reach it over SSH. `__main__.py`
+makes the hosts and places the services on them (components/mqtt_broker.py and the others take
+the host they run on): one each in the separate layout, one for all in the compact one.
 
 Each host has an SSH host key made by the stack, installed by cloud-init before sshd first
 answers, and pinned in every connection to it (the jump included): pulumi-command accepts any
@@ -21,6 +23,7 @@ from components.templates import render_output
 UBUNTU_OWNER = "099720109477"  # Canonical
 UBUNTU_IMAGE = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-*-server-*"
 SSH_USER = "ubuntu"
+HOST_TYPE = "solarmonitor:index:Host"  # in every URN under a host: never renamed
 # On every billable resource: the bill (and AWS Cost Explorer) group by it.
 NODE_TAG = "solarmonitor:node"
 # A booting instance refuses SSH for a minute or two; 60 dials of up to 10 s ride that out.
@@ -41,7 +44,8 @@ class JumpHost:
 class Placement:
     """Where a node runs and how provisioning reaches it; every node component takes one."""
     node: str
-    """Node name (mqtt, telegraf, influx, grafana): tags and cost items carry it. Required."""
+    """Node name (mqtt, telegraf, influx, grafana, or compact): tags and cost items carry it.
+    Required."""
     spec: NodeSpec
     """Instance type, public IPv4 and volume size. Required."""
     subnet_id: pulumi.Input[str]
@@ -63,6 +67,14 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class FormerHost:
+    """A host a stack may hold from before: by its name, and the component it was a child of."""
+    name: str
+    under: pulumi.Input[str] | None = None
+    """URN of that component; None: a top-level host."""
+
+
+@dataclass(frozen=True)
 class HostArgs:
     placement: Placement
     """Where the instance runs. Required."""
@@ -72,6 +84,14 @@ class HostArgs:
     """True for a NAT instance: disables the source/destination check."""
     instance_profile: pulumi.Input[str] | None = None
     """Name of an IAM instance profile (what the node may do in AWS). Left out: none."""
+    formerly_under: pulumi.Input[str] | None = None
+    """URN of the component this host was a child of before the layouts (a service made its own
+    host until issue 24): an alias keeps the host, and through it its instance, Elastic IP and
+    host key, where a stack of then holds them. Left out: a host new with the layouts."""
+    address_of: tuple[FormerHost, ...] = ()
+    """Hosts whose Elastic IP this one takes over where the stack holds them (the broker's host
+    of the other layout): the address, and so the broker's name that OpenDTU and the Pi are
+    given, stays when the layout changes. Left out: none."""
 
 
 def ubuntu_image(architecture: str, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -105,14 +125,31 @@ class Host(pulumi.ComponentResource):
     """The host's SSH public key (authorized_keys format)."""
     connection: command.remote.ConnectionArgs
     """SSH connection for provisioning steps: user ubuntu, host key pinned, patient dialling."""
-    owner: pulumi.Resource | None
-    """The component the host was created for (its parent)."""
+    node: str
+    """The node it is (tags, the bill, `make ssh`)."""
+    instance_type: str
+    """Its instance type."""
+    fixed_private_ip: str | None
+    """The placement's fixed private address, known before the instance exists (what clients
+    and certificates name); None when AWS picks one."""
+    formerly_under: pulumi.Input[str] | None
+    """URN of the component it was a child of before the layouts, if any."""
+    provisioned: list[pulumi.Resource]
+    """The last provisioning step on it so far: whatever is installed next waits for it, so the
+    services sharing a host never run apt or restart at the same time (components/
+    provisioning.py)."""
 
     def __init__(self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("solarmonitor:index:Host", name, None, opts)
-        self.owner = opts.parent if opts else None
+        if args.formerly_under is not None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                aliases=[pulumi.Alias(parent=args.formerly_under)]))
+        super().__init__(HOST_TYPE, name, None, opts)
+        self.formerly_under = args.formerly_under
+        self.provisioned = []
         child = pulumi.ResourceOptions(parent=self)
         where = args.placement
+        self.node, self.fixed_private_ip = where.node, where.private_ip
+        self.instance_type = where.spec.instance_type
         tags = node_tags(where.node)
 
         host_key = tls.PrivateKey(f"{name}-ssh-host-key", algorithm="ED25519", opts=child)
@@ -160,8 +197,12 @@ class Host(pulumi.ComponentResource):
         self.ipv6_address = self.instance.ipv6_addresses[0]
         self.public_ip = self.public_dns = None
         if where.spec.public_ipv4:
+            # An Elastic IP moves to another instance in place (AssociateAddress).
             eip = aws.ec2.Eip(f"{name}-eip", domain="vpc", instance=self.instance.id, tags=tags,
-                              opts=child)
+                              opts=child.merge(pulumi.ResourceOptions(aliases=[
+                                  pulumi.Alias(name=f"{former.name}-eip", parent=pulumi.create_urn(
+                                      former.name, HOST_TYPE, parent=former.under))
+                                  for former in args.address_of] or None)))
             self.public_ip, self.public_dns = eip.public_ip, eip.public_dns
 
         proxy = None
@@ -175,13 +216,22 @@ class Host(pulumi.ComponentResource):
             user=SSH_USER, private_key=where.private_key, host_key=self.host_key, proxy=proxy,
             dial_error_limit=DIAL_ERROR_LIMIT, per_dial_timeout=PER_DIAL_TIMEOUT)
         self._jump = where.jump
+        self._private_key = where.private_key
         self.register_outputs({"privateIp": self.private_ip, "publicIp": self.public_ip,
                                "hostKey": self.host_key})
 
-    def ssh_endpoint(self, services: tuple[str, ...]) -> pulumi.Output[dict]:
+    def as_jump(self) -> JumpHost:
+        """This host as the jump host of nodes without a public address (it needs one)."""
+        if self.public_ip is None:
+            raise ValueError(f"{self.node}: a jump host needs a public IPv4")
+        return JumpHost(host=self.public_ip, private_key=self._private_key,
+                        host_key=self.host_key)
+
+    def ssh_endpoint(self, serves: dict[str, tuple[str, ...]]) -> pulumi.Output[dict]:
         """How `make ssh` and `make logs` reach this host, exactly as provisioning does (the
         `connection`): address, user and pinned host key, and the jump host with its pinned key
-        where there is one; with the systemd units of the services it runs, for the logs."""
+        where there is one; with the systemd units it runs (`services`, for the logs), and those
+        of each service on it (`serves`: `make logs NODE=telegraf` on a shared host)."""
         jump = self._jump
         return pulumi.Output.all(
             self.connection.host, self.host_key,
@@ -189,4 +239,5 @@ class Host(pulumi.ComponentResource):
         ).apply(lambda values: {
             "host": values[0], "user": SSH_USER, "hostKey": values[1],
             "jump": {"host": values[2], "user": SSH_USER, "hostKey": values[3]} if jump else None,
-            "services": list(services)})
+            "services": [unit for units in serves.values() for unit in units],
+            "serves": {service: list(units) for service, units in serves.items()}})

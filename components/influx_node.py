@@ -1,10 +1,12 @@
-"""InfluxNode: InfluxDB 2 over TLS on its own instance, its data on a volume that outlives the
+"""InfluxNode: InfluxDB 2 over TLS on the host it is given, its data on a volume that outlives the
 instance, backed up daily by Data Lifecycle Manager, with scoped tokens for Telegraf and Grafana.
 
-Replacing the instance (a new image, another instance type, a lost host) keeps the data: the
-volume is protected, lives in the network's pinned zone, is detached before the old instance
-goes, and is mounted again (never formatted) by the new one. The tokens live on the volume too,
-so they outlive the instance, and the token step hands out the same ones every time it runs.
+Replacing the instance (a new image, another instance type, a lost host, another layout) keeps
+the data: the volume is protected, lives in the network's pinned zone, is detached before the
+old instance goes, and is mounted again (never formatted) by the new one. The tokens live on the
+volume too, so they outlive the instance, and the token step hands out the same ones every time
+it runs. The volume and its backups are this component's, whichever host it is given: another
+layout moves the same volume to another host.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
-from components.host import Host, HostArgs, Placement, node_tags
+from components.host import Host, node_tags
 from components.opendtu_data import MAX_INVERTER_WATTS, NUMBER, STRING, measurements_of
 from components.prices import memory_mib
 from components.provisioning import Provisioner, RemoteFile
 from components.templates import render, render_output, source
 
 PORT = 8086
+LOOPBACK = "127.0.0.1"
 ROOT_VOLUME_GB = 8  # the root volume holds the system only; `volumeGb` sizes the data volume
 BACKUP_TAG = "solarmonitor:backup"  # the daily snapshot policy selects volumes by this tag
 DATA_DEVICE = "/dev/sdf"
@@ -59,9 +62,11 @@ def influxd_limits(memory_mib: int) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class InfluxNodeArgs:
-    placement: Placement
-    """Where the node runs and how provisioning reaches it; needs a fixed `private_ip`, which
-    clients and the TLS certificate name. Required."""
+    host: Host
+    """The host it runs on; it needs a fixed private address, which the TLS certificate names.
+    Required."""
+    volume_gb: int
+    """Size of the data volume; it can grow, never shrink. Required."""
     availability_zone: pulumi.Input[str]
     """Zone of the node's subnet, for the data volume: from the network, which pins it (not
     from the instance, whose replacement would plan to replace the protected volume). Required."""
@@ -84,6 +89,12 @@ class InfluxNodeArgs:
     """Value of the tag DLM selects volumes by; unique per stack. Required."""
     after: list[pulumi.Resource] | None = None
     """Resources the node needs before provisioning (NAT for IPv4, SSH access). Left out: none."""
+    clients_on_host: bool = False
+    """Telegraf and Grafana run on the same host: the API listens on the loopback address only,
+    and `url` names it. Left out: they connect over the VPC, to the fixed private address."""
+    memory_mib: int | None = None
+    """Its share of a host it shares with other services (components/memory.py): the query and
+    cache limits derive from it. Left out: all of the host's memory."""
 
 
 def history_bucket(bucket: str) -> str:
@@ -92,6 +103,8 @@ def history_bucket(bucket: str) -> str:
 
 
 class InfluxNode(pulumi.ComponentResource):
+    TYPE = "solarmonitor:index:InfluxNode"
+    """Its type token, in every URN under it: never renamed."""
     SERVICES = ("influxdb",)
     """The systemd units it runs (what `make logs` shows)."""
     host: Host
@@ -99,7 +112,8 @@ class InfluxNode(pulumi.ComponentResource):
     instance_id: pulumi.Output[str]
     """The node's EC2 instance (what its status alarm watches)."""
     url: pulumi.Output[str]
-    """https://<fixed private address>:8086, reachable from the other nodes only."""
+    """https://<fixed private address>:8086, reachable from the other nodes only; or
+    https://127.0.0.1:8086, from its own host only (`clients_on_host`)."""
     admin_token: pulumi.Output[str]
     """Operator token (secret): everything, in every org."""
     telegraf_token: pulumi.Output[str]
@@ -112,20 +126,20 @@ class InfluxNode(pulumi.ComponentResource):
     """When InfluxDB's certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: InfluxNodeArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("solarmonitor:index:InfluxNode", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if args.placement.private_ip is None:
-            raise ValueError("InfluxNode needs a fixed private_ip: its clients and its "
-                             "certificate name it")
-        host = Host(f"{name}-host", HostArgs(placement=args.placement,
-                                             root_volume_gb=ROOT_VOLUME_GB), opts=child)
+        host = args.host
+        if host.fixed_private_ip is None:
+            raise ValueError("InfluxNode needs a host with a fixed private address: its clients "
+                             "and its certificate name it")
 
-        tags = {**node_tags(args.placement.node, "data"), BACKUP_TAG: args.backup_tag}
+        # Tagged as InfluxDB's in either layout: the volume keeps its tags when it moves.
+        tags = {**node_tags("influx", "data"), BACKUP_TAG: args.backup_tag}
         # Protected and separate from the instance: replacing or deleting the instance leaves
         # the data where it is; `pulumi destroy` stops here until the user unprotects it.
         volume = aws.ebs.Volume(
             f"{name}-data", availability_zone=args.availability_zone,
-            size=args.placement.spec.volume_gb, type="gp3", encrypted=True, tags=tags,
+            size=args.volume_gb, type="gp3", encrypted=True, tags=tags,
             opts=child.merge(pulumi.ResourceOptions(protect=True)))
         attachment = aws.ec2.VolumeAttachment(
             f"{name}-data-attachment", device_name=DATA_DEVICE, volume_id=volume.id,
@@ -166,8 +180,8 @@ class InfluxNode(pulumi.ComponentResource):
             opts=child.merge(pulumi.ResourceOptions(depends_on=[dlm_attachment])))
 
         certificate = server_certificate(
-            f"{name}-server", args.ca, common_name=args.placement.private_ip,
-            ip_addresses=[args.placement.private_ip, "127.0.0.1"], dns_names=["localhost"],
+            f"{name}-server", args.ca, common_name=host.fixed_private_ip,
+            ip_addresses=[host.fixed_private_ip, LOOPBACK], dns_names=["localhost"],
             opts=child)
         admin_password = random.RandomPassword(f"{name}-admin-password", length=32,
                                                special=False, opts=child)
@@ -180,12 +194,15 @@ class InfluxNode(pulumi.ComponentResource):
         # Before the package exists: influxd must never start without its data volume mounted.
         steps.write([RemoteFile("/etc/systemd/system/influxdb.service.d/solarmonitor.conf",
                                 source("influx/requires-data-volume.conf"))])
+        if args.memory_mib:
+            steps.limit_memory("influxdb", args.memory_mib, go=True)
         steps.run("repo", "common/influxdata-repo.sh")
         steps.run("install", "influx/install.sh")
         steps.apply("setup", "influx/setup.sh", [
             RemoteFile(INFLUX_ENV, source("influx/influx-env.sh")),
-            RemoteFile(CONFIG_FILE, render("influx/config.toml", **influxd_limits(
-                memory_mib(args.placement.spec.instance_type)))),
+            RemoteFile(CONFIG_FILE, render(
+                "influx/config.toml", bind_host=LOOPBACK if args.clients_on_host else "",
+                **influxd_limits(args.memory_mib or memory_mib(host.instance_type)))),
             RemoteFile("/usr/local/share/ca-certificates/solarmonitor.crt", args.ca.cert_pem),
             RemoteFile("/etc/influxdb/tls/server.crt", certificate.cert_pem),
             RemoteFile("/etc/influxdb/tls/server.key", certificate.key_pem,
@@ -212,7 +229,8 @@ class InfluxNode(pulumi.ComponentResource):
                                 prints_secret=True)
         tokens = tokens_step.stdout.apply(json.loads)
 
-        self.url = pulumi.Output.from_input(f"https://{args.placement.private_ip}:{PORT}")
+        address = LOOPBACK if args.clients_on_host else host.fixed_private_ip
+        self.url = pulumi.Output.from_input(f"https://{address}:{PORT}")
         self.admin_token = operator_token
         self.telegraf_token = pulumi.Output.secret(tokens["telegraf"])
         self.grafana_token = pulumi.Output.secret(tokens["grafana"])

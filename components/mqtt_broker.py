@@ -1,8 +1,8 @@
-"""MqttBroker: mosquitto with TLS, hashed passwords and per-user ACLs, on its own instance.
+"""MqttBroker: mosquitto with TLS, hashed passwords and per-user ACLs, on the host it is given.
 
 Its users come from a list (`components/mqtt_users.py`): the password file, the ACL and the
-`passwords` attribute are rendered from it. The node is public; it is also the SSH jump host for
-the private nodes, and the host a `NatInstance` can run on (`forwards_traffic`).
+`passwords` attribute are rendered from it. Its host is public (OpenDTU reaches it over IPv4); in
+the separate layout it is also the SSH jump host for the private nodes and runs a `NatInstance`.
 
 OpenDTU reaches it by name. OpenDTU's TLS library (mbedTLS 2.28, ESP-IDF 4.4) matches the host
 name it is given only against DNS-type names in the certificate (library/x509_crt.c,
@@ -21,13 +21,15 @@ import pulumi
 import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
-from components.host import Host, HostArgs, JumpHost, Placement
+from components.host import Host
+from components.memory import MIB
 from components.mqtt_users import MqttUser, acl_entries
 from components.provisioning import Provisioner, RemoteFile
 from components.templates import render, render_output
 
 TLS_PORT = 8883  # from home: OpenDTU and the Pi
-INTERNAL_PORT = 8884  # inside the VPC: Telegraf
+INTERNAL_PORT = 8884  # inside the VPC, or on the loopback address of a shared host: Telegraf
+LOOPBACK = "127.0.0.1"
 PLAINTEXT_PORT = 1883
 HOME_CONNECTIONS = 64  # OpenDTU, the Pi's bridge, `make check`/`make simulate`: a handful
 INTERNAL_CONNECTIONS = 32  # one per Telegraf consumer, and as many for its configuration check
@@ -53,8 +55,8 @@ def password_line(user: str, password: str, salt_b64: str) -> str:
 
 @dataclass(frozen=True)
 class MqttBrokerArgs:
-    placement: Placement
-    """Where the node runs and how provisioning reaches it. Required."""
+    host: Host
+    """The host it runs on; it needs a public IPv4 (an Elastic IP). Required."""
     ca: CertificateAuthority
     """Signs the broker's certificate. Required."""
     users: tuple[MqttUser, ...]
@@ -65,13 +67,19 @@ class MqttBrokerArgs:
     """Also listen for plain MQTT on 1883 (with passwords). Left out: TLS only."""
     dns_name: str | None = None
     """Name to put in the certificate and `host` (when a domain is set). Left out: the IP."""
-    forwards_traffic: bool = False
-    """Let the host forward other nodes' traffic (a NAT runs on it). Left out: it does not."""
+    telegraf_on_host: bool = False
+    """Telegraf runs on the same host: its listener is bound to the loopback address, and the
+    certificate names that address too. Left out: Telegraf connects over the VPC."""
+    memory_mib: int | None = None
+    """Its share of a host it shares with other services (components/memory.py). Left out: the
+    host is its own, and nothing is limited."""
     after: list[pulumi.Resource] | None = None
     """Resources SSH needs first (the home rules being seeded). Left out: none."""
 
 
 class MqttBroker(pulumi.ComponentResource):
+    TYPE = "solarmonitor:index:MqttBroker"
+    """Its type token, in every URN under it: never renamed."""
     SERVICES = ("mosquitto",)
     """The systemd units it runs (what `make logs` shows)."""
     host: pulumi.Output[str]
@@ -79,30 +87,32 @@ class MqttBroker(pulumi.ComponentResource):
     port: int
     """8883 (MQTT over TLS)."""
     private_ip: pulumi.Output[str]
-    """Address Telegraf connects to (on `INTERNAL_PORT`); it is in the certificate too."""
+    """The host's address inside the VPC; it is in the certificate too."""
+    internal_url: pulumi.Output[str]
+    """ssl://<address>:<INTERNAL_PORT>, where Telegraf connects: the host's private address, or
+    the loopback one when Telegraf runs on the same host."""
     ca_cert: pulumi.Output[str]
     """PEM of the CA that signed the broker's certificate (OpenDTU's "CA certificate")."""
     passwords: dict[str, pulumi.Output[str]]
     """Each user's password (secret), by user name."""
     node: Host
-    """The instance the broker runs on (a NAT can share it)."""
-    jump: JumpHost
-    """SSH jump host for nodes without a public address."""
+    """The host the broker runs on."""
     ready: pulumi.Resource
     """The step after which the broker runs with its final configuration."""
     certificate_valid_until: pulumi.Output[str]
     """When the broker's certificate ends (RFC 3339)."""
 
     def __init__(self, name: str, args: MqttBrokerArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("solarmonitor:index:MqttBroker", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        host = Host(f"{name}-host", HostArgs(
-            placement=args.placement, forwards_traffic=args.forwards_traffic), opts=child)
+        host = args.host
+        internal_address = LOOPBACK if args.telegraf_on_host else None
 
         self.host = pulumi.Output.from_input(args.dns_name) if args.dns_name else host.public_dns
         certificate = server_certificate(
             f"{name}-server", args.ca, common_name=self.host,
-            ip_addresses=[host.public_ip, host.private_ip],
+            ip_addresses=[host.public_ip, host.private_ip,
+                          *([internal_address] if internal_address else [])],
             dns_names=[*([args.dns_name] if args.dns_name else []), host.public_dns,
                        host.public_ip], opts=child)
 
@@ -122,8 +132,9 @@ class MqttBroker(pulumi.ComponentResource):
                 "mqtt/mosquitto.conf", plaintext=args.plaintext, autosave_seconds=AUTOSAVE_SECONDS,
                 max_packet_bytes=MAX_PACKET_BYTES, home_port=TLS_PORT,
                 home_connections=HOME_CONNECTIONS, internal_port=INTERNAL_PORT,
-                internal_connections=INTERNAL_CONNECTIONS, plaintext_port=PLAINTEXT_PORT,
-                tls_ciphers=TLS12_CIPHERS)),
+                internal_address=internal_address, internal_connections=INTERNAL_CONNECTIONS,
+                plaintext_port=PLAINTEXT_PORT, tls_ciphers=TLS12_CIPHERS,
+                memory_limit=args.memory_mib * MIB if args.memory_mib else None)),
             RemoteFile("/etc/mosquitto/acl", render("mqtt/acl", prefix=args.topic_prefix,
                                                     users=acl_entries(args.users)),
                        "0600", "mosquitto", "mosquitto"),
@@ -135,14 +146,16 @@ class MqttBroker(pulumi.ComponentResource):
                        "0600", "mosquitto", "mosquitto"),
         ]
         steps = Provisioner(name, host, self, after=list(args.after or []))
+        if args.memory_mib:
+            steps.limit_memory("mosquitto", args.memory_mib, go=False)
         steps.run("install", "mqtt/install.sh")
         self.ready = steps.apply("apply", "common/restart-service.sh", files, args=["mosquitto"])
 
         self.node = host
         self.certificate_valid_until = certificate.valid_until
         self.private_ip = host.private_ip
+        self.internal_url = pulumi.Output.from_input(internal_address or host.private_ip).apply(
+            lambda address: f"ssl://{address}:{INTERNAL_PORT}")
         self.port = TLS_PORT
         self.ca_cert = args.ca.cert_pem
-        self.jump = JumpHost(host=host.public_ip, private_key=args.placement.private_key,
-                             host_key=host.host_key)
         self.register_outputs({"host": self.host, "port": self.port, "caCert": self.ca_cert})

@@ -52,8 +52,8 @@ class NatInstance(pulumi.ComponentResource):
                 # Before NAT had a component of its own, the broker owned the private route; the
                 # alias keeps it in place (a second route to 0.0.0.0/0 would be refused).
                 opts=child.merge(pulumi.ResourceOptions(aliases=[
-                    pulumi.Alias(name="mqtt-nat-route", parent=args.host.owner)] if private
-                    else None))))
+                    pulumi.Alias(name="mqtt-nat-route", parent=args.host.formerly_under)]
+                    if private and args.host.formerly_under is not None else None))))
         files = [
             RemoteFile("/usr/local/sbin/solarmonitor-nat", source("nat/nat.sh"), "0755"),
             RemoteFile("/etc/systemd/system/solarmonitor-nat.service",

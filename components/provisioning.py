@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_command as command
 
+from components.memory import go_memory_limit
 from components.templates import render, sha256, source
 
 if TYPE_CHECKING:
@@ -69,17 +70,26 @@ class Provisioner:
     never pass the previous run's stdout along (`add_previous_output_in_env`, which would also go
     through the environment). Step names are `<name>-<step>`; file steps `<name>-file-<path>`;
     all are children of `parent`.
+
+    Steps on a host a service shares with others (the compact layout) also wait for the steps
+    already placed on it (`Host.provisioned`): each service's first step runs after the previous
+    service's last, so no two run apt or restart a service at the same time.
     """
 
     def __init__(self, name: str, host: "Host", parent: pulumi.Resource,
-                 after: list[pulumi.Resource]):
+                 after: list[pulumi.Resource], helpers: bool = True):
         self.name, self.host, self.parent = name, host, parent
-        self.last: list[pulumi.Resource] = [host, *after]
-        # The first steps of every host: the helpers its install scripts source, and security
-        # updates from then on, without a `pulumi up`.
-        self.write([RemoteFile(APT_HELPERS, source("common/apt.sh"))])
-        self.write([RemoteFile(UNATTENDED_UPGRADES, render("common/unattended-upgrades.conf",
-                                                           sites=VENDOR_SITES))])
+        self.last: list[pulumi.Resource] = [host, *after, *host.provisioned]
+        if helpers:
+            # The first steps of every service: the helpers its install scripts source, and
+            # security updates from then on, without a `pulumi up`.
+            self.write([RemoteFile(APT_HELPERS, source("common/apt.sh"))])
+            self.write([RemoteFile(UNATTENDED_UPGRADES, render("common/unattended-upgrades.conf",
+                                                               sites=VENDOR_SITES))])
+
+    def _done(self, steps: list[pulumi.Resource]) -> None:
+        self.last = steps
+        self.host.provisioned = steps
 
     def _step(self, name: str, create: pulumi.Input[str], stdin: pulumi.Input[str],
               triggers: list[pulumi.Input], logged: bool,
@@ -100,7 +110,7 @@ class Provisioner:
             written.append(self._step(f"{self.name}-file-{slug(file.path)}",
                                       install_command(file), content,
                                       [content.apply(sha256)], logged=False))
-        self.last = written
+        self._done(written)
         return written
 
     def run(self, step: str, script: str, args: list[pulumi.Input[str]] | None = None,
@@ -114,7 +124,7 @@ class Provisioner:
             lambda values: " ".join(["sudo bash -s --", *(shlex.quote(str(v)) for v in values)]))
         done = self._step(f"{self.name}-{step}", create, text, [sha256(text), *(triggers or [])],
                           logged=not prints_secret, secret_stdout=prints_secret)
-        self.last = [done]
+        self._done([done])
         return done
 
     def apply(self, step: str, script: str, files: list[RemoteFile],
@@ -122,3 +132,12 @@ class Provisioner:
         """Write `files`, then run `script`, again whenever any of the files changes."""
         self.write(files)
         return self.run(step, script, args=args, triggers=content_hashes(files))
+
+    def limit_memory(self, unit: str, share_mib: int, go: bool) -> command.remote.Command:
+        """Hold a systemd unit to its share of a shared host's memory (components/memory.py): a
+        drop-in with MemoryHigh (and GOMEMLIMIT for a Go program), applied at once to a unit that
+        runs. Before the unit's package is installed, it is in place for the first start."""
+        drop_in = RemoteFile(f"/etc/systemd/system/{unit}.service.d/solarmonitor-memory.conf",
+                             render("common/memory-limit.conf", unit=unit, share_mib=share_mib,
+                                    go_limit_mib=go_memory_limit(share_mib) if go else None))
+        return self.apply("memory", "common/memory-limit.sh", [drop_in], args=[unit])

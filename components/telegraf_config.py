@@ -56,14 +56,18 @@ DESIGN_DC_INPUTS = 6
 # What the root volume holds besides the buffer: Ubuntu 24.04's server image, Telegraf, logs,
 # package caches and an upgrade's downloads (an estimate).
 SYSTEM_GIB = 3
+# What InfluxDB's and Grafana's packages take on the root volume of a host Telegraf shares with
+# them (an estimate, like SYSTEM_GIB: influxdb2, influxdb2-cli and grafana installed).
+SHARED_HOST_GIB = 1
 
 
 def buffer_hours(volume_gb: int, inverters: int = DESIGN_INVERTERS,
-                 dc_inputs: int = DESIGN_DC_INPUTS) -> float:
+                 dc_inputs: int = DESIGN_DC_INPUTS, reserved_gib: float = 0) -> float:
     """Hours of InfluxDB outage Telegraf's disk buffer holds on a root volume of `volume_gb`
-    before the volume is full, with every topic of this many inverters every interval."""
+    (of which `reserved_gib` hold other services) before the volume is full, with every topic
+    of this many inverters every interval."""
     per_hour = metrics_per_day(inverters, dc_inputs) / 24 * BUFFER_BYTES_PER_METRIC
-    return (volume_gb - SYSTEM_GIB) * 2**30 / per_hour
+    return (volume_gb - SYSTEM_GIB - reserved_gib) * 2**30 / per_hour
 
 
 def mqtt_logins(prefix: str) -> tuple[str, ...]:
@@ -75,13 +79,14 @@ def mqtt_logins(prefix: str) -> tuple[str, ...]:
 
 
 def telegraf_conf(prefix: str, broker_url: str, influx_url: str, org: str, bucket: str,
-                  check: bool = False, volume_gb: int = 8) -> str:
+                  check: bool = False, volume_gb: int = 8, reserved_gib: float = 0) -> str:
     """The running configuration, or (`check`) the copy `telegraf --test` checks; `volume_gb`:
-    the node's root volume, which the disk buffer fills."""
+    the node's root volume, which the disk buffer fills, `reserved_gib` of it taken by others."""
     return render(
         "telegraf/telegraf.conf", check=check, qos=QOS,
-        buffer_days_design=buffer_hours(volume_gb) / 24,
-        buffer_days_one=buffer_hours(volume_gb, inverters=1, dc_inputs=4) / 24,
+        buffer_days_design=buffer_hours(volume_gb, reserved_gib=reserved_gib) / 24,
+        buffer_days_one=buffer_hours(volume_gb, inverters=1, dc_inputs=4,
+                                     reserved_gib=reserved_gib) / 24,
         design=f"{DESIGN_INVERTERS} inverters with {DESIGN_DC_INPUTS} inputs",
         measurements=sorted({c.measurement for c in CONSUMERS}), influx_url=influx_url,
         org=org, bucket=bucket, broker_url=broker_url, check_suffix=CHECK_SUFFIX,

@@ -1,4 +1,5 @@
-"""TelegrafNode: Telegraf on its own instance, from OpenDTU's topics on the broker into InfluxDB."""
+"""TelegrafNode: Telegraf on the host it is given, from OpenDTU's topics on the broker into
+InfluxDB."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.host import Host, HostArgs, Placement
+from components.host import Host
 from components.provisioning import Provisioner, RemoteFile, content_hashes
 from components.telegraf_config import telegraf_conf
 from components.templates import render_output
@@ -14,13 +15,13 @@ from components.templates import render_output
 
 @dataclass(frozen=True)
 class TelegrafNodeArgs:
-    placement: Placement
-    """Where the node runs and how provisioning reaches it. Required."""
+    host: Host
+    """The host it runs on. Required."""
     topic_prefix: str
     """OpenDTU's topic prefix. Required."""
     broker_url: pulumi.Input[str]
-    """ssl://<the broker's private address>:<its VPC listener> (the address is in its
-    certificate). Required."""
+    """ssl://<the broker's address>:<its listener for Telegraf> (the address is in its
+    certificate): `MqttBroker.internal_url`. Required."""
     ca_cert: pulumi.Input[str]
     """PEM of the CA that signed the broker's certificate. Required."""
     mqtt_password: pulumi.Input[str]
@@ -34,9 +35,19 @@ class TelegrafNodeArgs:
     """InfluxDB org and bucket. Required."""
     after: list[pulumi.Resource]
     """Provisioning waits for these: the broker and InfluxDB ready, the NAT. Required."""
+    root_volume_gb: int = 8
+    """The host's root volume, which the disk buffer fills. Left out: 8."""
+    reserved_gib: float = 0
+    """What else the root volume holds besides the system and Telegraf (the other services and
+    the swap file of a shared host). Left out: nothing."""
+    memory_mib: int | None = None
+    """Its share of a host it shares with other services (components/memory.py). Left out: the
+    host is its own, and nothing is limited."""
 
 
 class TelegrafNode(pulumi.ComponentResource):
+    TYPE = "solarmonitor:index:TelegrafNode"
+    """Its type token, in every URN under it: never renamed."""
     SERVICES = ("telegraf",)
     """The systemd units it runs (what `make logs` shows)."""
     host: Host
@@ -50,16 +61,15 @@ class TelegrafNode(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TelegrafNodeArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("solarmonitor:index:TelegrafNode", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        host = Host(f"{name}-host", HostArgs(
-            placement=args.placement), opts=child)
+        super().__init__(self.TYPE, name, None, opts)
+        host = args.host
 
         def conf(check: bool) -> pulumi.Output[str]:
             return pulumi.Output.all(args.broker_url, args.influx_url).apply(
                 lambda urls: telegraf_conf(args.topic_prefix, urls[0], urls[1], args.org,
                                            args.bucket, check=check,
-                                           volume_gb=args.placement.spec.volume_gb))
+                                           volume_gb=args.root_volume_gb,
+                                           reserved_gib=args.reserved_gib))
 
         files = [
             RemoteFile("/etc/telegraf/telegraf.conf", conf(check=False), "0640", "root", "telegraf"),
@@ -71,6 +81,8 @@ class TelegrafNode(pulumi.ComponentResource):
                 influx_token=args.influx_token), "0600"),
         ]
         steps = Provisioner(name, host, self, after=list(args.after))
+        if args.memory_mib:
+            steps.limit_memory("telegraf", args.memory_mib, go=True)
         steps.run("repo", "common/influxdata-repo.sh")
         steps.run("install", "telegraf/install.sh")
         steps.apply("check", "telegraf/check.sh", files)

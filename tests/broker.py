@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import socket
 import ssl
@@ -109,8 +110,8 @@ def telegraf_login(run, consumer: int = 0) -> tuple[str, str]:
     username) and Telegraf's password: what a Telegraf-like test client connects with."""
     import tomllib
 
-    from tools.plan import rendered_files
-    conf = tomllib.loads(rendered_files(run)["telegraf"]["/etc/telegraf/telegraf.conf"])
+    from conftest import service_files
+    conf = tomllib.loads(service_files(run)["telegraf"]["/etc/telegraf/telegraf.conf"])
     password = run.one("random:index/randomPassword:RandomPassword",
                        "mqtt-telegraf-password").outputs["result"]
     return conf["inputs"]["mqtt_consumer"][consumer]["username"], password
@@ -141,7 +142,9 @@ class Broker:
         conf = (conf.replace("/etc/mosquitto/", f"{self.etc}/")
                 .replace("/var/lib/mosquitto/", f"{self.data}/"))
         for node_port, port in self.ports.items():
-            conf = conf.replace(f"listener {node_port}\n", f"listener {port} 127.0.0.1\n")
+            # Every listener on loopback here, the one a shared host binds there too.
+            conf = re.sub(rf"^listener {node_port}( 127\.0\.0\.1)?$", f"listener {port} 127.0.0.1",
+                          conf, flags=re.MULTILINE)
         (self.etc / "mosquitto.conf").write_text(conf)
         if os.geteuid() == 0:  # mosquitto drops root for its own user, as on the node
             user = pwd.getpwnam("mosquitto")

@@ -12,7 +12,7 @@ from components.alert_rules import CONTACT_POINT, DAYLIGHT, RULES
 from components.config import ConfigError, parse_settings
 from components.grafana_node import ALERTING_FILE, DASHBOARD_FILE, DATASOURCE_UID
 from flux_contract import alert_queries, check_no_spread_or_last_on_counters, check_query, code
-from tools.plan import rendered_files
+from conftest import host_instance, service_files
 
 
 
@@ -23,7 +23,7 @@ def alerting_run(full_run):
 
 
 def alerting_file(run) -> dict:
-    return yaml.safe_load(rendered_files(run)["grafana"][ALERTING_FILE])
+    return yaml.safe_load(service_files(run)["grafana"][ALERTING_FILE])
 
 
 @pytest.mark.parametrize("value", ["owner", "owner@", "@example.org", "a b@example.org",
@@ -61,11 +61,10 @@ def test_the_topic_emails_the_owner(alerting_run):
 def test_grafana_may_publish_to_that_one_topic_and_do_nothing_else(alerting_run):
     topic = alerting_run.outputs["alertTopicArn"]
     (profile,) = alerting_run.find("aws:iam/instanceProfile:InstanceProfile")
-    grafana = alerting_run.one("aws:ec2/instance:Instance", "grafana-host-instance")
+    grafana = host_instance(alerting_run, "grafana")
     assert grafana.inputs["iamInstanceProfile"] == profile.outputs["name"]
-    for name in ("mqtt", "telegraf", "influx"):
-        assert "iamInstanceProfile" not in alerting_run.one(
-            "aws:ec2/instance:Instance", f"{name}-host-instance").inputs, name
+    for instance in alerting_run.find("aws:ec2/instance:Instance"):  # the others have none
+        assert instance is grafana or "iamInstanceProfile" not in instance.inputs, instance.name
     role = alerting_run.one("aws:iam/role:Role", "alerts-grafana-role")
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [{
         "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
@@ -80,7 +79,8 @@ def test_cloudwatch_watches_every_node_and_the_pis_calls_from_outside_grafana(al
     topic = alerting_run.outputs["alertTopicArn"]
     alarms = {a.name: a.inputs for a in alerting_run.find("aws:cloudwatch/metricAlarm:MetricAlarm")}
     instances = {i.name.split("-")[0]: i.id for i in alerting_run.find("aws:ec2/instance:Instance")}
-    for node in ("mqtt", "telegraf", "influx", "grafana"):
+    assert set(instances) == set(alerting_run.outputs["sshNodes"])
+    for node in instances:  # one alarm per instance: four, or the compact layout's one
         alarm = alarms[f"alerts-{node}-status"]
         assert (alarm["namespace"], alarm["metricName"]) == ("AWS/EC2", "StatusCheckFailed")
         assert alarm["dimensions"] == {"InstanceId": instances[node]}
@@ -93,7 +93,7 @@ def test_cloudwatch_watches_every_node_and_the_pis_calls_from_outside_grafana(al
     assert silent["comparisonOperator"] == "LessThanThreshold" and silent["threshold"] == 1
     # No call, no datapoint: silence is INSUFFICIENT_DATA, emailed (test_cloudwatch_alarms.py).
     assert silent["treatMissingData"] == "missing" and silent["insufficientDataActions"] == [topic]
-    assert len(alarms) == 5
+    assert len(alarms) == len(instances) + 1
     for alarm in alarms.values():
         assert alarm["alarmActions"] == [topic] and alarm["alarmDescription"]
 
@@ -101,9 +101,10 @@ def test_cloudwatch_watches_every_node_and_the_pis_calls_from_outside_grafana(al
 def test_the_alarms_are_priced(alerting_run, dev_run):
     items = alerting_run.outputs["monthlyCostUsd"]["items"]
     alarms = [i for i in items if "CloudWatch alarm" in i["item"]]
-    assert len(alarms) == 5 and all(i["monthlyUsd"] == 0.10 for i in alarms)
+    count = len(alerting_run.find("aws:cloudwatch/metricAlarm:MetricAlarm"))
+    assert len(alarms) == count and all(i["monthlyUsd"] == 0.10 for i in alarms)
     assert alerting_run.outputs["monthlyCostUsd"]["total"] == pytest.approx(
-        dev_run.outputs["monthlyCostUsd"]["total"] + 0.50)
+        dev_run.outputs["monthlyCostUsd"]["total"] + 0.10 * count)
 
 
 def test_the_contact_point_is_amazon_sns_through_the_instance_profile(alerting_run):
@@ -119,7 +120,7 @@ def test_the_contact_point_is_amazon_sns_through_the_instance_profile(alerting_r
 
 def test_every_rule_is_a_query_reduced_and_compared_linked_to_its_panel(alerting_run):
     document = alerting_file(alerting_run)
-    dashboard = json.loads(rendered_files(alerting_run)["grafana"][DASHBOARD_FILE])
+    dashboard = json.loads(service_files(alerting_run)["grafana"][DASHBOARD_FILE])
     panels = {p["id"]: p["title"] for p in dashboard["panels"]}
     (group,) = document["groups"]
     rules = {r["uid"]: r for r in group["rules"]}

@@ -7,6 +7,7 @@ import json
 import pulumi_aws as aws
 import pytest
 
+from conftest import shared_run
 from tools import aws_model_check, plan
 from tools.aws_model_check import MAPS, AwsModelError, check_resource, check_resources
 from tools.mock_engine import run
@@ -179,10 +180,10 @@ def test_make_plan_refuses_it_with_one_line(tmp_path, monkeypatch, capsys):
     assert "input description" in err[0] and "CreateSecurityGroup Description" in err[0]
 
 
-@pytest.mark.parametrize("configuration", ["dev_run", "full_run"])
-def test_the_whole_program_passes_every_rule(configuration, request):
+@pytest.mark.parametrize("full", [False, True], ids=["default", "full"])
+def test_the_whole_program_passes_every_rule(layout, full):
     # The engine already refuses any run with a violation (every program test is checked); this
     # says it for the default and the full-options stacks, and that every AWS type has a map.
-    result = request.getfixturevalue(configuration)
+    result = shared_run(layout, full)
     assert {r.type for r in result.resources if r.custom and r.type.startswith("aws:")} <= set(MAPS)
     assert check_resources(result.resources) == []

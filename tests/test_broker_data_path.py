@@ -17,9 +17,8 @@ import pytest
 
 from broker import Broker, Client, OpenDtu, write_etc
 from components.opendtu_data import all_topics, solix_topics
-from conftest import dev_config
+from conftest import dev_config, service_files
 from tools.mock_engine import run_program
-from tools.plan import rendered_files
 
 INVERTERS = {f"1161907454{n:02d}": 6 for n in range(4)}
 
@@ -31,7 +30,7 @@ def program(dev_run):
 
 @pytest.fixture(scope="module")
 def files(program):
-    return rendered_files(program)
+    return service_files(program)
 
 
 def page(run) -> dict:
@@ -144,10 +143,10 @@ def test_the_broker_queues_nothing_for_an_absent_telegraf(files):
 
 def test_changed_subscriptions_are_received_even_under_an_old_client_id(tmp_path, mbedtls_client):
     changed = run_program(dev_config(topicPrefix="home/pv"))
-    with Broker(write_etc(rendered_files(changed)["mqtt"], tmp_path / "etc")) as broker:
+    with Broker(write_etc(service_files(changed)["mqtt"], tmp_path / "etc")) as broker:
         (tmp_path / "ca.pem").write_text(changed.outputs["caCert"])
         ca = tmp_path / "ca.pem"
-        numbers = next(c for c in consumers(rendered_files(changed))
+        numbers = next(c for c in consumers(service_files(changed))
                        if c["client_id"].startswith("solarmonitor-telegraf-totals"))
         # The same id subscribed to the old prefix's topics once; Telegraf before 1.38 skips
         # subscribing when the broker says it still has the session. A clean one never has.

@@ -23,7 +23,7 @@ from components.alerts import warning_expression
 from components.certificates import EARLY_RENEWAL_HOURS, ISSUED, RENEWAL_DAYS, WARN_DAYS
 from components.grafana_node import GRAFANA_INI
 from loopback_http import Server
-from tools.plan import rendered_files
+from conftest import service_files
 
 GRAFANA_DIR = "/etc/grafana/solarmonitor"
 
@@ -34,7 +34,7 @@ def pem(cert: x509.Certificate) -> bytes:
 
 @pytest.fixture(scope="module")
 def grafana(dev_run):
-    files = rendered_files(dev_run)["grafana"]
+    files = service_files(dev_run)["grafana"]
     cert = x509.load_pem_x509_certificate(files[f"{GRAFANA_DIR}/server.crt"].encode())
     key = serialization.load_pem_private_key(files[f"{GRAFANA_DIR}/server.key"].encode(), None)
     return cert, key, files

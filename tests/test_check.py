@@ -22,7 +22,7 @@ from broker import (
 from components.opendtu_data import PROBE
 from loopback_http import Server
 from tools import check
-from tools.plan import rendered_files
+from conftest import service_files
 
 ADMIN = "grafana-admin-password"
 
@@ -54,7 +54,7 @@ def end_of(pem: bytes | str) -> str:
 
 @pytest.fixture
 def broker(program, certificate, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered", certificate)
+    etc = write_etc(service_files(program)["mqtt"], tmp_path / "rendered", certificate)
     with Broker(etc) as running:
         yield running
 

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from cloudwatch_alarms import ALARM, INSUFFICIENT, OK, Alarm, evaluate
 from components.alerts import IP_GUARD_SILENT_HOURS
+from conftest import node_of
 from tools.aws_model_check import api_requests
 
 START = datetime(2026, 6, 1, tzinfo=timezone.utc)  # the deploy
@@ -130,9 +131,10 @@ def test_a_pi_that_stops_calling_is_reported_two_days_later_once(full_run, cloud
 
 # --- the nodes ------------------------------------------------------------------------------------
 
-def status_alarm(full_run, cloudwatch, node="influx") -> dict:
+def status_alarm(full_run, cloudwatch, service="influx") -> dict:
+    """The status alarm of the instance `service` runs on."""
     return alarm_of(full_run.one("aws:cloudwatch/metricAlarm:MetricAlarm",
-                                 f"alerts-{node}-status"), cloudwatch)
+                                 f"alerts-{node_of(full_run, service)}-status"), cloudwatch)
 
 
 def status_data(spec, first: timedelta, last: timedelta, value: float = 0) -> dict:
@@ -174,6 +176,6 @@ def test_failing_status_checks_alarm_after_ten_minutes(full_run, cloudwatch):
 
 
 def test_a_replaced_node_gets_a_new_alarm_and_its_warm_up(full_run):
-    for node in ("mqtt", "telegraf", "influx", "grafana"):
+    for node in full_run.outputs["sshNodes"]:
         alarm = full_run.one("aws:cloudwatch/metricAlarm:MetricAlarm", f"alerts-{node}-status")
         assert alarm.replace_on_changes == ["dimensions"], node

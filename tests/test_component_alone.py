@@ -4,7 +4,7 @@ resources out."""
 
 from components.certificates import CertificateAuthority
 from components.config import NodeSpec
-from components.host import Placement
+from components.host import Host, HostArgs, Placement
 from components.mqtt_broker import MqttBroker, MqttBrokerArgs
 from components.mqtt_users import MqttUser
 from tools.mock_engine import SECRET, run
@@ -16,7 +16,8 @@ READER = MqttUser("reader", "Reads the meter.", reads=("meter/#",))
 def build_broker():
     placement = Placement(node="mqtt", spec=NodeSpec("t4g.nano", True, 8), subnet_id="subnet-1",
                           security_group_ids=["sg-1"], key_name="key", private_key="not-a-key")
-    MqttBroker("broker", MqttBrokerArgs(placement=placement, ca=CertificateAuthority("ca"),
+    host = Host("broker-host", HostArgs(placement=placement))
+    MqttBroker("broker", MqttBrokerArgs(host=host, ca=CertificateAuthority("ca"),
                                         users=(PUBLISHER, READER), topic_prefix="home"))
 
 

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from components.config import (
-    DEFAULT_NODES, INSTANCE_TYPES, ConfigError, HomeCidrs, parse_home_cidrs, parse_retention,
-    parse_settings, parse_topic_prefix, raw_from_strings, read_settings,
+    DEFAULT_COMPACT, DEFAULT_NODES, INSTANCE_TYPES, NODE_NAMES, ConfigError, HomeCidrs, NodeSpec,
+    parse_home_cidrs, parse_retention, parse_settings, parse_topic_prefix, raw_from_strings,
+    read_settings,
 )
 from home_address import AddressError, classify, normalise_ipv4, normalise_ipv6_prefix
 
@@ -110,6 +111,63 @@ def test_node_overrides_merge_with_defaults():
     assert s.nodes["influx"].instance_type == "t3.small"
     assert s.nodes["influx"].volume_gb == 40 and s.nodes["influx"].architecture == "x86_64"
     assert s.nodes["mqtt"] == DEFAULT_NODES["mqtt"]
+
+
+def test_the_compact_layout_has_one_node_of_its_own():
+    assert settings().layout == "separate" == settings(layout="separate").layout
+    s = settings(layout="compact")
+    assert s.layout == "compact" and s.nodes == {"compact": DEFAULT_COMPACT}
+    assert (DEFAULT_COMPACT.instance_type, DEFAULT_COMPACT.public_ipv4) == ("t4g.small", True)
+    # The data volume is the influx node's in the other layout, with the same default: it moves.
+    assert s.data_volume_gb == settings().data_volume_gb == 10
+    s = settings(layout="compact", nodes={"compact": {"instanceType": "t4g.micro", "volumeGb": 40}})
+    assert s.nodes["compact"] == NodeSpec("t4g.micro", True, 40) and s.data_volume_gb == 40
+    assert [s.node_of(service) for service in NODE_NAMES] == ["compact"] * 4
+    assert s.grafana_reach[0] == "ipv4"
+    # With an IPv6 home too: Grafana shares the broker's address, which OpenDTU needs anyway.
+    assert settings(layout="compact", homeCidrs=["1.2.3.4/32", "2a01:4f8:1:2::/64"]
+                    ).grafana_reach[0] == "ipv4"
+
+
+@pytest.mark.parametrize("raw, key, says", [
+    ({"layout": "one"}, "solarmonitor:layout: got 'one'", "separate"),
+    ({"layout": "Compact"}, "solarmonitor:layout", "compact (all four services"),
+    ({"layout": "compact", "nodes": {"mqtt": {"instanceType": "t4g.nano"}}},
+     "solarmonitor:nodes.mqtt: got {'instanceType': 't4g.nano'}", "nodes takes only compact"),
+    ({"layout": "compact", "nodes": {"compact": {}, "influx": {}}}, "solarmonitor:nodes.influx",
+     "no per-service entry in the compact layout"),
+    ({"nodes": {"compact": {"instanceType": "t4g.small"}}}, "solarmonitor:nodes.compact",
+     "set solarmonitor:layout to compact"),
+    ({"layout": "compact", "nodes": {"compact": {"publicIpv4": False}}},
+     "solarmonitor:nodes.compact.publicIpv4: got False", "always has a public IPv4"),
+    ({"layout": "compact", "nodes": {"compact": {"instanceType": "t4g.nano"}}},
+     "solarmonitor:nodes.compact.instanceType: got 't4g.nano'", "at least 1 GiB"),
+    ({"layout": "compact", "nodes": {"compact": {"instanceType": "t3a.nano"}}},
+     "nodes.compact.instanceType", "(it has 512 MiB)"),
+    ({"layout": "compact", "nodes": {"compact": {"instanceType": "t9.mega"}}},
+     "nodes.compact.instanceType", "one of t3.large"),
+    ({"layout": "compact", "nodes": {"compact": {"volumeGb": 4}}},
+     "nodes.compact.volumeGb", "a whole number from 8"),
+    ({"layout": "compact", "nodes": {"compact": {"disk": 8}}},
+     "nodes.compact.disk", "takes instanceType and volumeGb"),
+    ({"layout": "compact", "nodes": "t4g.small"}, "solarmonitor:nodes",
+     "the compact node's settings"),
+])
+def test_layout_mistakes_are_one_line_naming_the_key_the_value_and_what_is_expected(raw, key,
+                                                                                    says):
+    message = refused(key, **raw)
+    assert says in message and message.startswith("solarmonitor:nodes" if "nodes" in key
+                                                   else "solarmonitor:layout"), message
+
+
+def test_the_memory_of_every_instance_type_is_known():
+    """prices.json's memory column covers every type the stack accepts (the compact layout
+    refuses those below 1 GiB by it)."""
+    from components.prices import memory_mib
+    for instance_type in INSTANCE_TYPES:
+        size = instance_type.split(".")[1]
+        assert memory_mib(instance_type) == {"nano": 512, "micro": 1024, "small": 2048,
+                                             "medium": 4096, "large": 8192}[size]
 
 
 @pytest.mark.parametrize("key, value", [

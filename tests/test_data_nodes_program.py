@@ -5,17 +5,16 @@ import json
 import pytest
 
 from components.influx_node import BACKUP_TAG
-from conftest import waits_for
+from conftest import host_eip, host_instance, service_files, waits_for
 from expected_bill import expected_total
 from tools.mock_engine import SECRET
-from tools.plan import rendered_files
 
 
 def test_data_volume_is_encrypted_attached_and_protected(dev_run):
     volume = dev_run.one("aws:ebs/volume:Volume", "influx-data")
     assert volume.inputs["encrypted"] is True and volume.inputs["type"] == "gp3"
     assert volume.inputs["size"] == 10 and volume.protect
-    instance = dev_run.one("aws:ec2/instance:Instance", "influx-host-instance")
+    instance = host_instance(dev_run, "influx")
     attachment = dev_run.one("aws:ec2/volumeAttachment:VolumeAttachment", "influx-data-attachment")
     assert attachment.raw_inputs["volumeId"] == volume.id
     assert attachment.raw_inputs["instanceId"] == instance.id
@@ -28,7 +27,7 @@ def test_data_volume_is_mounted_by_uuid_with_nofail(dev_run):
     assert mount.raw_inputs["create"] == f"sudo bash -s -- {volume.id}"
     script = mount.raw_inputs["stdin"]
     assert "set -euo pipefail" in script and "UUID=$uuid" in script and "nofail" in script
-    config = rendered_files(dev_run)["influx"]["/etc/influxdb/config.toml"]
+    config = service_files(dev_run)["influx"]["/etc/influxdb/config.toml"]
     assert all(line.split("=")[1].strip().strip('"').startswith("/var/lib/influxdb/")
                for line in config.splitlines() if "-path" in line)
 
@@ -60,7 +59,7 @@ def test_token_steps_log_nothing_and_their_output_is_secret(dev_run):
 
 def test_setup_uses_the_stack_operator_token_and_config(run):
     result = run(influxOrg="home", influxBucket="pv", influxRetention=365, rawRetention=14)
-    env = rendered_files(result)["influx"]["/etc/solarmonitor/influx-setup.env"]
+    env = service_files(result)["influx"]["/etc/solarmonitor/influx-setup.env"]
     values = dict(line.split("=", 1) for line in env.splitlines() if "=" in line and line[0] != "#")
     assert values["INFLUX_OPERATOR_TOKEN"] == result.outputs["influxAdminToken"]
     assert (values["INFLUX_ORG"], values["INFLUX_BUCKET"], values["INFLUX_RETENTION"]) == (
@@ -74,13 +73,17 @@ def test_setup_uses_the_stack_operator_token_and_config(run):
 
 def test_telegraf_waits_for_broker_and_influx(dev_run):
     first = dev_run.one("command:remote:Command", "telegraf-repo")
-    for name in ("mqtt-apply", "influx-tokens", "nat-enable"):
+    for name in ("mqtt-apply", "influx-tokens"):
         assert waits_for(dev_run, first, dev_run.one("command:remote:Command", name)), name
-    assert waits_for(dev_run, first, dev_run.one("aws:ec2/route:Route", "nat-route"))
+    if dev_run.find("aws:ec2/route:Route", "nat-route"):  # the separate layout: through the NAT
+        assert waits_for(dev_run, first, dev_run.one("command:remote:Command", "nat-enable"))
+        assert waits_for(dev_run, first, dev_run.one("aws:ec2/route:Route", "nat-route"))
 
 
-def test_private_nodes_are_reached_through_the_broker(dev_run):
-    broker = dev_run.one("aws:ec2/eip:Eip", "mqtt-host-eip")
+def test_private_nodes_are_reached_through_the_broker(separate_run):
+    """Of the separate layout: the compact one has no private node."""
+    dev_run = separate_run
+    broker = host_eip(dev_run, "mqtt")
     for name in ("telegraf-repo", "influx-mount-data"):
         connection = dev_run.one("command:remote:Command", name).raw_inputs["connection"]
         assert connection["proxy"]["host"] == broker.outputs["publicIp"]
@@ -89,7 +92,7 @@ def test_private_nodes_are_reached_through_the_broker(dev_run):
 
 
 def test_telegraf_files_carry_the_scoped_token_only(dev_run):
-    files = rendered_files(dev_run)["telegraf"]
+    files = service_files(dev_run)["telegraf"]
     env = files["/etc/default/telegraf"]
     assert f"INFLUX_TOKEN={dev_run.outputs['influxTelegrafToken']}" in env
     assert dev_run.outputs["influxAdminToken"] not in env
@@ -104,8 +107,10 @@ def test_the_bill_includes_data_volume_and_snapshots(dev_run):
     assert any("snapshots" in label for label in labels)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"nodes": {"influx": {"volumeGb": 40}}},
-                                       {"nodes": {"grafana": {"publicIpv4": False}}}])
+@pytest.mark.parametrize("overrides", [
+    {}, {"nodes": {"influx": {"volumeGb": 40}}}, {"nodes": {"grafana": {"publicIpv4": False}}},
+    {"layout": "compact", "nodes": None},
+    {"layout": "compact", "nodes": {"compact": {"instanceType": "t4g.micro", "volumeGb": 40}}}])
 def test_the_exported_bill_matches_an_independent_recomputation(run, overrides):
     result = run(**overrides)
     assert result.outputs["monthlyCostUsd"]["total"] == pytest.approx(

@@ -11,15 +11,14 @@ import pytest
 import yaml
 
 from components.grafana_node import ALERTING_FILE, DASHBOARD_FILE, DATASOURCE_FILE
-from conftest import ROOT
+from conftest import ROOT, service_files
 from flux_compiler import GrafanaQueryContext, flux_errors
 from flux_contract import alert_queries, dashboard_queries
 from tools import check
-from tools.plan import rendered_files
 
 @pytest.fixture(scope="module")
 def files(full_run):
-    return rendered_files(full_run)
+    return service_files(full_run)
 
 
 def grafana_context(files) -> GrafanaQueryContext:

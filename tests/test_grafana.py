@@ -9,12 +9,11 @@ import yaml
 from components.grafana_node import DATASOURCE_UID, dashboard
 from components.opendtu_data import MAX_INVERTER_WATTS, tags_of
 from components.templates import render
-from conftest import waits_for
+from conftest import host_eip, host_instance, service_files, waits_for
 from flux_contract import (
     check_no_spread_or_last_on_counters, check_query, code, dashboard_queries,
 )
 from tools.mock_engine import SECRET
-from tools.plan import rendered_files
 
 DASHBOARD = json.loads(dashboard("hoymiles", "hoymiles_history", "30d", "Europe/Berlin", 0.32, "EUR"))
 PANELS = [p for p in DASHBOARD["panels"] if p["type"] != "row"]
@@ -161,7 +160,7 @@ def test_bucket_variables_are_the_stacks_buckets():
 
 @pytest.fixture(scope="module")
 def grafana_files(dev_run):
-    return rendered_files(dev_run)["grafana"]
+    return service_files(dev_run)["grafana"]
 
 
 def test_provisioning_yaml_parses_and_token_is_only_in_secure_json_data(dev_run, grafana_files):
@@ -209,23 +208,23 @@ def test_certificate_names_the_url_and_the_address(dev_run, grafana_files):
     cert = x509.load_pem_x509_certificate(
         grafana_files["/etc/grafana/solarmonitor/server.crt"].encode())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    eip = dev_run.one("aws:ec2/eip:Eip", "grafana-host-eip").outputs
+    eip = host_eip(dev_run, "grafana").outputs  # in the compact layout, the broker's too
     assert dev_run.outputs["grafanaUrl"] == f"https://{eip['publicDns']}:3000/"
     assert set(sans.get_values_for_type(x509.DNSName)) == {eip["publicDns"]}
     assert {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} == {eip["publicIp"]}
 
 
-def test_domain_gives_real_names(run):
-    result = run(domain="solar.example.org")
+def test_domain_gives_real_names(layout_run):
+    result = layout_run(domain="solar.example.org")
     assert result.outputs["grafanaUrl"] == "https://grafana.solar.example.org:3000/"
     assert result.outputs["mqttHost"] == "mqtt.solar.example.org"
     cert = result.one("tls:index/selfSignedCert:SelfSignedCert", "grafana-server-cert")
-    eip = result.one("aws:ec2/eip:Eip", "grafana-host-eip").outputs
+    eip = host_eip(result, "grafana").outputs
     assert cert.raw_inputs["dnsNames"] == ["grafana.solar.example.org", eip["publicDns"]]
 
 
 def test_grafana_node_is_public_in_the_home_group_and_waits_for_influx(dev_run):
-    instance = dev_run.one("aws:ec2/instance:Instance", "grafana-host-instance")
+    instance = host_instance(dev_run, "grafana")
     home = dev_run.one("aws:ec2/securityGroup:SecurityGroup", "ipguard-home").id
     assert home in instance.raw_inputs["vpcSecurityGroupIds"]
     install = dev_run.one("command:remote:Command", "grafana-install")

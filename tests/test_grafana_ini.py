@@ -7,7 +7,7 @@ over HTTP, open sign-up). Each setting below is in Grafana's own conf/defaults.i
 import configparser
 
 from components.grafana_node import GRAFANA_INI
-from tools.plan import rendered_files
+from conftest import service_files
 
 GRAFANA_SETTINGS = {
     "server": {"protocol", "http_addr", "http_port", "domain", "enforce_domain", "root_url",
@@ -37,13 +37,13 @@ def unknown_settings(text: str) -> list[str]:
 
 
 def test_every_setting_is_one_grafana_has(dev_run):
-    text = rendered_files(dev_run)["grafana"][GRAFANA_INI]
+    text = service_files(dev_run)["grafana"][GRAFANA_INI]
     assert "cookie_secure = true" in text
     assert unknown_settings(text) == []
 
 
 def test_the_secret_key_is_the_stacks_own_and_https_is_strict(dev_run):
-    files = rendered_files(dev_run)["grafana"]
+    files = service_files(dev_run)["grafana"]
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(files[GRAFANA_INI])
     security = ini["security"]

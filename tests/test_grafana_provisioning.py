@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from components.grafana_node import ALERTING_FILE, DASHBOARD_PROVIDER_FILE, DATASOURCE_FILE
-from tools.plan import rendered_files
+from conftest import service_files
 
 
 ROUTE = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "routes",
@@ -107,7 +107,7 @@ def interpolated_dollars(document: dict) -> list[str]:
 
 @pytest.fixture(scope="module", params=["alerts on", "alerts off"])
 def files(request, full_run, dev_run):
-    return rendered_files(full_run if request.param == "alerts on" else dev_run)["grafana"]
+    return service_files(full_run if request.param == "alerts on" else dev_run)["grafana"]
 
 
 @pytest.mark.parametrize("path", sorted(SCHEMAS))

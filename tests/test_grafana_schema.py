@@ -9,12 +9,12 @@ import pytest
 
 from components.grafana_node import DASHBOARD_FILE
 from grafana_schema import schema_errors
-from tools.plan import rendered_files
+from conftest import service_files
 
 @pytest.fixture(scope="module")
 def dashboard(full_run):
     """As the program writes it, with the battery row (a Solix device configured)."""
-    return json.loads(rendered_files(full_run)["grafana"][DASHBOARD_FILE])
+    return json.loads(service_files(full_run)["grafana"][DASHBOARD_FILE])
 
 
 def test_the_dashboard_fits_grafanas_schema(dashboard, tmp_path):

@@ -5,16 +5,20 @@ import json
 
 import pytest
 
+from components.host import NODE_TAG
 from components.provisioning import parse_install_command
-from conftest import waits_for
+from conftest import host_eip, layout_nodes, node_of, service_files, waits_for
 from tools.mock_engine import SECRET
-from tools.plan import rendered_files
 
 WORLD = {"0.0.0.0/0", "::/0"}
 
 
 def instances(run):
     return run.find("aws:ec2/instance:Instance")
+
+
+def node(instance) -> str:
+    return instance.raw_inputs["tags"][NODE_TAG]
 
 
 def test_every_instance_is_hardened(dev_run):
@@ -30,28 +34,30 @@ def test_every_instance_is_hardened(dev_run):
 
 @pytest.mark.parametrize("instance_type, architecture", [
     ("t4g.small", "arm64"), ("t3.micro", "x86_64"), ("t3a.small", "x86_64")])
-def test_image_architecture_follows_the_instance_type(run, instance_type, architecture):
-    result = run(nodes={node: {"instanceType": instance_type}
-                        for node in ("mqtt", "telegraf", "influx", "grafana")})
+def test_image_architecture_follows_the_instance_type(layout_run, layout, instance_type,
+                                                      architecture):
+    result = layout_run(nodes=layout_nodes(layout, instanceType=instance_type))
     for instance in instances(result):
         assert instance.inputs["instanceType"] == instance_type
         assert instance.inputs["ami"] == f"ami-ubuntu2404{architecture.replace('_', '')}"
 
 
 def test_root_volume_is_sized_from_config(run):
+    """Of the separate layout: there a node's volumeGb is its root volume's size (the compact
+    node's is the data volume's, tests/test_data_nodes_program.py)."""
     result = run(nodes={"mqtt": {"volumeGb": 12}})
     mqtt = result.one("aws:ec2/instance:Instance", "mqtt-host-instance")
     assert mqtt.inputs["rootBlockDevice"]["volumeSize"] == 12
 
 
-PUBLIC_NODES = {"mqtt", "grafana"}  # Pulumi.example.yaml's defaults
+PUBLIC_NODES = {"mqtt", "grafana", "compact"}  # Pulumi.example.yaml's defaults
 
 
 def test_public_nodes_have_a_stable_address_private_nodes_none(dev_run):
     eips = {e.raw_inputs["instance"] for e in dev_run.find("aws:ec2/eip:Eip")}
     subnets = {s.id: s.name for s in dev_run.find("aws:ec2/subnet:Subnet")}
     for instance in instances(dev_run):
-        public = dev_run.node_of(instance) in PUBLIC_NODES
+        public = node(instance) in PUBLIC_NODES
         assert (instance.id in eips) == public
         # The Elastic IP is the only public IPv4: none is assigned at launch as well.
         assert instance.inputs["associatePublicIpAddress"] is False
@@ -71,9 +77,13 @@ def test_every_elastic_ip_is_associated_after_the_internet_gateway(configuration
     assert eips and all(waits_for(run, eip, gateway) for eip in eips)
 
 
-def test_private_subnet_routes_ipv4_through_the_broker(dev_run):
+def test_private_subnet_routes_ipv4_through_the_broker(separate_run):
+    """Of the separate layout: the compact one's only node is public, and has no NAT."""
+    dev_run = separate_run
     route = dev_run.one("aws:ec2/route:Route", "nat-route")
-    assert route.aliases == ["mqtt-nat-route"]  # the route the broker owned before, kept
+    broker_component = dev_run.one("solarmonitor:index:MqttBroker", "mqtt")
+    # The route the broker owned before, kept.
+    assert route.aliases == [{"spec": {"name": "mqtt-nat-route", "parentUrn": broker_component.urn}}]
     broker = dev_run.one("aws:ec2/instance:Instance", "mqtt-host-instance")
     private_rt = dev_run.one("aws:ec2/routeTable:RouteTable", "network-private-rt")
     assert route.inputs["destinationCidrBlock"] == "0.0.0.0/0"
@@ -81,7 +91,7 @@ def test_private_subnet_routes_ipv4_through_the_broker(dev_run):
     assert route.raw_inputs["routeTableId"] == private_rt.id
     assert broker.inputs["sourceDestCheck"] is False
     assert not dev_run.find("aws:ec2/natGateway:NatGateway")
-    nat_unit = rendered_files(dev_run)["mqtt"]["/etc/systemd/system/solarmonitor-nat.service"]
+    nat_unit = service_files(dev_run)["mqtt"]["/etc/systemd/system/solarmonitor-nat.service"]
     assert "solarmonitor-nat 10.42.0.0/16" in nat_unit  # the VPC, to anywhere but the VPC
 
 
@@ -98,7 +108,7 @@ def test_no_ingress_from_the_world_anywhere(dev_run):
 def node_reaches(run, source: str, target: str, port: int) -> bool:
     """Whether the target node's groups admit TCP `port` from the source node's instance (by a
     rule naming one of the source's groups)."""
-    by_node = {run.node_of(i): set(i.raw_inputs["vpcSecurityGroupIds"]) for i in instances(run)}
+    by_node = {node(i): set(i.raw_inputs["vpcSecurityGroupIds"]) for i in instances(run)}
     return any(rule.raw_inputs["securityGroupId"] in by_node[target]
                and rule.raw_inputs.get("referencedSecurityGroupId") in by_node[source]
                and rule.raw_inputs["ipProtocol"] == "tcp"
@@ -106,8 +116,11 @@ def node_reaches(run, source: str, target: str, port: int) -> bool:
                for rule in run.find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"))
 
 
-def test_between_nodes_only_the_ports_each_pair_needs(dev_run):
+def test_between_nodes_only_the_ports_each_pair_needs(separate_run):
+    """Of the separate layout: flows between nodes (the compact one has a node group that admits
+    nothing, below)."""
     from components.network import NODE_FLOWS
+    dev_run = separate_run
     nodes = ("mqtt", "telegraf", "influx", "grafana")
     ports = (22, 80, 443, 1883, 3000, 8086, 8883, 8884)
     reached = {(source, target, port) for source in nodes for target in nodes
@@ -122,14 +135,26 @@ def test_between_nodes_only_the_ports_each_pair_needs(dev_run):
     for instance in instances(dev_run):  # one node group each, its own
         groups = [g for g in dev_run.find("aws:ec2/securityGroup:SecurityGroup")
                   if g.id in instance.raw_inputs["vpcSecurityGroupIds"] and g.name.startswith("network-")]
-        assert [g.name for g in groups] == [f"network-{dev_run.node_of(instance)}"]
+        assert [g.name for g in groups] == [f"network-{node(instance)}"]
+
+
+def test_the_one_node_of_the_compact_layout_admits_no_node_and_the_home_on_its_ports(layout_run):
+    """Of the compact layout: its services reach each other on the host itself."""
+    compact = layout_run(layout="compact", nodes=None)
+    (instance,) = instances(compact)
+    groups = {g.id: g.name for g in compact.find("aws:ec2/securityGroup:SecurityGroup")}
+    assert sorted(groups[g] for g in instance.raw_inputs["vpcSecurityGroupIds"]) == [
+        "ipguard-home", "network-compact"]
+    assert not compact.find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    function = compact.one("aws:lambda/function:Function", "ipguard-function")
+    assert function.raw_inputs["environment"]["variables"]["PORTS"] == "22,8883,3000"
 
 
 def test_home_group_only_on_public_nodes(dev_run):
     home = dev_run.one("aws:ec2/securityGroup:SecurityGroup", "ipguard-home").id
     for instance in instances(dev_run):
         in_home = home in instance.raw_inputs["vpcSecurityGroupIds"]
-        assert in_home == (dev_run.node_of(instance) in PUBLIC_NODES), instance.name
+        assert in_home == (node(instance) in PUBLIC_NODES), instance.name
 
 
 def commands(run):
@@ -150,8 +175,7 @@ def test_every_step_waits_for_ssh_access_to_be_seeded(dev_run):
     for step in commands(dev_run):
         assert waits_for(dev_run, step, seed), step.name
     install = dev_run.one("command:remote:Command", "mqtt-install")
-    eip = dev_run.one("aws:ec2/eip:Eip", "mqtt-host-eip")
-    assert install.raw_inputs["connection"]["host"] == eip.outputs["publicIp"]
+    assert install.raw_inputs["connection"]["host"] == host_eip(dev_run, "mqtt").outputs["publicIp"]
 
 
 def _secret_values(run):
@@ -189,8 +213,8 @@ def test_each_step_is_triggered_by_its_own_content(dev_run):
         assert step.raw_inputs["triggers"][0] == digest, step.name
 
 
-def test_changing_one_template_reruns_only_its_steps(dev_run, run):
-    changed = run(topicPrefix="pv")
+def test_changing_one_template_reruns_only_its_steps(dev_run, layout_run):
+    changed = layout_run(topicPrefix="pv")
     before = {s.name: s.raw_inputs["triggers"] for s in commands(dev_run)}
     after = {s.name: s.raw_inputs["triggers"] for s in commands(changed)}
     differing = {name for name in before if before[name] != after.get(name)}

@@ -226,8 +226,8 @@ def test_an_org_it_did_not_set_up_is_refused_with_a_clear_message(tmp_path):
 @pytest.fixture
 def task_node(node, dev_run):
     """A set-up node with the task and backfill files the program writes."""
-    from tools.plan import rendered_files
-    for path, text in rendered_files(dev_run)["influx"].items():
+    from conftest import service_files
+    for path, text in service_files(dev_run)["influx"].items():
         for kind in ("tasks", "backfill"):
             if path.startswith(f"/etc/solarmonitor/influx-{kind}/"):
                 (node.data.parent / kind).mkdir(exist_ok=True)

@@ -7,7 +7,7 @@ cmd/influxd/launcher/cmd.go), the config file's keys being the flags' names."""
 import tomllib
 
 from components.influx_node import CONFIG_FILE
-from tools.plan import rendered_files
+from conftest import host_instance, nodes_setting, service_files
 
 INFLUXD_OPTIONS = {
     "log-level", "flux-log-enabled", "tracing-type", "bolt-path", "sqlite-path", "assets-path",
@@ -34,20 +34,27 @@ INFLUXD_OPTIONS = {
 
 
 def test_every_key_is_an_option_influxd_reads(dev_run):
-    config = tomllib.loads(rendered_files(dev_run)["influx"][CONFIG_FILE])
+    config = tomllib.loads(service_files(dev_run)["influx"][CONFIG_FILE])
     assert {"tls-cert", "tls-key", "bolt-path", "engine-path"} <= set(config)
     assert set(config) - INFLUXD_OPTIONS == set()
+
+
+def influx_memory_mib(run) -> int:
+    """The memory InfluxDB has: its instance's, or its share of the compact node's."""
+    from components.memory import compact_shares
+    from components.prices import memory_mib
+    memory = memory_mib(host_instance(run, "influx").raw_inputs["instanceType"])
+    return compact_shares(memory)["influx"] if "compact" in run.outputs["sshNodes"] else memory
 
 
 def test_influxd_is_limited_to_what_a_t4g_micro_has(dev_run):
     """influxd limits nothing by default; here queries and the two shards written at once may
     take half of the node's memory, leaving the other half to the index, the runtime and the
-    system (components/influx_node.py, influxd_limits)."""
-    from components.prices import memory_mib
-    instance = dev_run.one("aws:ec2/instance:Instance", "influx-host-instance")
-    assert instance.raw_inputs["instanceType"] == "t4g.micro"
-    config = tomllib.loads(rendered_files(dev_run)["influx"][CONFIG_FILE])
-    memory = memory_mib("t4g.micro") * 2**20
+    system (components/influx_node.py, influxd_limits). The separate layout's influx node is a
+    t4g.micro; on the compact layout's t4g.small InfluxDB's share is as large."""
+    config = tomllib.loads(service_files(dev_run)["influx"][CONFIG_FILE])
+    assert influx_memory_mib(dev_run) == 1024
+    memory = influx_memory_mib(dev_run) * 2**20
     assert 0 < config["query-concurrency"] <= 4 and config["query-queue-size"] >= 60
     assert (config["query-initial-memory-bytes"] <= config["query-memory-bytes"]
             and config["query-memory-bytes"] * config["query-concurrency"]
@@ -57,8 +64,8 @@ def test_influxd_is_limited_to_what_a_t4g_micro_has(dev_run):
     assert config["tls-strict-ciphers"] is True
 
 
-def test_a_larger_node_gets_larger_limits(run):
-    from components.prices import memory_mib
-    config = tomllib.loads(rendered_files(run(nodes={"influx": {"instanceType": "t4g.small"}}))
-                           ["influx"][CONFIG_FILE])
-    assert config["query-max-memory-bytes"] == memory_mib("t4g.small") * 2**20 // 4
+def test_a_larger_node_gets_larger_limits(layout_run, layout, dev_run):
+    larger = layout_run(nodes=nodes_setting(layout, "influx", instanceType="t4g.medium"))
+    config = tomllib.loads(service_files(larger)["influx"][CONFIG_FILE])
+    assert influx_memory_mib(larger) > influx_memory_mib(dev_run)
+    assert config["query-max-memory-bytes"] == influx_memory_mib(larger) * 2**20 // 4

@@ -1,5 +1,6 @@
-"""IPv6 first: Grafana without a paid public IPv4 when the home has IPv6, and the costs side by
-side with the original manual design."""
+"""IPv6 first: Grafana without a paid public IPv4 when the home has IPv6 (the separate layout's:
+in the compact one Grafana shares the broker's address), and the costs side by side with the
+other layout and the original manual design."""
 
 import ipaddress
 import json
@@ -10,10 +11,10 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, dev_config, host_instance, service_files
+from tools.mock_engine import run_program
 from expected_bill import TABLE, expected_total
 from test_opendtu_tls import serve_tls_once
-from tools.plan import rendered_files
 
 IPV6_HOME = ["8.8.8.8/32", "2a01:4f8:1:2::/64"]
 
@@ -26,7 +27,7 @@ def v6_run():
 
 
 def grafana(run):
-    return run.one("aws:ec2/instance:Instance", "grafana-host-instance")
+    return host_instance(run, "grafana")
 
 
 def test_an_ipv6_home_reaches_grafana_over_ipv6_without_a_public_ipv4(v6_run):
@@ -62,7 +63,7 @@ def test_the_ipv6_subnet_routes_ipv6_both_ways_and_ipv4_out_through_the_nat(v6_r
 
 
 def test_grafanas_certificate_verifies_for_its_ipv6_url(v6_run, tmp_path):
-    files = rendered_files(v6_run)["grafana"]
+    files = service_files(v6_run)["grafana"]
     for name in ("server.crt", "server.key"):
         (tmp_path / name).write_text(files[f"/etc/grafana/solarmonitor/{name}"])
     host = v6_run.outputs["grafanaUrl"].split("[")[1].split("]")[0]
@@ -81,11 +82,16 @@ def test_grafanas_certificate_verifies_for_its_ipv6_url(v6_run, tmp_path):
     (IPV6_HOME, None, "ipv6"),
     (IPV6_HOME, True, "ipv4"),
     (["8.8.8.8/32"], False, "private"),
+    (IPV6_HOME, "compact", "ipv4"),  # on the broker's address, which OpenDTU needs anyway
 ])
 def test_the_choice_for_each_kind_of_home(run, home, grafana_setting, reach):
-    nodes = {"grafana": {"publicIpv4": grafana_setting}} if grafana_setting is not None else None
-    result = run(homeCidrs=home, nodes=nodes)
-    eip = result.find("aws:ec2/eip:Eip", "grafana-host-eip")
+    if grafana_setting == "compact":
+        result = run(homeCidrs=home, layout="compact", nodes=None)
+    else:
+        result = run(homeCidrs=home, nodes={"grafana": {"publicIpv4": grafana_setting}}
+                     if grafana_setting is not None else None)
+    eip = [e for e in result.find("aws:ec2/eip:Eip")
+           if e.raw_inputs["instance"] == grafana(result).id]
     url = result.outputs["grafanaUrl"]
     subnet = {s.id: s.name for s in result.find("aws:ec2/subnet:Subnet")}[
         grafana(result).raw_inputs["subnetId"]]
@@ -116,23 +122,52 @@ def original_design(region: str) -> float:
                + round(TABLE["gp3GbMonth"][region] * 8, 2) for t in types)
 
 
-@pytest.mark.parametrize("home", [["8.8.8.8/32"], IPV6_HOME])
-def test_make_plan_shows_the_costs_side_by_side(tmp_path, home):
+def side_by_side(stdout: str) -> dict[str, dict[str, float]]:
+    """make plan's table of both layouts and the original: {row: {column: USD}}."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Side by side"))
+    columns = lines[start + 1].split()
+    table = {}
+    for line in lines[start + 2:]:
+        words = line.removesuffix(" USD").split()
+        try:
+            table[" ".join(words[:-len(columns)])] = dict(zip(columns, map(
+                float, words[-len(columns):]), strict=True))
+        except ValueError:
+            break
+    return table
+
+
+@pytest.mark.parametrize("home, layout", [(["8.8.8.8/32"], "separate"), (IPV6_HOME, "compact")])
+def test_make_plan_shows_the_costs_side_by_side(tmp_path, home, layout):
+    """Whichever layout is chosen, the table has both and the original, each priced by the
+    program itself: this configuration's column is the plan's bill, the other's the program run
+    in the other layout, the original recomputed from the price table."""
     config = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
     config["solarmonitor:homeCidrs"] = home
+    if layout == "compact":
+        config = {**config, "solarmonitor:layout": "compact"}
+        config.pop("solarmonitor:nodes", None)
     (tmp_path / "Pulumi.side.yaml").write_text(yaml.safe_dump({"config": config}))
     done = subprocess.run([str(ROOT / ".venv/bin/python"), "tools/plan.py", "--config",
                            str(tmp_path / "Pulumi.side.yaml"), "--out", str(tmp_path / "plan")],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    total = json.loads((tmp_path / "plan" / "plan.json").read_text())["monthlyCostUsd"]["total"]
-    original = original_design("eu-central-1")
-    lines = {line.split("  ")[1].strip(): line.split()[-2] for line in done.stdout.splitlines()
-             if line.startswith("  ") and line.endswith(" USD") and "  " in line.strip()}
-    assert float(lines["this configuration"]) == pytest.approx(total)
-    assert float(lines["the original manual design (see below)"]) == pytest.approx(original)
-    assert float(lines["difference"]) == pytest.approx(total - original, abs=0.011)
-    reason = "over IPv6, no public IPv4" if len(home) == 2 else "over its public IPv4"
+    bill = json.loads((tmp_path / "plan" / "plan.json").read_text())["monthlyCostUsd"]
+    table = side_by_side(done.stdout)
+    assert f"(this configuration: the {layout} layout)" in done.stdout
+    assert table["total"][layout] == pytest.approx(bill["total"])
+    other = "separate" if layout == "compact" else "compact"
+    other_config = {**dev_config(homeCidrs=home), "solarmonitor:layout": other}
+    other_config.pop("solarmonitor:nodes", None)
+    assert table["total"][other] == pytest.approx(expected_total(
+        run_program(other_config), "eu-central-1"), abs=0.011)
+    assert table["total"]["original"] == pytest.approx(original_design("eu-central-1"))
+    for column in table["total"]:  # each column adds up
+        assert sum(row[column] for label, row in table.items() if label != "total") == (
+            pytest.approx(table["total"][column], abs=0.011))
+    reason = ("over its public IPv4" if layout == "compact" or len(home) == 1
+              else "over IPv6, no public IPv4")
     assert f"Grafana: {reason}" in done.stdout
 
 

@@ -16,9 +16,8 @@ import pytest
 from broker import MOSQUITTO, Broker, Client, write_etc
 from components.mqtt_users import OPENDTU, OPENDTU_COMMANDS, TELEGRAF, users
 from components.opendtu_data import PROBE
-from conftest import dev_config
+from conftest import LAYOUTS, dev_config, service_files
 from tools.mock_engine import run_program
-from tools.plan import rendered_files
 
 pytestmark = pytest.mark.skipif(not __import__("os").path.exists(MOSQUITTO),
                                 reason="mosquitto is installed by `make test`")
@@ -36,8 +35,8 @@ SAMPLES = {
 
 
 @pytest.fixture(scope="module")
-def program():
-    return run_program(dev_config(mqttPlaintext=True))
+def program(layout):
+    return run_program(dev_config(**LAYOUTS[layout], mqttPlaintext=True))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def identities(program) -> dict[str, dict]:
 
 @pytest.fixture
 def broker(program, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "etc")
+    etc = write_etc(service_files(program)["mqtt"], tmp_path / "etc")
     subprocess.run(["mosquitto_passwd", "-b", str(etc / "passwd"), "observer", "watch"],
                    check=True, capture_output=True, timeout=10)
     with (etc / "acl").open("a") as acl:  # a test-only user that sees what got through
@@ -109,8 +108,8 @@ def observe(broker, topic_filter: str = "#") -> Client:
 
 def test_the_listeners_are_the_ones_the_users_get(program, dev_run):
     """The plain listener is on here; otherwise the files are the stack's default ones."""
-    default = rendered_files(dev_run)["mqtt"]
-    files = rendered_files(program)["mqtt"]
+    default = service_files(dev_run)["mqtt"]
+    files = service_files(program)["mqtt"]
     assert files["/etc/mosquitto/acl"] == default["/etc/mosquitto/acl"]
     conf = files["/etc/mosquitto/mosquitto.conf"]
     assert conf.startswith(default["/etc/mosquitto/mosquitto.conf"].rstrip("\n"))
@@ -264,7 +263,7 @@ def test_a_command_retained_before_the_acl_is_never_replayed(program, tmp_path):
     """A broker that ran the earlier ACL (OpenDTU's user could write everything) holds a
     retained power command in its persistence file; after the update, neither OpenDTU nor
     anyone else gets it (check_retain_source re-checks the publisher's rights)."""
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "etc")
+    etc = write_etc(service_files(program)["mqtt"], tmp_path / "etc")
     new_acl = (etc / "acl").read_text()
     (etc / "acl").write_text("user opendtu\ntopic write solar/#\ntopic read solar/+/cmd/#\n"
                              "user observer\ntopic read #\n")

@@ -2,14 +2,16 @@
 
 import subprocess
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from broker import MOSQUITTO, Broker, Client, self_signed, telegraf_login, write_etc
-from conftest import dev_config
+from components.memory import MQTT_MIB
+from conftest import dev_config, host_eip, host_instance, service_files
 from tools.mock_engine import run_program
-from tools.plan import rendered_files
 
 pytestmark = pytest.mark.skipif(not MOSQUITTO or not __import__("os").path.exists(MOSQUITTO),
                                 reason="mosquitto is installed by `make test`")
@@ -42,7 +44,7 @@ def program(dev_run):
 
 @pytest.fixture
 def broker(program, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
+    etc = write_etc(service_files(program)["mqtt"], tmp_path / "rendered")
     broker = Broker(etc)
     observer = add_observer(broker)
     broker.start()
@@ -68,9 +70,11 @@ def test_tls_verifies_against_the_rendered_ca_and_names_the_addresses(program, b
     addresses = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     ips = {str(ip) for ip in addresses.get_values_for_type(x509.IPAddress)}
     names = set(addresses.get_values_for_type(x509.DNSName))
-    public_ip = program.one("aws:ec2/eip:Eip", "mqtt-host-eip").outputs["publicIp"]
-    private_ip = program.one("aws:ec2/instance:Instance", "mqtt-host-instance").outputs["privateIp"]
-    assert ips == {public_ip, private_ip}
+    public_ip = host_eip(program, "mqtt").outputs["publicIp"]
+    private_ip = host_instance(program, "mqtt").outputs["privateIp"]
+    # On a host it shares with Telegraf, Telegraf connects to the loopback address, named too.
+    shared = "compact" in program.outputs["sshNodes"]
+    assert ips == {public_ip, private_ip, *(["127.0.0.1"] if shared else [])}
     # OpenDTU's mbedTLS matches DNS-type names only: the name, and the address as a name.
     assert names == {program.outputs["mqttHost"], public_ip}
     assert program.outputs["caCert"] == (broker.etc / "certs/ca.crt").read_text()
@@ -166,7 +170,7 @@ def test_retained_values_survive_a_restart(program, broker):
 
 def test_plaintext_listener_when_asked_still_needs_passwords(tmp_path):
     run = run_program(dev_config(mqttPlaintext=True))
-    broker = Broker(write_etc(rendered_files(run)["mqtt"], tmp_path / "rendered"))
+    broker = Broker(write_etc(service_files(run)["mqtt"], tmp_path / "rendered"))
     with broker:
         anonymous = Client(broker, None, None, plain=True)
         assert not anonymous.connect()
@@ -179,7 +183,31 @@ def test_plaintext_listener_when_asked_still_needs_passwords(tmp_path):
 
 
 def test_the_broker_certificate_chains_to_the_ca(program):
-    files = rendered_files(program)["mqtt"]
+    files = service_files(program)["mqtt"]
     ca = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/ca.crt"].encode())
     server = x509.load_pem_x509_certificate(files["/etc/mosquitto/certs/server.crt"].encode())
     server.verify_directly_issued_by(ca)
+
+
+def test_the_broker_stays_far_inside_its_memory_share(program, broker):
+    """mosquitto with the stack's clients (OpenDTU, and each of Telegraf's consumers subscribed
+    at QoS 1) and a flow of values, measured: its resident memory, shared libraries included,
+    is half its share of a shared host at most (components/memory.py, MQTT_MIB); there its
+    configuration also refuses to allocate past the share (memory_limit)."""
+    conf = (broker.etc / "mosquitto.conf").read_text()
+    shared = "compact" in program.outputs["sshNodes"]
+    assert (f"\nmemory_limit {MQTT_MIB * 2**20}\n" in conf) == shared
+    opendtu, ok = broker.connect("opendtu", passwords(program)["opendtu"])
+    assert ok
+    consumers = len(tomllib.loads(service_files(program)["telegraf"][
+        "/etc/telegraf/telegraf.conf"])["inputs"]["mqtt_consumer"])
+    for number in range(consumers):
+        consumer, ok = broker.connect(*telegraf_login(program, number), port=broker.internal_port)
+        assert ok, consumer.reason
+        consumer.client.subscribe(f"solar/{SERIAL}/#", qos=1)
+    for number in range(2000):
+        opendtu.client.publish(f"solar/{SERIAL}/0/power", f"{number}.5", qos=0)
+    time.sleep(1)
+    status = (Path("/proc") / str(broker.process.pid) / "status").read_text()
+    resident_kib = int(status.split("VmRSS:")[1].split()[0])
+    assert resident_kib < MQTT_MIB * 1024 / 2, resident_kib

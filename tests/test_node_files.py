@@ -66,12 +66,17 @@ n=$(grep -c 'systemctl is-active' {log}); [ "$n" -le {apt_daily_runs} ]""",
         "cloud-init": f'echo "cloud-init $*" >> {log}',
         "sleep": f'echo "sleep $*" >> {log}',
     }
+    write_stand_ins(bin_dir, scripts)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_RETRY_PAUSE": "0", "APT_WAIT_PAUSE": "0"}
+    return env, log
+
+
+def write_stand_ins(bin_dir, scripts: dict[str, str]) -> None:
+    """Executable stand-ins {command: bash body} in `bin_dir`."""
     for name, body in scripts.items():
         path = bin_dir / name
         path.write_text(f"#!/usr/bin/env bash\n{body}\n")
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_RETRY_PAUSE": "0", "APT_WAIT_PAUSE": "0"}
-    return env, log
 
 
 def run_helpers(env, commands: str):
@@ -97,3 +102,72 @@ def test_apt_update_gives_up_after_its_attempts(tmp_path):
     done = run_helpers(env, "apt_update")
     assert done.returncode != 0
     assert sum(" update " in c for c in log.read_text().splitlines()) == 10
+
+
+# --- the swap file of a shared host (files/common/swap.sh), with stand-ins for the kernel's part --
+
+def swap_stand_ins(tmp_path) -> tuple[dict, object, object]:
+    bin_dir, log, active = tmp_path / "bin", tmp_path / "calls", tmp_path / "active"
+    bin_dir.mkdir()
+    active.write_text("")
+    scripts = {
+        # swapon --show lists the active files; swapon FILE activates one; swapoff the reverse.
+        "swapon": f"""echo "swapon $*" >> {log}
+if [ "$1" = "--show=NAME" ]; then cat {active}; else echo "$1" >> {active}; fi""",
+        "swapoff": f'echo "swapoff $*" >> {log}; grep -vx "$1" {active} > {active}.new || true; '
+                   f'mv {active}.new {active}',
+        "mkswap": f'echo "mkswap $*" >> {log}',
+        "sysctl": f'echo "sysctl $*" >> {log}',
+    }
+    write_stand_ins(bin_dir, scripts)
+    (tmp_path / "fstab").write_text("LABEL=cloudimg-rootfs / ext4 defaults 0 1\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin",
+           "SOLARMONITOR_SWAP_FILE": str(tmp_path / "swapfile"),
+           "SOLARMONITOR_FSTAB": str(tmp_path / "fstab")}
+    return env, log, active
+
+
+def test_the_swap_file_is_made_once_on_at_boot_and_made_anew_for_another_size(tmp_path):
+    env, log, active = swap_stand_ins(tmp_path)
+    swap, swapfile = ROOT / "files" / "common" / "swap.sh", tmp_path / "swapfile"
+
+    def swap_sh(size: str):
+        return subprocess.run(["bash", str(swap), size], env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    for _ in range(2):  # safe to run again: nothing is made or added twice
+        assert swap_sh("1").returncode == 0
+        assert swapfile.stat().st_size == 2**20 and stat.S_IMODE(swapfile.stat().st_mode) == 0o600
+        fstab = (tmp_path / "fstab").read_text().splitlines()
+        assert fstab.count(f"{swapfile} none swap sw 0 0") == 1 and len(fstab) == 2
+    calls = log.read_text().splitlines()
+    assert calls.count(f"mkswap {swapfile}") == 1 and calls.count(f"swapon {swapfile}") == 1
+    assert active.read_text().split() == [str(swapfile)]
+    assert sum(c.startswith("sysctl --quiet --load") for c in calls) == 2  # swappiness each time
+
+    assert swap_sh("2").returncode == 0  # another size: off, made anew, on
+    assert swapfile.stat().st_size == 2 * 2**20
+    calls = log.read_text().splitlines()
+    assert calls.count(f"swapoff {swapfile}") == 1 and calls.count(f"mkswap {swapfile}") == 2
+    assert active.read_text().split() == [str(swapfile)]
+
+    refused = swap_sh("1G")
+    assert refused.returncode == 2 and "MiB" in refused.stderr
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_a_memory_share_applies_at_once_to_a_running_unit_and_at_the_first_start_otherwise(
+        tmp_path, running):
+    """files/common/memory-limit.sh: systemd reads the drop-in again; a unit that runs restarts
+    with it, one not yet installed is left to start with it."""
+    log, bin_dir = tmp_path / "calls", tmp_path / "bin"
+    bin_dir.mkdir()
+    write_stand_ins(bin_dir, {"systemctl": f'echo "systemctl $*" >> {log}\n'
+                                           f'[ "$1" != is-active ] || exit {0 if running else 3}'})
+    done = subprocess.run(["bash", str(ROOT / "files" / "common" / "memory-limit.sh"), "telegraf"],
+                          env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == "systemctl daemon-reload"
+    assert ("systemctl restart telegraf" in calls) == running

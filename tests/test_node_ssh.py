@@ -6,8 +6,9 @@ as a user runs it, `make` in a fresh clone, with the fake `pulumi` answering the
 mock-engine run of the program.
 
 What it shows: a public node is reached directly and a private one through the broker, as
-provisioning reaches them (components/host.py); a host whose key is not the one the stack made is
-refused; `make logs` runs the real journalctl with the node's units; the key file is 0600."""
+provisioning reaches them (components/host.py); a service's name reaches the node it runs on (the
+compact layout's one node for each); a host whose key is not the one the stack made is refused;
+`make logs` runs the real journalctl with the node's units; the key file is 0600."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ import textwrap
 
 import pytest
 
+from conftest import node_of
 from fresh_clone import fresh_clone
 from stack_outputs_fixture import fake_pulumi_env
-from tools.node_ssh import journal_command, ssh_files
+from tools.node_ssh import NodeError, journal_command, node_entry, ssh_files
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("sshd") or not shutil.which("unshare"),
@@ -42,7 +44,17 @@ def host_keys_by_public(run) -> dict[str, str]:
 def stack(dev_run, tmp_path_factory):
     """The outputs, the clone, and an sshd config per node (its address, the program's host key
     for it). Login is as root: this machine has no `ubuntu` user, so only the user differs."""
-    tmp = tmp_path_factory.mktemp("ssh")
+    return make_stack(dev_run, tmp_path_factory.mktemp("ssh"))
+
+
+@pytest.fixture(scope="module")
+def separate_stack(separate_run, tmp_path_factory):
+    """The same for the separate layout alone, whose private nodes are reached through the
+    broker."""
+    return make_stack(separate_run, tmp_path_factory.mktemp("ssh"))
+
+
+def make_stack(dev_run, tmp):
     outputs = {**dev_run.outputs, "sshNodes": {
         name: {**entry, "user": "root",
                "jump": {**entry["jump"], "user": "root"} if entry["jump"] else None}
@@ -101,15 +113,18 @@ def in_namespace(stack, make_args: list[str], servers: dict | None = None,
 
 
 def test_a_public_node_is_reached_directly_with_its_pinned_host_key(stack):
+    # The broker's node by the service's name: mqtt, or the compact node it runs on.
     done = in_namespace(stack, ["ssh", "NODE=mqtt", "CMD=echo reached $SSH_CONNECTION"])
     assert done.returncode == 0, done.stderr
-    address = stack[0]["sshNodes"]["mqtt"]["host"]
+    address = node_entry(stack[0], "mqtt")[1]["host"]
     assert f"reached {address} " in done.stdout and done.stdout.rstrip().endswith(f"{address} 22")
     # The key was on disk for the session only.
     assert not list((stack[1] / "build" / "ssh" / "dev").rglob("id_ed25519"))
 
 
-def test_a_private_node_is_reached_through_the_broker(stack):
+def test_a_private_node_is_reached_through_the_broker(separate_stack):
+    """Of the separate layout: the compact one has no private node."""
+    stack = separate_stack
     outputs, _, tmp, _ = stack
     influx = outputs["sshNodes"]["influx"]
     assert influx["jump"]["host"] == outputs["sshNodes"]["mqtt"]["host"]
@@ -120,8 +135,9 @@ def test_a_private_node_is_reached_through_the_broker(stack):
     assert f"connected to {influx['host']} port 22" in (tmp / "sshd_mqtt.log").read_text()
 
 
-def test_without_the_brokers_forwarding_a_private_node_is_not_reached(stack):
-    done = in_namespace(stack, ["ssh", "NODE=influx", "CMD=true"], forwarding="no")
+def test_without_the_brokers_forwarding_a_private_node_is_not_reached(separate_stack):
+    """Of the separate layout: the compact one has no private node."""
+    done = in_namespace(separate_stack, ["ssh", "NODE=influx", "CMD=true"], forwarding="no")
     assert done.returncode != 0
 
 
@@ -130,8 +146,9 @@ def test_a_host_with_another_key_is_refused(stack, tmp_path):
     impostor = tmp_path / "impostor_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)],
                    check=True, timeout=30)
+    grafana = node_entry(outputs, "grafana")[0]
     done = in_namespace(stack, ["ssh", "NODE=grafana", "CMD=echo reached"],
-                        servers={**servers, "grafana": (servers["grafana"][0], impostor)})
+                        servers={**servers, grafana: (servers[grafana][0], impostor)})
     assert done.returncode != 0 and "reached" not in done.stdout
     assert "Host key verification failed" in done.stderr
 
@@ -149,7 +166,23 @@ def test_logs_runs_journalctl_with_the_nodes_units(stack):
 def test_an_unknown_node_names_the_nodes(stack):
     done = in_namespace(stack, ["ssh", "NODE=printer"])
     assert done.returncode != 0
-    assert "NODE='printer': expected one of grafana, influx, mqtt, telegraf" in done.stderr
+    names = sorted({*stack[0]["sshNodes"], "mqtt", "telegraf", "influx", "grafana"})
+    assert f"NODE='printer': expected one of {', '.join(names)}" in done.stderr
+
+
+def test_a_service_names_the_node_it_runs_on_and_its_journal_alone(dev_run):
+    outputs = dev_run.outputs
+    for service, units in (("mqtt", ["mosquitto"]), ("telegraf", ["telegraf"]),
+                           ("influx", ["influxdb"]), ("grafana", ["grafana-server"])):
+        node, entry = node_entry(outputs, service)
+        assert node == node_of(dev_run, service)
+        assert entry["services"] == (units + ["solarmonitor-nat"] if node == "mqtt" else units)
+    if len(outputs["sshNodes"]) == 1:  # NODE left out: the only node, with all its units
+        node, entry = node_entry(outputs, "")
+        assert node == "compact" and len(entry["services"]) == 4
+    else:
+        with pytest.raises(NodeError):
+            node_entry(outputs, "")
 
 
 def test_the_key_is_written_0600_in_a_private_directory(dev_run, tmp_path):

@@ -117,8 +117,8 @@ def test_rendered_file_is_toml_with_qos_clean_sessions_and_tls(setup):
 
 
 def test_no_literal_secret_in_the_rendered_file(dev_run):
-    from tools.plan import rendered_files
-    files = rendered_files(dev_run)["telegraf"]
+    from conftest import service_files
+    files = service_files(dev_run)["telegraf"]
     conf = files["/etc/telegraf/telegraf.conf"]
     tomllib.loads(conf)
     env = files["/etc/default/telegraf"]
@@ -129,19 +129,24 @@ def test_no_literal_secret_in_the_rendered_file(dev_run):
     assert dev_run.outputs["influxAdminToken"] not in conf
 
 
-def test_the_disk_buffer_lasts_what_the_readme_and_the_configuration_say(dev_run):
+def test_the_disk_buffer_lasts_what_the_readme_and_the_configuration_say(dev_run, layout):
     """Telegraf's disk buffer has no limit of its own: how long it lasts is the root volume's free
     space over the values a day (components/telegraf_config.py); the README and the rendered
-    configuration say the same."""
-    from components.telegraf_config import BUFFER_BYTES_PER_METRIC, SYSTEM_GIB, buffer_hours
-    from conftest import ROOT
-    from tools.plan import rendered_files
-    design_days, one_days = buffer_hours(8) / 24, buffer_hours(8, inverters=1, dc_inputs=4) / 24
-    assert design_days == (8 - SYSTEM_GIB) * 2**30 / (
-        metrics_per_day(4, 6) * BUFFER_BYTES_PER_METRIC)
+    configuration say the same. On the compact layout's node the other services and the swap
+    file take their part of the root volume first."""
+    from components.memory import SWAP_MIB
+    from components.telegraf_config import (BUFFER_BYTES_PER_METRIC, SHARED_HOST_GIB, SYSTEM_GIB,
+                                            buffer_hours)
+    from conftest import ROOT, service_files
+    reserved = SHARED_HOST_GIB + SWAP_MIB / 1024 if layout == "compact" else 0
+    design_days = buffer_hours(8, reserved_gib=reserved) / 24
+    one_days = buffer_hours(8, inverters=1, dc_inputs=4, reserved_gib=reserved) / 24
+    assert design_days == pytest.approx((8 - SYSTEM_GIB - reserved) * 2**30 / (
+        metrics_per_day(4, 6) * BUFFER_BYTES_PER_METRIC))
     readme = " ".join((ROOT / "README.md").read_text().split())
-    assert f"about {design_days:.1f} days at the design load" in readme
+    said = "on the compact node " if layout == "compact" else ""
+    assert f"{said}about {design_days:.1f} days at the design load" in readme
     assert f"about {one_days:.0f} days for one inverter with 4 inputs" in readme
-    conf = " ".join(rendered_files(dev_run)["telegraf"]["/etc/telegraf/telegraf.conf"]
+    conf = " ".join(service_files(dev_run)["telegraf"]["/etc/telegraf/telegraf.conf"]
                     .replace("#", " ").split())
     assert f"about {design_days:.1f} days" in conf and f"about {one_days:.0f} days" in conf

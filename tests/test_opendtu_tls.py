@@ -12,9 +12,8 @@ import pytest
 from cryptography import x509
 
 from broker import Broker, OpenDtu, self_signed, write_etc
-from conftest import dev_config
+from conftest import dev_config, host_eip, service_files
 from tools.mock_engine import run_program
-from tools.plan import rendered_files
 
 
 def settings_of(run) -> dict:
@@ -28,7 +27,7 @@ def program(dev_run):
 
 @pytest.fixture
 def broker(program, tmp_path):
-    broker = Broker(write_etc(rendered_files(program)["mqtt"], tmp_path / "etc")).start()
+    broker = Broker(write_etc(service_files(program)["mqtt"], tmp_path / "etc")).start()
     yield broker
     broker.cleanup()
 
@@ -53,13 +52,12 @@ def test_the_host_name_is_a_public_name_not_an_address(program):
     host = program.outputs["mqttHost"]
     with pytest.raises(ValueError):
         ipaddress.ip_address(host)
-    eip = program.one("aws:ec2/eip:Eip", "mqtt-host-eip")
-    assert host == eip.outputs["publicDns"]
+    assert host == host_eip(program, "mqtt").outputs["publicDns"]
 
 
 def test_typing_the_ip_address_works_too(program, opendtu):
     page = settings_of(program)
-    address = program.one("aws:ec2/eip:Eip", "mqtt-host-eip").outputs["publicIp"]
+    address = host_eip(program, "mqtt").outputs["publicIp"]
     done = opendtu.connect(address, page["Username"], page["Password"])
     assert done.stdout.strip() == "CONNACK 0", done.stdout
 
@@ -118,10 +116,10 @@ def test_a_domain_puts_its_name_in_the_certificate(mbedtls_client, tmp_path):
     assert page["Hostname"] == result.outputs["mqttHost"] == "mqtt.solar.example.org"
     ca_file = tmp_path / "ca.pem"
     ca_file.write_text(page["CA-Root-Certificate"])
-    with Broker(write_etc(rendered_files(result)["mqtt"], tmp_path / "etc")) as broker:
+    with Broker(write_etc(service_files(result)["mqtt"], tmp_path / "etc")) as broker:
         client = OpenDtu(mbedtls_client, broker, ca_file)
         for host in ("mqtt.solar.example.org",
-                     result.one("aws:ec2/eip:Eip", "mqtt-host-eip").outputs["publicDns"]):
+                     host_eip(result, "mqtt").outputs["publicDns"]):
             done = client.connect(host, page["Username"], page["Password"])
             assert done.stdout.strip() == "CONNACK 0", (host, done.stdout)
 
@@ -151,11 +149,11 @@ def serve_tls_once(cert_file, key_file) -> int:
 
 @pytest.mark.parametrize("which", ["url", "address", "wrong"])
 def test_grafanas_certificate_verifies_for_its_url(program, tmp_path, which):
-    files = rendered_files(program)["grafana"]
+    files = service_files(program)["grafana"]
     for name in ("server.crt", "server.key"):
         (tmp_path / name).write_text(files[f"/etc/grafana/solarmonitor/{name}"])
     host = {"url": program.outputs["grafanaUrl"].split("//")[1].split(":")[0],
-            "address": program.one("aws:ec2/eip:Eip", "grafana-host-eip").outputs["publicIp"],
+            "address": host_eip(program, "grafana").outputs["publicIp"],
             "wrong": "grafana.example.org"}[which]
     port = serve_tls_once(tmp_path / "server.crt", tmp_path / "server.key")
     # The browser trusts Grafana's own certificate (grafanaCert), not the stack's CA.

@@ -63,6 +63,7 @@ def test_plan_prices_the_stack(dev_plan):
     ({"solarmonitor:homeCidrs": None}, "homeCidrs"),
     ({"solarmonitor:nodes": {"printer": {}}}, "nodes"),
     ({"solarmonitor:nodes": {"influx": {"instanceType": "t9.mega"}}}, "instanceType"),
+    ({"solarmonitor:layout": "compact", "solarmonitor:nodes": {"mqtt": {}}}, "nodes.mqtt"),
     ({"solarmonitor:influxRetention": -3}, "influxRetention"),
     ({"aws:region": "nowhere"}, "aws:region"),
 ])

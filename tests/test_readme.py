@@ -189,7 +189,10 @@ EXPECTED = {
 }
 
 
-def test_the_runnable_blocks_run_in_order_as_a_user_follows_them(tmp_path, dev_run):
+def test_the_runnable_blocks_run_in_order_as_a_user_follows_them(tmp_path, separate_run):
+    """The README's stack is the example's, of the separate layout (its blocks are the same
+    commands in both)."""
+    dev_run = separate_run
     clone = fresh_clone(tmp_path / "clone")
     (clone / "Pulumi.dev.yaml").write_text(
         (clone / "Pulumi.example.yaml").read_text().replace("1.2.3.4/32", HOME))

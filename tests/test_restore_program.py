@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import ROOT, dev_config, waits_for
+from conftest import LAYOUTS, ROOT, dev_config, host_instance, waits_for
 from tools import restore_influx
 from tools.mock_engine import run_program
 
@@ -67,6 +67,7 @@ def aws_world():
 def stack_state(run, instance: str, volume: str) -> dict:
     """`pulumi stack export` of the deployed stack: the recorded run, with AWS's ids."""
     resources = []
+    influx_host = host_instance(run, "influx").name
     for r in run.resources:
         entry = {"urn": r.urn, "type": r.type, "id": r.id, "outputs": dict(r.outputs),
                  "dependencies": r.dependencies, "protect": r.protect}
@@ -77,8 +78,10 @@ def stack_state(run, instance: str, volume: str) -> dict:
             entry["outputs"].update(arn=f"arn:aws:ec2:{REGION}:123456789012:volume/{volume}",
                                     availabilityZone=f"{REGION}b", size=10,
                                     tags={"Name": "solarmonitor-influx-data", **BACKUP})
-        if r.name == "influx-host-instance":
+        if r.name == influx_host:
             entry["id"] = instance
+        if r.name == "influx-data-attachment":
+            entry["outputs"]["instanceId"] = instance
         resources.append(entry)
     return {"version": 3, "deployment": {"resources": resources}}
 
@@ -102,7 +105,7 @@ def restore(tmp_path, monkeypatch, dev_run, aws_world, snapshot=None, fail=None)
 
 
 def test_the_restore_ends_with_influxdb_on_the_restored_volume(tmp_path, monkeypatch, dev_run,
-                                                               aws_world, capsys):
+                                                               layout, aws_world, capsys):
     ec2, instance, old, snapshot = aws_world
     code, calls = restore(tmp_path, monkeypatch, dev_run, aws_world)
     assert code == 0, capsys.readouterr().err
@@ -133,15 +136,16 @@ def test_the_restore_ends_with_influxdb_on_the_restored_volume(tmp_path, monkeyp
     forgotten = {dev_run.by_urn(urn).name for urn in dependents(dev_run, volume.urn)}
     assert {"influx-data-attachment", "influx-running"} <= forgotten
     assert not {r.name for r in dev_run.resources if r.protect} & forgotten
-    assert not {"influx-host-instance", "network-vpc", "mqtt-host-instance"} & forgotten
-    after = run_program(dev_config(), ids={"influx-data": new["VolumeId"]})
+    instances = {i.name for i in dev_run.find("aws:ec2/instance:Instance")}
+    assert not {*instances, "network-vpc"} & forgotten
+    after = run_program(dev_config(**LAYOUTS[layout]), ids={"influx-data": new["VolumeId"]})
     attachment = after.one("aws:ec2/volumeAttachment:VolumeAttachment", "influx-data-attachment")
     assert attachment.raw_inputs["volumeId"] == new["VolumeId"]
     # The instance the detach left stopped is started (InstanceState's Create) before any step
     # that needs SSH, and only after the restored volume is attached.
     running = after.one("aws:ec2transitgateway/instanceState:InstanceState", "influx-running")
-    assert running.raw_inputs == {"instanceId": after.one(
-        "aws:ec2/instance:Instance", "influx-host-instance").id, "state": "running"}
+    assert running.raw_inputs == {"instanceId": host_instance(after, "influx").id,
+                                  "state": "running"}
     assert waits_for(after, running, attachment)
     steps = [s for s in after.find("command:remote:Command") if s.name.startswith("influx-")]
     assert steps and all(waits_for(after, step, running) for step in steps)

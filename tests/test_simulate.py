@@ -14,9 +14,8 @@ import pytest
 from broker import Broker, Client, signed_by_stack_ca, telegraf_login, write_etc
 from components.opendtu_data import NUMBER, all_topics
 from components.telegraf_config import telegraf_conf
-from conftest import ROOT
+from conftest import ROOT, service_files
 from telegraf_emulation import EmulatedTelegraf
-from tools.plan import rendered_files
 from tools.simulate import Simulation
 
 BERLIN = "Europe/Berlin"
@@ -94,7 +93,7 @@ def program(dev_run):
 
 @pytest.fixture
 def broker(program, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "rendered")
+    etc = write_etc(service_files(program)["mqtt"], tmp_path / "rendered")
     key, cert = signed_by_stack_ca(program)
     (etc / "certs" / "server.key").write_bytes(key)
     (etc / "certs" / "server.crt").write_bytes(cert)

@@ -16,9 +16,8 @@ import tomllib
 import pytest
 
 from broker import Broker, Client, add_observer, observe, self_signed, write_etc
-from conftest import ROOT
+from conftest import ROOT, service_files
 from telegraf_emulation import EmulatedTelegraf
-from tools.plan import rendered_files
 
 sys.path.insert(0, str(ROOT / "pi"))
 anker = pytest.importorskip("anker_ble_emulator")
@@ -40,7 +39,7 @@ def program(full_run):
 
 @pytest.fixture
 def broker(program, tmp_path):
-    broker = Broker(write_etc(rendered_files(program)["mqtt"], tmp_path / "etc"))
+    broker = Broker(write_etc(service_files(program)["mqtt"], tmp_path / "etc"))
     add_observer(broker.etc)
     broker.start()
     yield broker
@@ -130,7 +129,7 @@ def test_an_emulated_device_reaches_the_broker_and_lands_as_described(
 
     # Through the rendered Telegraf configuration: one consumer each, one field each.
     telegraf = EmulatedTelegraf(tomllib.loads(
-        rendered_files(program)["telegraf"]["/etc/telegraf/telegraf.conf"]))
+        service_files(program)["telegraf"]["/etc/telegraf/telegraf.conf"]))
     fields = set()
     for message in observer.messages:
         (consumer,) = telegraf.matching(message.topic)

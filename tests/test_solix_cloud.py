@@ -29,11 +29,10 @@ from anker_cloud import FIXTURES, StandInCloud
 from broker import Broker, add_observer, observe, signed_by_stack_ca, write_etc
 from components.config import ConfigError, parse_solix_cloud
 from components.grafana_node import ALERTING_FILE, DASHBOARD_FILE
-from conftest import ROOT, dev_config
+from conftest import ROOT, dev_config, service_files
 from flux_contract import alert_queries, code, filter_bodies
 from telegraf_emulation import EmulatedTelegraf
 from tools.mock_engine import SECURE_STAND_IN, run_program
-from tools.plan import rendered_files
 
 sys.path.insert(0, str(ROOT / "pi"))
 import solix_bridge  # noqa: E402
@@ -109,7 +108,7 @@ def certificate(program):
 
 @pytest.fixture
 def broker(program, certificate, tmp_path):
-    etc = write_etc(rendered_files(program)["mqtt"], tmp_path / "etc", certificate)
+    etc = write_etc(service_files(program)["mqtt"], tmp_path / "etc", certificate)
     add_observer(etc)
     with Broker(etc) as running:
         yield running
@@ -144,7 +143,7 @@ def run_bridge(config: str, *args: str) -> subprocess.CompletedProcess:
 def landed(program, messages) -> list[tuple[str, dict, str, object]]:
     """What the rendered Telegraf consumers make of the messages: one point each."""
     telegraf = EmulatedTelegraf(tomllib.loads(
-        rendered_files(program)["telegraf"]["/etc/telegraf/telegraf.conf"]))
+        service_files(program)["telegraf"]["/etc/telegraf/telegraf.conf"]))
     points = []
     for message in messages:
         (consumer,) = telegraf.matching(message.topic)
@@ -178,7 +177,7 @@ def owner_sees(program, points) -> tuple[dict, set[str]]:
     """{serial: {panel title: {field: latest value}}} for the battery rows, and the serials the
     battery-low rule fires for (its condition; Grafana then waits its `for`, 15 minutes)."""
     table = rows(points)
-    dashboard = json.loads(rendered_files(program)["grafana"][DASHBOARD_FILE])
+    dashboard = json.loads(service_files(program)["grafana"][DASHBOARD_FILE])
     variable = next(v for v in dashboard["templating"]["list"] if v["name"] == "solix_serial")
     tag_predicate = re.search(r"predicate: \(r\) => (.*?), start:", variable["query"]).group(1)
     serials = {row["serial"] for row in table if predicate(tag_predicate)(row)}
@@ -194,7 +193,7 @@ def owner_sees(program, points) -> tuple[dict, set[str]]:
                 values = {r["_field"]: r["_value"] for r in read_by(target["query"], table, serial)}
                 if values:
                     seen[serial][panel["title"]] = values
-    alerting = yaml.safe_load(rendered_files(program)["grafana"][ALERTING_FILE])
+    alerting = yaml.safe_load(service_files(program)["grafana"][ALERTING_FILE])
     ((rule, query),) = [(r, q) for r, q in alert_queries(alerting) if r["uid"] == "battery-low"]
     ((condition,),) = [d["model"]["conditions"] for d in rule["data"] if d["refId"] == "C"]
     assert condition["evaluator"] == {"type": "lt", "params": [ALERT_PERCENT]}
@@ -708,7 +707,7 @@ def test_the_pi_config_carries_the_account_and_the_password_only_as_a_secret(pro
 
 
 def test_the_cloud_alone_turns_the_battery_alerts_on(program):
-    alerting = yaml.safe_load(rendered_files(program)["grafana"][ALERTING_FILE])
+    alerting = yaml.safe_load(service_files(program)["grafana"][ALERTING_FILE])
     uids = {rule["uid"] for rule in alerting["groups"][0]["rules"]}
     assert {"battery-low", "bridge-offline"} <= uids
 

@@ -7,6 +7,7 @@ are installed on the node, not here, so "is not executable" is the one message a
 import subprocess
 from pathlib import Path
 
+from components.provisioning import slug
 from conftest import ROOT
 from tools.plan import rendered_files
 
@@ -37,14 +38,18 @@ def installed_units(run) -> dict[str, str]:
                 continue
             name = path.removeprefix(SYSTEMD)
             if ".d/" in name:
-                name, text = f"{node}-drop-in.service", text + "\n[Service]\nExecStart=/bin/true\n"
+                name, text = (f"{node}-{slug(name)}.service",
+                              text + "\n[Service]\nExecStart=/bin/true\n")
             units[name] = text
     return units
 
 
 def test_systemd_reads_every_unit_without_a_complaint(dev_run, tmp_path):
     units = installed_units(dev_run)
-    assert {"solarmonitor-nat.service", "influx-drop-in.service"} <= set(units)
+    influx = [name for name in units if "influxdb-service-d-solarmonitor-conf" in name]
+    assert influx and ("solarmonitor-nat.service" in units) == ("mqtt" in dev_run.outputs["sshNodes"])
+    if "compact" in dev_run.outputs["sshNodes"]:  # a memory share for each service
+        assert sum("solarmonitor-memory-conf" in name for name in units) == 4
     assert systemd_complaints(units, tmp_path) == []
 
 

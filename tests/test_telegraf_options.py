@@ -18,7 +18,7 @@ import tomllib
 
 import pytest
 
-from tools.plan import rendered_files
+from conftest import service_files
 
 AGENT = {
     "interval", "round_interval", "precision", "collection_jitter", "collection_offset",
@@ -79,7 +79,7 @@ def unknown_options(conf: dict) -> list[str]:
 
 @pytest.mark.parametrize("path", CONFIGS)
 def test_every_option_is_one_telegraf_reads(dev_run, path):
-    conf = tomllib.loads(rendered_files(dev_run)["telegraf"][path])
+    conf = tomllib.loads(service_files(dev_run)["telegraf"][path])
     assert conf["inputs"]["mqtt_consumer"] and conf["outputs"]["influxdb_v2"]
     assert unknown_options(conf) == []
 

@@ -209,7 +209,8 @@ class Grafana:
 
 def _unreachable(step: str, error: Exception) -> Result:
     return failed(step, f"Grafana does not answer: {error}",
-                  "is this machine's address in the home group (step 1)? Grafana's node up?")
+                  "is this machine's address in the home group (step 1)? Grafana's node up "
+                  "(make logs NODE=grafana)?")
 
 
 def datasource_healthy(grafana: Grafana) -> Result:
@@ -224,8 +225,8 @@ def datasource_healthy(grafana: Grafana) -> Result:
     if status == 200 and isinstance(body, dict) and body.get("status") == "OK":
         return passed(step, f"healthy ({body.get('message', 'OK')})")
     return failed(step, f"not healthy: HTTP {status} {body}",
-                  "InfluxDB's node or its token: run make deploy again, then look at "
-                  "journalctl -u influxdb on the influx node")
+                  "InfluxDB or its token: run make deploy again, then look at "
+                  "make logs NODE=influx")
 
 
 def probe_query(bucket: str, nonce: float) -> str:
@@ -272,8 +273,7 @@ def probe_arrives(settings: dict, grafana: Grafana, bucket: str, wait: float = 9
         if time.monotonic() >= deadline:
             return failed(step, f"{nonce:.0f} published to {topic} did not arrive within "
                                 f"{wait:.0f} s (last answer: HTTP {status})",
-                          "Telegraf: journalctl -u telegraf on the telegraf node; the broker: "
-                          "/var/log/mosquitto on the mqtt node")
+                          "Telegraf: make logs NODE=telegraf; the broker: make logs NODE=mqtt")
         time.sleep(poll)
 
 

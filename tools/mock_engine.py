@@ -1,9 +1,12 @@
 """The project's recording mock engine: runs the real `__main__.py` (or one component) offline,
 without the Pulumi CLI or AWS, and records every resource as the engine would see it.
 
-- Every registered resource is recorded with its type, name, parent, resource options, `inputs`
-  (camelCase, each secret replaced by "[secret]") and `raw_inputs` (the real values, for tests and
-  for the files a plan renders).
+- Every registered resource is recorded with its type, name, parent, resource options (its
+  aliases as the full specs the SDK sends), `inputs` (camelCase, each secret replaced by
+  "[secret]") and `raw_inputs` (the real values, for tests and for the files a plan renders).
+- URNs are the engine's: the SDK's mock monitor keeps only the parent's last type in a child's
+  URN and puts the stack's type in front of top-level ones, which would hide every parent change.
+  `continued` matches a run against an earlier state as the engine does, aliases included.
 - AWS resources and data sources are answered by type with stable fake identifiers; a type or
   data source it does not know fails loudly. pulumi-tls, pulumi-random and what remote commands
   print come from `tools/mock_providers.py`.
@@ -24,7 +27,7 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pulumi
 from google.protobuf import json_format
@@ -44,6 +47,7 @@ _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 @dataclass
@@ -65,8 +69,9 @@ class Recorded:
     delete_before_replace: bool = False
     ignore_changes: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)
-    """Alias names (`name` of each alias spec)."""
+    aliases: list[dict] = field(default_factory=list)
+    """Each alias as the SDK sends it: {"urn": ...} or {"spec": {"name", "type", "parentUrn" or
+    "noParent", "stack", "project"}} (pulumi/alias.proto; unset fields left out)."""
     replacement_trigger: Any = None
     """The value whose change replaces the resource (`replacement_trigger`), if any."""
 
@@ -139,6 +144,78 @@ def unwrap(value: Any) -> Any:
 
 def _is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(_SIG) == _SECRET_SIG
+
+
+def _urn_parts(urn: str) -> tuple[str, str, str, str]:
+    """(stack, project, qualified type, name) of a URN."""
+    stack_part, project, qualified, name = urn.split("::", 3)
+    return stack_part.removeprefix("urn:pulumi:"), project, qualified, name
+
+
+def _create_urn(name: str, type_: str, parent: str, project: str, stack: str) -> str:
+    """sdk/go/common/resource/alias.go, CreateURN."""
+    prefix = (f"urn:pulumi:{stack}::{project}::" if not parent
+              else parent[:parent.rindex("::")] + "$")
+    return f"{prefix}{type_}::{name}"
+
+
+def _new_urn(stack: str, project: str, parent_type: str, type_: str, name: str) -> str:
+    """sdk/go/common/resource/urn/urn.go, New."""
+    if parent_type and parent_type != ROOT_STACK_TYPE:
+        type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
+def continued(run: ProgramRun, previous: Iterable[str]) -> dict[str, str]:
+    """{URN in `run`: the URN in a state holding `previous` that the resource continues}, matched
+    as the engine matches a program's registrations against the state it updates: by URN first,
+    then by each alias, a parent's matched alias passed on to its children
+    (pkg/resource/deploy/step_generator.go: getOldResource, generateAliases,
+    collapseAliasToUrn, inheritedChildAlias). A resource missing from the answer is created anew;
+    a `previous` URN no resource continues is deleted. Raises where the engine reports a
+    duplicate alias."""
+    olds = set(previous)
+    aliased: dict[str, str] = {}  # the engine's sg.aliases: URN -> the old URN it took over
+    found: dict[str, str] = {}
+    for resource in run.resources:  # in registration order: every parent before its children
+        stack, project, _, name = _urn_parts(resource.urn)
+        parent = resource.parent or ""  # "": the root stack, which URNs leave out
+
+        def collapse(alias: dict) -> str:
+            if "urn" in alias:
+                return alias["urn"]
+            spec = alias["spec"]
+            alias_parent = spec.get("parentUrn") or parent
+            alias_parent = aliased.get(alias_parent, alias_parent)
+            if spec.get("noParent") or (alias_parent and
+                                        _urn_parts(alias_parent)[2] == ROOT_STACK_TYPE):
+                alias_parent = ""
+            return _create_urn(spec.get("name") or name, spec.get("type") or resource.type,
+                               alias_parent, spec.get("project") or project,
+                               spec.get("stack") or stack)
+
+        def inherited(child_type: str, child_name: str, parent_alias: str) -> str:
+            parent_name = _urn_parts(parent)[3]
+            if child_name.startswith(parent_name):
+                child_name = _urn_parts(parent_alias)[3] + child_name[len(parent_name):]
+            return _new_urn(stack, project, _urn_parts(parent_alias)[2], child_type, child_name)
+
+        candidates = [collapse(alias) for alias in resource.aliases]
+        if parent in aliased:
+            candidates.append(inherited(resource.type, name, aliased[parent]))
+            candidates += [inherited(_urn_parts(urn)[2].rsplit("$", 1)[-1],
+                                     _urn_parts(urn)[3], aliased[parent])
+                           for urn in map(collapse, resource.aliases)]
+        for urn in [resource.urn, *candidates]:
+            if urn not in olds:
+                continue
+            if urn != resource.urn:
+                if urn in found.values() or urn in {r.urn for r in run.resources}:
+                    raise ValueError(f"{resource.urn} claims {urn}, which another resource is")
+                aliased[resource.urn] = urn
+            found[resource.urn] = urn
+            break
+    return found
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -299,12 +376,23 @@ class RecordingMonitor(MockMonitor):
         self.records: list[Recorded] = []
         self.stack_outputs: dict[str, Any] = {}
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The engine's URN (sdk/go/common/resource/urn/urn.go, New): the parent's whole qualified
+        type before the resource's own, the root stack's type left out. The SDK's mock monitor
+        (pulumi/runtime/mocks.py, make_urn) keeps only the parent's last type and keeps the
+        stack's, so a resource moved to another grandparent would keep its URN there."""
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != ROOT_STACK_TYPE:
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
         serialized = json_format.MessageToDict(request.object)
-        top_level = request.parent.split("::")[2] == "pulumi:pulumi:Stack"
+        top_level = request.parent.split("::")[2] == ROOT_STACK_TYPE
         registration = self.resources[response.urn]
         self.records.append(Recorded(
             urn=response.urn, type=request.type, name=request.name,
@@ -316,7 +404,7 @@ class RecordingMonitor(MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             ignore_changes=list(request.ignoreChanges),
             replace_on_changes=list(request.replaceOnChanges),
-            aliases=[alias.spec.name for alias in request.aliases if alias.HasField("spec")],
+            aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
             replacement_trigger=(unwrap(json_format.MessageToDict(request.replacement_trigger))
                                  if request.HasField("replacement_trigger") else None)))
         # Like the real engine: outputs a resource declares secret (a provider's generated
@@ -328,7 +416,7 @@ class RecordingMonitor(MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request):
-        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+        if request.urn.split("::")[2] == ROOT_STACK_TYPE:
             self.stack_outputs = json_format.MessageToDict(request.outputs)
         return super().RegisterResourceOutputs(request)
 

@@ -1,4 +1,6 @@
 """`make ssh NODE=<node>` and `make logs NODE=<node>`: reach a node the way provisioning does.
+NODE may also name a service (mqtt, telegraf, influx, grafana): the node it runs on, and for the
+logs that service's units alone; left out, it is the stack's only node (the compact layout's).
 
 From the stack's outputs (`sshNodes`: each node's address, user and SSH host key, and the jump
 host where provisioning goes through one; `sshPrivateKey`, a secret) it writes, into a directory
@@ -40,17 +42,24 @@ class NodeError(Exception):
     """The node cannot be reached from these outputs; the message says why and what to do."""
 
 
-def node_entry(outputs: dict, node: str) -> dict:
+def node_entry(outputs: dict, node: str) -> tuple[str, dict]:
+    """The node to reach and its entry; NODE may also name a service (mqtt, telegraf, influx,
+    grafana), which reaches the node it runs on and shows that service's journal alone."""
     nodes = outputs.get("sshNodes")
     if not isinstance(nodes, dict) or not outputs.get("sshPrivateKey"):
         raise NodeError("the stack's outputs have no sshNodes and sshPrivateKey: deploy this "
                         "version first (make deploy)")
     if not node and len(nodes) == 1:
-        return next(iter(nodes.values()))
-    if node not in nodes:
-        raise NodeError(f"NODE={node!r}: expected one of {', '.join(sorted(nodes))} "
-                        "(e.g. make ssh NODE=mqtt)")
-    return nodes[node]
+        return next(iter(nodes.items()))
+    if node in nodes:
+        return node, nodes[node]
+    for name, entry in nodes.items():
+        units = (entry.get("serves") or {}).get(node)
+        if units:
+            return name, {**entry, "services": units}
+    names = {*nodes, *(service for entry in nodes.values() for service in entry.get("serves") or {})}
+    raise NodeError(f"NODE={node!r}: expected one of {', '.join(sorted(names))} "
+                    "(e.g. make ssh NODE=mqtt)")
 
 
 def _alias(stack: str, name: str) -> str:
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack = stack_from(options)
         outputs = load_outputs(options.outputs, stack.name)
-        entry = node_entry(outputs, options.node)
+        node, entry = node_entry(outputs, options.node)
     except (StackError, OutputsError, NodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -141,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         print("error: ssh is not installed (Debian/Ubuntu: apt install openssh-client)",
               file=sys.stderr)
         return 2
-    node = options.node or next(iter(outputs["sshNodes"]))
     remote = (journal_command(entry["services"], shlex.split(options.journal_options))
               if options.action == "logs" else options.command or None)
     (STATE_DIR / stack.name).mkdir(parents=True, exist_ok=True)

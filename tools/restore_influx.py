@@ -5,7 +5,8 @@ serving the restored data:
 
 1. A new volume from the snapshot, in the data volume's zone, with the data volume's size and
    tags (so the daily snapshots go on).
-2. The influx instance stopped and the old volume detached; the old volume stays, untouched.
+2. The instance InfluxDB runs on (the one the volume is attached to, in either layout) stopped
+   and the old volume detached; the old volume stays, untouched.
 3. Pulumi forgets the old volume and everything that depends on it, in one edit of the state
    (`pulumi state delete --target-dependents --force`: the attachment, the instance's running
    state, the provisioning steps; --force because the volume is protected), then adopts the new
@@ -36,7 +37,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 VOLUME = ("aws:ebs/volume:Volume", "influx-data")
-INSTANCE = ("aws:ec2/instance:Instance", "influx-host-instance")
+# The instance InfluxDB runs on is the one its volume is attached to: the influx node's, or the
+# compact node's.
+ATTACHMENT = ("aws:ec2/volumeAttachment:VolumeAttachment", "influx-data-attachment")
 BACKUP_TAG = "solarmonitor:backup"  # components/influx_node.py: what DLM selects volumes by
 
 
@@ -115,7 +118,8 @@ def restore(snapshot_id: str, stack: str) -> str:
     """Restore; returns the old volume's id (to delete once the restored data shows)."""
     state = json.loads(pulumi("stack", "export", "--stack", stack, capture=True))
     resources = state["deployment"]["resources"]
-    volume, instance = find(resources, *VOLUME), find(resources, *INSTANCE)
+    volume, attachment = find(resources, *VOLUME), find(resources, *ATTACHMENT)
+    instance = {"id": attachment["outputs"]["instanceId"]}
     region = volume["outputs"]["arn"].split(":")[3]
     ec2 = boto3.client("ec2", region_name=region)
     check_snapshot(ec2, snapshot_id, volume)
