@@ -85,10 +85,12 @@ def test_what_is_kept_is_what_pulumi_keeps(full_run):
     dependencies (getProtectedExcludes); the only protected one is the data volume."""
     what = kept(full_run)
     assert [v.name for v in what.volumes] == ["influx-data"]
-    assert [r.name for r in what.needed] == ["network-private", "network-vpc"]
+    # The volume's subnet, its VPC, and the internet gateway the subnets wait for (so an Elastic
+    # IP is associated only after it: components/network.py).
+    assert [r.name for r in what.needed] == ["network-igw", "network-private", "network-vpc"]
     assert what.backup_tags == ["solarmonitor-dev"]
     aws = [r for r in full_run.resources if r.type.startswith("aws:")]
-    assert what.deleted == len(aws) - 3
+    assert what.deleted == len(aws) - 4
 
 
 def test_the_pulumi_removal_commands_are_ones_the_cli_takes(tmp_path):

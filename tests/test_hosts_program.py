@@ -7,7 +7,7 @@ import pytest
 
 from components.host import NODE_TAG
 from components.provisioning import parse_install_command
-from conftest import host_eip, layout_nodes, node_of, service_files, waits_for
+from conftest import shared_run, host_eip, layout_nodes, node_of, service_files, waits_for
 from tools.mock_engine import SECRET
 
 WORLD = {"0.0.0.0/0", "::/0"}
@@ -65,13 +65,13 @@ def test_public_nodes_have_a_stable_address_private_nodes_none(dev_run):
             "network-public" if public else "network-private")
 
 
-@pytest.mark.parametrize("configuration", ["dev_run", "full_run"])
-def test_every_elastic_ip_is_associated_after_the_internet_gateway(configuration, request):
+@pytest.mark.parametrize("full", [False, True], ids=["default", "full"])
+def test_every_elastic_ip_is_associated_after_the_internet_gateway(layout, full):
     # AssociateAddress refuses an instance whose VPC has no internet gateway attached yet
     # ("Gateway.NotAttached"); the provider says to make the EIP wait for it
     # (hashicorp/terraform-provider-aws website/docs/r/eip.html.markdown, "EIP may require IGW
     # to exist prior to association"). Nothing else orders the two: they run in parallel.
-    run = request.getfixturevalue(configuration)
+    run = shared_run(layout, full=full)
     (gateway,) = run.find("aws:ec2/internetGateway:InternetGateway")
     eips = run.find("aws:ec2/eip:Eip")
     assert eips and all(waits_for(run, eip, gateway) for eip in eips)

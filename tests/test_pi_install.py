@@ -47,7 +47,7 @@ import pytest
 from cryptography import x509
 
 from broker import Broker, Client, self_signed, write_etc
-from conftest import ROOT
+from conftest import ROOT, node_of
 from debian_root import Root, debootstrap
 from loopback_http import Server
 from test_mqtt_broker_real import add_observer
@@ -105,7 +105,7 @@ def test_the_broker_certificate_passes_the_checks_of_python_3_13(full_run, tmp_p
     """Debian 13's bridge verifies the broker as Python 3.13 does: `ssl.create_default_context`
     sets VERIFY_X509_STRICT (Lib/ssl.py), OpenSSL's -x509_strict, which wants, among others, the
     CA's key named in the certificate (authority key id)."""
-    files = rendered_files(full_run)["mqtt"]
+    files = rendered_files(full_run)[node_of(full_run, "mqtt")]
     for name in ("ca.crt", "server.crt"):
         (tmp_path / name).write_text(files[f"/etc/mosquitto/certs/{name}"])
     done = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile",

@@ -40,7 +40,7 @@ class Kept:
     volumes: list[Recorded]
     """The protected data volumes."""
     needed: list[Recorded]
-    """What they depend on (kept with them): the VPC and the subnet."""
+    """What they depend on (kept with them): the VPC, the subnet, the internet gateway."""
     backup_tags: list[str]
     """Values of BACKUP_TAG on the volumes: their snapshots carry them (DLM copies tags)."""
     deleted: int
