@@ -47,7 +47,7 @@ import pytest
 from cryptography import x509
 
 from broker import Broker, Client, self_signed, write_etc
-from conftest import ROOT, node_of
+from conftest import ROOT, node_of, shared_run
 from debian_root import Root, debootstrap
 from loopback_http import Server
 from test_mqtt_broker_real import add_observer
@@ -171,11 +171,18 @@ def fritzbox(path, headers, body):
 
 
 @pytest.fixture
-def world(full_run, tmp_path):
+def pi_program():
+    """The stack the Pi is installed for: the Pi's side is the same in both layouts (its config
+    names the broker's address and the Lambda), so one layout's run serves."""
+    return shared_run("separate", full=True)
+
+
+@pytest.fixture
+def world(pi_program, tmp_path):
     key, cert = self_signed("localhost", [x509.DNSName("localhost")])
     echo = Server(lambda *request: (200, {"Content-Type": "text/plain"}, HOME_IPV4 + "\n"),
                   tls=(key, cert))
-    broker = Broker(write_etc(rendered_files(full_run)["mqtt"], tmp_path / "etc"))
+    broker = Broker(write_etc(rendered_files(pi_program)["mqtt"], tmp_path / "etc"))
     add_observer(broker)
     broker.start()
     world = World(Server(fritzbox), echo, cert, Lambda(), broker)
@@ -473,7 +480,7 @@ def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, reque
     with ThreadPoolExecutor(1) as pool:
         archive = pool.submit(debootstrap, release, scratch)
         # Meanwhile, the stack's program and the world around the Pi.
-        program, world = request.getfixturevalue("full_run"), request.getfixturevalue("world")
+        program, world = request.getfixturevalue("pi_program"), request.getfixturevalue("world")
         archive = archive.result()
     ini = pi_ini(program, world)
     fresh, other = side_by_side(
