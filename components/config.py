@@ -16,6 +16,7 @@ from typing import Any, Collection, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from components.prices import INSTANCE_TYPES, memory_mib
+from components.storage import retention_days
 from home_address import CGNAT, IPV6_MIN_PREFIX, AddressError, classify
 
 NODE_NAMES = ("mqtt", "telegraf", "influx", "grafana")
@@ -395,6 +396,20 @@ def parse_retention(value: Any, key: str = "influxRetention", forever: bool = Tr
     raise _fail(key, value, expected)
 
 
+# The shortest raw retention: the daily energy task reads yesterday again from the raw values, and
+# the evening before it (components/influx_node.py rewrite_days, MIN_RAW_RETENTION_HOURS).
+MIN_RAW_RETENTION_HOURS = 73
+
+
+def parse_raw_retention(value: Any) -> str:
+    retention = parse_retention(value, "rawRetention", forever=False)
+    if retention_days(retention) * 24 < MIN_RAW_RETENTION_HOURS:
+        raise _fail("rawRetention", value,
+                    f"at least 4 days (as a duration {MIN_RAW_RETENTION_HOURS}h): the daily "
+                    "energy is read again from the raw values of yesterday and the day before")
+    return retention
+
+
 # The owner's day, where the stack runs: "today" on the dashboard and every daily window.
 REGION_TIMEZONES = {
     "eu-central-1": "Europe/Berlin", "eu-central-2": "Europe/Zurich", "eu-west-1": "Europe/Dublin",
@@ -559,7 +574,7 @@ def parse_settings(raw: Mapping[str, Any], region: Any,
         influx_org=parse_name("influxOrg", raw.get("influxOrg", "solar")),
         influx_bucket=parse_name("influxBucket", raw.get("influxBucket", "hoymiles")),
         influx_retention=parse_retention(raw.get("influxRetention", 0)),
-        raw_retention=parse_retention(raw.get("rawRetention", 30), "rawRetention", forever=False),
+        raw_retention=parse_raw_retention(raw.get("rawRetention", 30)),
         timezone=parse_timezone(raw.get("timezone"), region),
         energy_price=parse_price(raw.get("energyPrice", 0)),
         currency=parse_currency(raw.get("currency", "EUR")),

@@ -23,6 +23,7 @@ from components.host import Host, node_tags
 from components.opendtu_data import MAX_INVERTER_WATTS, NUMBER, STRING, measurements_of
 from components.prices import memory_mib
 from components.provisioning import Provisioner, RemoteFile
+from components.storage import retention_days
 from components.templates import render, render_output, source
 
 PORT = 8086
@@ -95,6 +96,45 @@ class InfluxNodeArgs:
     memory_mib: int | None = None
     """Its share of a host it shares with other services (components/memory.py): the query and
     cache limits derive from it. Left out: all of the host's memory."""
+
+
+# How many days back the tasks read the raw values again, for values that reach InfluxDB late:
+# Telegraf's disk buffer holds about 9 days of one inverter on its default volume (README, "Data
+# path"; components/telegraf_config.py buffer_hours), so 10 covers every outage it can hold.
+LATE_DAYS = 10
+
+
+def rewrite_days(raw_retention: str) -> int:
+    """Days back the tasks read the raw values again (yesterday is 1): LATE_DAYS, but never a
+    day the raw bucket may no longer hold whole, or its figure would be written again with less.
+
+    InfluxDB deletes a whole shard group once its end is older than the retention (influxdb
+    v2.9.1 v1/services/retention/service.go:223 deletes what ExpiredShardGroups returns,
+    v1/services/meta/data.go:1260-1268: `EndTime.Add(Duration).Before(now)`), so a value younger
+    than the retention is always there, whatever the shard groups' duration (1 hour, 1 day or
+    7 days by the retention, data.go:1357-1365, or the bucket's own). Older ones may be partly
+    gone: a local day spans two UTC shard groups (data.go:375, StartTime truncated in UTC). The daily task's run
+    at 23:00 reading the day N back starts N days and 23 hours before it (24 on the day the
+    clocks go back), and robustStepsIn reads the sample before that midnight too, normally the
+    evening before: so N days, a day and a day before it, and an hour, all younger than the
+    retention. The 5-minute history needs less (its run at 00:00 UTC reads exactly N days)."""
+    seconds = retention_days(raw_retention) * 86400
+    days = int((seconds - 3600) // 86400) - 2
+    if days < 1:
+        raise ValueError(f"raw retention {raw_retention}: too short to read yesterday again "
+                         "(components/config.py MIN_RAW_RETENTION_HOURS)")
+    return min(LATE_DAYS, days)
+
+
+def task_values(history_retention: str, raw_retention: str, timezone: str) -> dict[str, dict]:
+    """What each of files/influx/tasks/*.flux is rendered with, by task name."""
+    return {
+        "downsample": dict(history_retention=(
+            "forever" if history_retention == "0" else history_retention),
+            numbers=measurements_of(NUMBER), strings=measurements_of(STRING),
+            rewrite_days=rewrite_days(raw_retention)),
+        "daily-energy": dict(timezone=timezone, max_watts=MAX_INVERTER_WATTS,
+                             rewrite_days=rewrite_days(raw_retention))}
 
 
 def history_bucket(bucket: str) -> str:
@@ -214,16 +254,12 @@ class InfluxNode(pulumi.ComponentResource):
                 history_retention=args.history_retention), "0600"),
         ], args=[volume.id])
         history = history_bucket(args.bucket)
-        task_values = {
-            "downsample": dict(history_retention=(
-                "forever" if args.history_retention == "0" else args.history_retention),
-                numbers=measurements_of(NUMBER), strings=measurements_of(STRING)),
-            "daily-energy": dict(timezone=args.timezone, max_watts=MAX_INVERTER_WATTS)}
         steps.apply("tasks", "influx/tasks.sh", [
             RemoteFile(f"/etc/solarmonitor/influx-{kind}/{name}.flux", render(
                 f"influx/tasks/{name}.flux", bucket=args.bucket, history_bucket=history,
                 backfill=kind == "backfill", **values))
-            for kind in ("tasks", "backfill") for name, values in task_values.items()],
+            for kind in ("tasks", "backfill") for name, values in task_values(
+                args.history_retention, args.raw_retention, args.timezone).items()],
             args=[args.raw_retention])
         tokens_step = steps.run("tokens", "influx/tokens.sh", triggers=[args.org, args.bucket],
                                 prints_secret=True)

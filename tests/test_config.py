@@ -350,7 +350,8 @@ def test_the_dashboard_settings_are_read():
     ("timezone", "Europe/Atlantis"), ("timezone", "CET; drop"), ("timezone", "../etc/passwd"),
     ("timezone", 1), ("energyPrice", -0.1), ("energyPrice", 11), ("energyPrice", "cheap"),
     ("energyPrice", True), ("currency", "Euro"), ("currency", "€"), ("currency", 978),
-    ("rawRetention", 0), ("rawRetention", -3), ("rawRetention", "forever"),
+    ("rawRetention", 0), ("rawRetention", -3), ("rawRetention", "forever"), ("rawRetention", 3),
+    ("rawRetention", "72h"), ("rawRetention", "0d"),
 ])
 def test_bad_dashboard_settings_are_refused_naming_the_key(key, value):
     refused(key, **{key: value})

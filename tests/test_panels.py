@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from datetime import timedelta
 
 import pytest
 import yaml
 
 import flux_mirror as fx
+from components import config, influx_node
 from components.grafana_node import dashboard
 from components.opendtu_data import MAX_INVERTER_WATTS
 from components.templates import render
@@ -790,21 +792,79 @@ def test_inverter_status_is_one_row_per_inverter(grafana):
 
 # --- the tasks --------------------------------------------------------------------------------
 
-def daily_task(points, run_at, history: dict) -> None:
-    """One run of files/influx/tasks/daily-energy.flux (mirrored): yesterday and today so far,
-    per day in the owner's zone, written over what the history holds for those days."""
-    start = fx.local_truncate(run_at - timedelta(days=1), "1d", BERLIN)
-    steps = fx.robust_steps_in(points, start, run_at, yieldtotal_of("0"), MAX_INVERTER_WATTS)
+def task_text(name: str) -> str:
+    """A task as the influx node gets it (components/influx_node.py task_values)."""
+    return render(f"influx/tasks/{name}.flux", backfill=False, bucket="hoymiles",
+                  history_bucket="hoymiles_history",
+                  **influx_node.task_values("forever", "30d", "Europe/Berlin")[name])
+
+
+def flux_duration_expression(expression: str, names: dict):
+    """A Flux expression of durations, `if ... then ... else ...` and date.hour/date.minute of
+    the times in `names` (UTC), evaluated in Python."""
+    found = re.fullmatch(r"if (.+?) then (.+?) else (.+)", expression.strip())
+    if found:
+        test, then, otherwise = found.groups()
+        python = re.sub(r"date\.(hour|minute)\(t: (\w+)\)",
+                        lambda m: f"{m.group(2)}.astimezone(UTC).{m.group(1)}", test)
+        return (flux_duration_expression(then, names)
+                if eval(python, {"UTC": UTC}, names)  # noqa: S307 - our own task's text
+                else flux_duration_expression(otherwise, names))
+    return fx.parse_duration(expression.strip())
+
+
+def late_day(text: str, run_at) -> tuple | None:
+    """The earlier day (start, stop) a run of the rendered daily-energy task reads again, in
+    turn (lateDay, lateEnd), or None when it reads only yesterday and today."""
+    found = re.search(r"\(1 \+ date\.hour\(t: now\(\)\) % (\d+)\)", text)
+    if not found:
+        return None
+    assert LATE_DAY_FLUX.format(turn=found.group(1)) in text
+    before_noon = 1 + run_at.astimezone(BERLIN).hour % int(found.group(1))
+    day = fx.local_truncate(yesterday_noon(run_at) - before_noon * timedelta(days=1), "1d", BERLIN)
+    return day, fx.local_truncate(day + timedelta(hours=36), "1d", BERLIN)
+
+
+def yesterday_noon(run_at):
+    """noon in files/influx/tasks/daily-energy.flux: 12 hours before today's midnight."""
+    return fx.local_truncate(run_at, "1d", BERLIN) - timedelta(hours=12)
+
+
+DAYS_FLUX = """noon = date.sub(d: 12h, from: date.truncate(t: now(), unit: 1d))
+start = date.truncate(t: noon, unit: 1d)
+stop = now()"""
+LATE_DAY_FLUX = """lateDay = date.truncate(t: date.sub(d: duration(v: (1 + date.hour(t: now()) % {turn}) * 86400000000000),
+    from: noon), unit: 1d)
+lateEnd = date.truncate(t: date.add(d: 36h, to: lateDay), unit: 1d)"""
+LATE_STEPS_FLUX = """steps = union(tables: [
+        robustStepsIn(bucket: "hoymiles", start: start, stop: stop, fn: yieldtotal),
+        robustStepsIn(bucket: "hoymiles", start: lateDay, stop: lateEnd, fn: yieldtotal),
+    ])
+    |> group(columns: ["serial", "channel"])
+    |> range(start: lateDay, stop: stop)"""
+
+
+def daily_task(points, run_at, history: dict, text: str | None = None) -> None:
+    """One run of files/influx/tasks/daily-energy.flux (mirrored): yesterday, today so far and
+    the earlier day it reads in turn, per day in the owner's zone, written over what the
+    history holds for them."""
+    text = text or task_text("daily-energy")
+    assert DAYS_FLUX in text
+    stretches = [(fx.local_truncate(yesterday_noon(run_at), "1d", BERLIN), run_at)]
+    late = late_day(text, run_at)
+    if late:
+        assert LATE_STEPS_FLUX in text
+        stretches.append(late)
+    steps = fx.union(*(fx.robust_steps_in(points, start, stop, yieldtotal_of("0"),
+                                          MAX_INVERTER_WATTS) for start, stop in stretches))
+    steps = fx.range_(fx.group(steps, ["serial", "channel"]), stretches[-1][0], run_at)
     days = fx.aggregate_window(steps, "1d", sum, BERLIN, time_src="_start", create_empty=False)
     for row in days.rows():
         history[(row["serial"], row["_time"])] = row["_value"] * 1000.0
 
 
 def test_the_daily_task_writes_each_day_right_and_never_overwrites_it_with_less():
-    text = render("influx/tasks/daily-energy.flux", backfill=False, timezone="Europe/Berlin",
-                  bucket="hoymiles", history_bucket="hoymiles_history", max_watts=3000)
-    assert re.search(r"steps = robustStepsIn\(bucket: \"hoymiles\", start: start, stop: stop", text)
-    assert 'start = date.truncate(t: date.sub(d: 1d, from: now()), unit: 1d)' in text
+    text = task_text("daily-energy")
     # Three days around the change to summer time (29 March 2026: a 23-hour day), Wi-Fi down
     # from 20:30 on the 28th until 10:00 on the 29th.
     points = (sunny_day("2026-03-28", 500.0, 3.0)
@@ -816,7 +876,7 @@ def test_the_daily_task_writes_each_day_right_and_never_overwrites_it_with_less(
     # Every hourly run, now() its scheduled time (influxdb task/backend/executor/executor.go).
     run, correct = at("2026-03-28T00:02"), set()
     while run < at("2026-03-31T03:00"):
-        daily_task([p for p in points if p["_time"] < run], run, history)
+        daily_task([p for p in points if p["_time"] < run], run, history, text)
         for (_, day), value in history.items():
             assert value <= truth[day] + 1, (run, day, value)
             if day in correct:
@@ -830,19 +890,45 @@ def test_the_daily_task_writes_each_day_right_and_never_overwrites_it_with_less(
 
 def downsample_lookback(text: str, stop) -> timedelta:
     """How far back a run of the rendered downsample task reads (its start and stop lines)."""
-    if "start = -task.every" in text:
-        return timedelta(minutes=5)
     assert "stop = date.truncate(t: now(), unit: 5m)" in text
-    found = re.search(r"start = date\.sub\(d: if date\.minute\(t: stop\) < (\d+) then (\w+) "
-                      r"else (\w+), from: stop\)", text)
-    hourly, long, short = int(found.group(1)), *(fx.parse_duration(g) for g in found.groups()[1:])
-    return long if stop.astimezone(UTC).minute < hourly else short
+    found = re.search(r"start = date\.sub\(d: (.+?), from: stop\)", text)
+    return flux_duration_expression(found.group(1), {"stop": stop})
+
+
+def downsample_runs(text, points, arrives, first_run, last_run, caught_up) -> dict:
+    """Every run of the 5-minute task from `first_run` to `last_run` on `points` (each stored in
+    InfluxDB once `arrives(point)`), now() its scheduled time, the catch-up runs included
+    (influxdb task/backend/executor/executor.go): the runs due during an outage execute at
+    `caught_up` = (when InfluxDB is back, when its scheduler has caught up). {window: mean}."""
+    points = sorted(points, key=lambda p: p["_time"])
+    times = [p["_time"] for p in points]
+    history: dict = {}
+    run = first_run
+    while run <= last_run:
+        back, executed = caught_up
+        executed = max(run, executed) if run <= back else run
+        stop = fx.local_truncate(run, "5m", BERLIN)
+        start = stop - downsample_lookback(text, stop)
+        stored = [p for p in points[bisect_left(times, start):bisect_left(times, stop)]
+                  if arrives(p) <= executed]
+        if stored:
+            means = fx.aggregate_window(fx.from_range(stored, start, stop), "5m", fx.mean,
+                                        create_empty=False)
+            for row in means.rows():
+                history[row["_time"]] = row["_value"]
+        run += timedelta(minutes=5)
+    return history
+
+
+def wrong_windows(points, history: dict, start, stop) -> list:
+    truth = fx.aggregate_window(fx.from_range(points, start, stop), "5m", fx.mean,
+                                create_empty=False)
+    return [r["_time"] for r in truth.rows()
+            if history.get(r["_time"]) != pytest.approx(r["_value"])]
 
 
 def test_values_that_reach_influxdb_late_reach_the_history():
-    text = render("influx/tasks/downsample.flux", backfill=False, bucket="hoymiles",
-                  history_bucket="hoymiles_history", history_retention="forever",
-                  numbers=["mqtt_consumer"], strings=["opendtu_dtu_info"])
+    text = task_text("downsample")
     # InfluxDB away from 10:00 to 13:00: Telegraf keeps the values in its buffer (stamped when
     # they arrived) and writes them at 13:03; at 13:00:30 the scheduler has already caught up
     # on the missed runs, which found nothing. A value every 30 s does as well as every 5 s.
@@ -851,23 +937,104 @@ def test_values_that_reach_influxdb_late_reach_the_history():
         point["_value"] = float(i % 97)
     arrives = lambda p: (at("2026-06-21T13:03") if at("2026-06-21T10:00") <= p["_time"]  # noqa: E731
                          < at("2026-06-21T13:00") else p["_time"])
-    history: dict = {}
-    # Every run, now() its scheduled time, the catch-up runs included (influxdb
-    # task/backend/executor/executor.go): the 5-minute ticks.
-    run = at("2026-06-21T09:05")
-    while run <= at("2026-06-21T15:00"):
-        executed = max(run, at("2026-06-21T13:00:30")) if run <= at("2026-06-21T13:00") and \
-            run > at("2026-06-21T10:00") else run
-        stored = [p for p in day if arrives(p) <= executed]
-        stop = fx.local_truncate(run, "5m", BERLIN)
-        start = stop - downsample_lookback(text, stop)
-        if stored:
-            means = fx.aggregate_window(fx.from_range(stored, start, stop), "5m", fx.mean,
-                                        create_empty=False)
-            for row in means.rows():
-                history[row["_time"]] = row["_value"]
-        run += timedelta(minutes=5)
-    truth = fx.aggregate_window(fx.from_range(day, at("2026-06-21T09:00"), at("2026-06-21T15:00")),
-                                "5m", fx.mean, create_empty=False)
-    missing = [r["_time"] for r in truth.rows() if history.get(r["_time"]) != pytest.approx(r["_value"])]
+    history = downsample_runs(text, day, arrives, at("2026-06-21T09:05"), at("2026-06-21T15:00"),
+                              (at("2026-06-21T13:00"), at("2026-06-21T13:00:30")))
+    missing = wrong_windows(day, history, at("2026-06-21T09:00"), at("2026-06-21T15:00"))
     assert missing == [], f"{len(missing)} windows wrong or missing, from {missing[0]}"
+
+
+def test_the_shortest_raw_retention_still_reads_yesterday_again_and_a_shorter_is_refused():
+    hours = config.MIN_RAW_RETENTION_HOURS
+    assert influx_node.rewrite_days(f"{hours}h") == 1
+    assert config.parse_raw_retention(f"{hours}h") == f"{hours}h"
+    assert config.parse_raw_retention(4) == "4d"
+    for short in (f"{hours - 1}h", 3, "0d", "30m"):
+        with pytest.raises(config.ConfigError, match="rawRetention"):
+            config.parse_raw_retention(short)
+    assert [influx_node.rewrite_days(r) for r in ("7d", "12d", "30d", "52w")] == [4, 9, 10, 10]
+
+
+@pytest.mark.parametrize("retention", ["73h", "7d", "30d"])
+def test_the_tasks_never_write_a_day_again_from_raw_values_the_retention_has_begun_to_drop(
+        retention):
+    # Whatever InfluxDB has deleted, everything younger than the retention is there (it deletes a
+    # whole shard group once its end is older: v1/services/meta/data.go:1260-1268): the worst
+    # case is that nothing older is left. Wi-Fi is down every night until 10:00, so each day's
+    # first step comes from the evening before, which the task must still find.
+    kept = fx.parse_duration(retention) if retention[-1] != "h" else timedelta(
+        hours=int(retention[:-1]))
+    values = influx_node.task_values("forever", retention, "Europe/Berlin")
+    daily = render("influx/tasks/daily-energy.flux", backfill=False, bucket="hoymiles",
+                   history_bucket="hoymiles_history", **values["daily-energy"])
+    points = [p for day in range(1, 20) for p in sunny_day(
+        f"2026-06-{day:02}", 1000.0 + 5 * day, 5.0, spacing=timedelta(minutes=15),
+        silent=[(f"2026-06-{day:02}T00:00", f"2026-06-{day:02}T10:00")])]
+    energy = {(SERIAL, at(f"2026-06-{day:02}T00:00")): 5000.0 for day in range(1, 20)}
+    for run in every(at("2026-06-18T00:00"), at("2026-06-20T00:00"), timedelta(hours=1)):
+        daily_task([p for p in points if run - kept <= p["_time"] < run], run, energy, daily)
+        wrong = {day: wh for (_, day), wh in energy.items()
+                 if day < fx.today(run, BERLIN) and abs(wh - 5000.0) > 1}
+        assert wrong == {}, (retention, run)
+    downsample = render("influx/tasks/downsample.flux", backfill=False, bucket="hoymiles",
+                        history_bucket="hoymiles_history", **values["downsample"])
+    for run in (at("2026-06-19T02:00"), at("2026-06-19T02:05")):  # 00:00 UTC, and a later one
+        stop = fx.local_truncate(run, "5m", BERLIN)
+        assert downsample_lookback(downsample, stop) <= kept, (retention, run)
+
+
+def test_an_influxdb_outage_of_three_days_reaches_the_history_and_the_energy_per_day():
+    # InfluxDB away from Friday 08:00 until Monday 10:00 (a full disk, the owner away): Telegraf
+    # keeps the three days of values in its disk buffer, stamped when they arrived, and writes
+    # them at 10:03; the scheduler's catch-up runs, due while it was away, ran at 10:00:30 and
+    # found nothing (influxdb task/backend/scheduler/treescheduler.go).
+    away, landed = (at("2026-06-19T08:00"), at("2026-06-22T10:00")), at("2026-06-22T10:03")
+    back, caught_up = away[1], at("2026-06-22T10:00:30")
+
+    def arrives(point):
+        return landed if away[0] <= point["_time"] < away[1] else point["_time"]
+    # The 5-minute history, which the charts show beyond rawRetention (a value a minute does as
+    # well as every 5 s). Monday 10:05 rewrites the last hour, 11:00 the last day, and 02:00
+    # (00:00 UTC) the last 10 days: all of the outage.
+    values = samples(at("2026-06-19T07:00"), at("2026-06-23T03:00"), timedelta(seconds=60))
+    for i, point in enumerate(values):
+        point["_value"] = float(i % 89)
+    text = task_text("downsample")
+    for last_run, still_wrong in ((at("2026-06-22T11:00"), (away[0], at("2026-06-21T11:00"))),
+                                  (at("2026-06-23T01:55"), (away[0], at("2026-06-21T11:00"))),
+                                  (at("2026-06-23T02:00"), None)):
+        history = downsample_runs(text, values, arrives, at("2026-06-19T07:05"), last_run,
+                                  (back, caught_up))
+        wrong = wrong_windows(values, history, at("2026-06-19T07:00"),
+                              fx.local_truncate(last_run, "5m", BERLIN))
+        expected = [] if still_wrong is None else [w for w in wrong_windows(values, {}, *still_wrong)]
+        assert wrong == expected, (last_run, len(wrong), wrong[:1], wrong[-1:])
+    # The daily energy: 5 kWh a day. Every hourly run (offset 2 minutes); yesterday is right at
+    # 11:00, the day before at 18:00 (1 + 18 % 9 = 1 day before yesterday), Friday at 19:00.
+    points = [p for day in (18, 19, 20, 21, 22, 23) for p in sunny_day(
+        f"2026-06-{day}", 1000.0 + 5 * (day - 18), 5.0, spacing=timedelta(minutes=1))]
+    truth = {at(f"2026-06-{day}T00:00"): 5000.0 for day in (18, 19, 20, 21)}
+    energy: dict = {}
+    right_since: dict = {}
+    for run in every(at("2026-06-19T00:00"), at("2026-06-23T12:00"), timedelta(hours=1)):
+        executed = max(run, caught_up) if away[0] < run <= back else run + timedelta(minutes=2)
+        daily_task([p for p in points if arrives(p) <= executed and p["_time"] < run], run,
+                   energy, task_text("daily-energy"))
+        for day, wh in truth.items():
+            right = abs(energy.get((SERIAL, day), 0.0) - wh) <= 1
+            if right:
+                right_since.setdefault(day, run)
+            else:
+                right_since.pop(day, None)
+    assert right_since == {at("2026-06-18T00:00"): at("2026-06-19T00:00"),
+                           at("2026-06-19T00:00"): at("2026-06-22T19:00"),
+                           at("2026-06-20T00:00"): at("2026-06-22T18:00"),
+                           at("2026-06-21T00:00"): at("2026-06-22T11:00")}
+    # What the owner sees on Tuesday at noon: a 5 kWh bar for every day of the outage.
+    now = at("2026-06-23T12:00")
+    history = [energy_daily(day, wh) for (_, day), wh in energy.items()]
+    bars = fx.aggregate_window(energy_days(
+        [p for p in points if p["_time"] < now], history, now - timedelta(days=30), now, now),
+        "1d", sum, BERLIN, time_src="_start", create_empty=False)
+    shown = {r["_time"]: r["_value"] for r in bars.rows()}
+    assert {day: shown[day] for day in truth} == pytest.approx(truth, abs=1)
+    assert shown[at("2026-06-22T00:00")] == pytest.approx(5000.0, abs=1)

@@ -8,7 +8,9 @@ inputs as the engine sees them (secrets masked), or null where the inputs differ
 the next (certificates, and the steps that write them: made afresh in every process). It was
 recorded from main at cb2c45b with the engine's URNs (tools/mock_engine.py); since then only the
 digests of the dashboard and of the daily-energy task were brought up to date (issue 21's review:
-what a panel and the task compute changed, meant). A change that means
+what a panel and the task compute changed, meant), and those of both tasks, the backfill's
+daily-energy file and the step that loads them (issue 21's second review: the tasks read late
+values again). A change that means
 to alter the separate layout records it again, and says in its note what changes and why:
 
     .venv/bin/python tests/test_upgrade_keeps_resources.py
