@@ -22,8 +22,9 @@ A `pulumi up` run for another reason in those days renews before the first warni
 warnings then follow the new certificate: so `pulumi up` itself says which certificate it issued
 and what the owner does now (tell_new_certificates), or OpenDTU would stop at a renewed CA with
 nobody told why. It says so on a first deploy too: the program cannot tell a first issue from a
-renewal (Pulumi hands it no earlier state), and a guess that took a renewal for a first deploy
-would hide the one message that matters; what it asks then is the setup's own next step.
+renewal (Pulumi does not tell it whether a resource is new), and a guess that took a renewal
+for a first deploy would hide the one message that matters; what it asks then is the setup's own
+next step.
 """
 
 from __future__ import annotations
