@@ -1,12 +1,13 @@
 """solarmonitor: reads the stack config once, composes the components, exports the outputs."""
 
+import datetime
 import os
 
 import pulumi
 
 from components.alerts import Alerts, AlertsArgs
 from components.bill import Bill
-from components.certificates import CertificateAuthority
+from components.certificates import CertificateAuthority, tell_new_certificates
 from components.config import COMPACT, COMPACT_ROOT_GB, NODE_NAMES, ConfigError, read_settings
 from components.grafana_node import GrafanaNode, GrafanaNodeArgs
 from components.host import FormerHost, Host, HostArgs, Placement
@@ -28,6 +29,8 @@ from components.swap_file import SwapFile, SwapFileArgs
 from components.telegraf_config import SHARED_HOST_GIB
 from components.telegraf_node import TelegrafNode, TelegrafNodeArgs
 
+# What this update issues starts after this (components/certificates.py, tell_new_certificates).
+started = datetime.datetime.now(datetime.timezone.utc)
 try:
     # The AWS provider falls back to the environment for its region; so do the cost figures.
     region = (pulumi.Config("aws").get("region") or os.environ.get("AWS_REGION")
@@ -177,6 +180,7 @@ for service, component in SERVICES.items():
 certificate_expiry = {"ca": ca.valid_until, "mqtt": mqtt.certificate_valid_until,
                       "influx": influx.certificate_valid_until,
                       "grafana": grafana.certificate_valid_until}
+tell_new_certificates(certificate_expiry, started)
 
 if alerts:
     # From outside Grafana, so they fire when Grafana itself is down.

@@ -18,10 +18,18 @@ oid_x509_ext) and refuses a certificate with a critical extension it does not kn
 
 Every certificate ends: `pulumi up` in its last RENEWAL_DAYS replaces it, and the owner is
 warned WARN_DAYS before the end (components/alerts.py) and shown the days left by `make check`.
+A `pulumi up` run for another reason in those days renews before the first warning, and the
+warnings then follow the new certificate: so `pulumi up` itself says which certificate it issued
+and what the owner does now (tell_new_certificates), or OpenDTU would stop at a renewed CA with
+nobody told why. It says so on a first deploy too: the program cannot tell a first issue from a
+renewal (Pulumi does not tell it whether a resource is new), and a guess that took a renewal
+for a first deploy would hide the one message that matters; what it asks then is the setup's own
+next step.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 import pulumi
@@ -45,17 +53,57 @@ class Issued:
     label: str
     what: str
     after_renewal: str
+    validity_hours: int
+    """How long it is valid: pulumi-tls ends it this long after it made it."""
+    when_issued: str = ""
+    """What the owner does when a `pulumi up` issued it, first deploy or renewal alike (who
+    trusts only the one they were given); empty: nothing, it needs no hand."""
 
 
 ISSUED = (
     Issued("ca", "CA", "the stack's CA (caCert)",
            "type the new caCert into OpenDTU's CA-Root-Certificate field and copy the new "
-           "piAgentConfig to the Pi (README, the Raspberry Pi); the nodes get it by themselves"),
-    Issued("mqtt", "broker", "the broker's certificate", "nothing: clients trust the CA, not this one"),
-    Issued("influx", "InfluxDB", "InfluxDB's certificate", "nothing: Telegraf and Grafana trust the CA"),
+           "piAgentConfig to the Pi (README, the Raspberry Pi); the nodes get it by themselves",
+           CA_VALIDITY_HOURS,
+           "OpenDTU and the Pi's battery bridge reach the broker only with the caCert they were "
+           "given: type this caCert into OpenDTU's CA-Root-Certificate field (make "
+           "opendtu-settings) and copy piAgentConfig to the Pi (README, the Raspberry Pi); the "
+           "nodes get it by themselves"),
+    Issued("mqtt", "broker", "the broker's certificate", "nothing: clients trust the CA, not this one",
+           SERVER_VALIDITY_HOURS),
+    Issued("influx", "InfluxDB", "InfluxDB's certificate", "nothing: Telegraf and Grafana trust the CA",
+           SERVER_VALIDITY_HOURS),
     Issued("grafana", "Grafana", "Grafana's certificate (grafanaCert)",
-           "trust the new grafanaCert in your browser (README, Run it)"),
+           "trust the new grafanaCert in your browser (README, Run it)", SERVER_VALIDITY_HOURS,
+           "your browser accepts Grafana only with the grafanaCert it was given (Grafana sends "
+           "HSTS): trust this grafanaCert in it (README, Run it, step 4)"),
 )
+
+
+def issued_since(valid_until: str, validity_hours: int, started: datetime.datetime) -> bool:
+    """Whether a certificate that ends at `valid_until` (RFC 3339) was made at or after `started`.
+    pulumi-tls starts a certificate when it makes it, on the clock of the machine running
+    `pulumi up`, and ends it validity_period_hours later (terraform-provider-tls
+    internal/provider/common_cert.go createCertificate: NotBefore = now, NotAfter = NotBefore +
+    the period; validity_end_time is NotAfter.MarshalText(), RFC 3339 to the nanosecond). Whole
+    seconds are compared, for an end given to the second."""
+    end = datetime.datetime.fromisoformat(valid_until.replace("Z", "+00:00"))
+    made = end - datetime.timedelta(hours=validity_hours)
+    return made.replace(microsecond=0) >= started.replace(microsecond=0)
+
+
+def tell_new_certificates(ends: dict[str, pulumi.Input[str]], started: datetime.datetime) -> None:
+    """A warning at the end of `pulumi up` for each certificate in `ends` (by ISSUED key) it made
+    since `started` (when the program began) that needs the owner's hand: what to do now. A
+    certificate kept from an earlier update ends as it did, and a preview knows no new end (the
+    apply never runs on an unknown value), so neither says anything."""
+    for issued in ISSUED:
+        if issued.when_issued:
+            pulumi.Output.from_input(ends[issued.key]).apply(
+                lambda valid_until, issued=issued: pulumi.log.warn(
+                    f"this update issued {issued.what}, valid until {valid_until[:10]}: "
+                    f"{issued.when_issued}.")
+                if issued_since(valid_until, issued.validity_hours, started) else None)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,16 @@
 with OpenSSL, through Python's ssl and curl, against a loopback HTTPS server with the rendered
 files); why the broker keeps its CA (OpenDTU's mbedTLS 2.28 refuses a name-constrained one); and
 nothing ends unseen: renewal on `pulumi up` before the owner is warned, warnings scheduled
-before every certificate's end, read off the program under the mock engine."""
+before every certificate's end, read off the program under the mock engine; and `pulumi up`
+says which certificate it issued that needs the owner's hand."""
 
 import datetime
 import gzip
 import json
 import re
 import subprocess
+import time
+import uuid
 from pathlib import Path
 
 import botocore
@@ -17,13 +20,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pulumi.runtime.rpc import UNKNOWN
 
 from broker import OpenDtu, issued_by, signed_by_stack_ca
 from components.alerts import warning_expression
-from components.certificates import EARLY_RENEWAL_HOURS, ISSUED, RENEWAL_DAYS, WARN_DAYS
+from components.certificates import (CA_VALIDITY_HOURS, EARLY_RENEWAL_HOURS, ISSUED,
+                                     RENEWAL_DAYS, WARN_DAYS, issued_since)
 from components.grafana_node import GRAFANA_INI
 from loopback_http import Server
-from conftest import service_files
+from conftest import LAYOUTS, dev_config, service_files
+from tools.mock_engine import run_program
 
 GRAFANA_DIR = "/etc/grafana/solarmonitor"
 
@@ -190,3 +196,70 @@ def test_without_alerts_there_is_no_schedule(dev_run):
 def test_the_warning_time_is_days_before_the_end_in_utc():
     assert warning_expression("2031-05-01T12:30:00Z", 45) == "at(2031-03-17T12:30:00)"
     assert warning_expression("2031-05-01T01:00:00+02:00", 14) == "at(2031-04-16T23:00:00)"
+
+
+# --- what `pulumi up` says about the certificates it issued ------------------------------------
+
+@pytest.fixture(scope="module")
+def issued_then_kept(layout):
+    """Two updates of a new stack of the example in `layout`: the first issues every certificate;
+    the second, started after the first made them, keeps them (the mock engine keeps what
+    pulumi-tls made per stack while its inputs stay, as Pulumi's state does)."""
+    stack = f"fresh-{layout}-{uuid.uuid4().hex[:8]}"  # no earlier run in this process made it
+    config = dev_config(**LAYOUTS[layout])
+    issued = run_program(config, stack=stack)
+    # The mock engine reports ends to the second (pulumi-tls to the nanosecond), and an end in
+    # the second the update started counts as issued by it: the next update starts a second on
+    # (real updates are minutes apart).
+    time.sleep(1 - datetime.datetime.now().microsecond / 1e6)
+    return issued, run_program(config, stack=stack)
+
+
+def test_the_update_that_issues_the_certificates_says_what_the_owner_does(issued_then_kept):
+    issued, _ = issued_then_kept
+    ends = issued.outputs["certificateExpiry"]
+    warnings = [line for line in issued.logs if line.startswith("warning: ")]
+    assert len(warnings) == 2 and len(issued.logs) == 2, issued.logs
+    ca = next(w for w in warnings if "the stack's CA (caCert)" in w)
+    assert ca.startswith(f"warning: this update issued the stack's CA (caCert), valid until "
+                         f"{ends['ca'][:10]}: ")
+    assert "type this caCert into OpenDTU's CA-Root-Certificate field" in ca
+    assert "copy piAgentConfig to the Pi" in ca and "README, the Raspberry Pi" in ca
+    grafana = next(w for w in warnings if "Grafana's certificate (grafanaCert)" in w)
+    assert grafana.startswith(f"warning: this update issued Grafana's certificate (grafanaCert), "
+                              f"valid until {ends['grafana'][:10]}: ")
+    assert "trust this grafanaCert" in grafana and "browser" in grafana
+    # Phrased for a first deploy as for a renewal: nothing calls it a replacement.
+    assert not any(word in w for w in warnings for word in ("new", "renew", "again"))
+    # The broker's and InfluxDB's need nobody's hand: the clients trust the CA.
+    assert not any("the broker's certificate" in w or "InfluxDB's certificate" in w
+                   for w in warnings)
+
+
+def test_an_update_that_keeps_the_certificates_says_nothing(issued_then_kept):
+    issued, kept = issued_then_kept
+    for output in ("caCert", "grafanaCert", "certificateExpiry"):
+        assert kept.outputs[output] == issued.outputs[output], output
+    assert kept.logs == []
+
+
+def test_a_preview_says_nothing(layout):
+    preview = run_program(dev_config(**LAYOUTS[layout]),
+                          stack=f"preview-{layout}-{uuid.uuid4().hex[:8]}", preview=True)
+    # A preview of a new stack knows no certificate's end (pulumi-tls makes it in the update).
+    assert set(preview.outputs["certificateExpiry"].values()) == {UNKNOWN}
+    assert preview.logs == []
+
+
+def test_issued_since_reads_the_end_as_pulumi_tls_reports_it():
+    started = datetime.datetime(2026, 3, 1, 10, 0, 0, 700000, tzinfo=datetime.timezone.utc)
+    twenty_years = datetime.timedelta(hours=CA_VALIDITY_HOURS)
+    # Go's time.MarshalText: RFC 3339 to the nanosecond, in the machine's zone (common_cert.go).
+    made_at_start = (started + twenty_years).astimezone(
+        datetime.timezone(datetime.timedelta(hours=2))).isoformat().replace("700000", "700000123")
+    assert issued_since(made_at_start, CA_VALIDITY_HOURS, started)
+    # The mock engine's: to the second, in UTC.
+    assert issued_since("2046-02-24T10:00:00Z", CA_VALIDITY_HOURS, started)
+    assert not issued_since("2046-02-24T09:59:59Z", CA_VALIDITY_HOURS, started)
+    # An earlier update's, the day before.
+    assert not issued_since("2046-02-23T10:00:05Z", CA_VALIDITY_HOURS, started)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import logging
 import os
 import runpy
 import secrets
@@ -83,6 +84,8 @@ class ProgramRun:
     """Stack outputs, real values."""
     secret_outputs: set[str]
     """Names of stack outputs that are Pulumi secrets."""
+    logs: list[str] = field(default_factory=list)
+    """What the program logged (pulumi.log), as "<level>: <message>", in order."""
 
     def find(self, type_: str, name: str | None = None) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_ and name in (None, r.name)]
@@ -221,11 +224,16 @@ def continued(run: ProgramRun, previous: Iterable[str]) -> dict[str, str]:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources and data sources like AWS would, with stable fake identifiers."""
 
-    def __init__(self, region: str = "eu-central-1", ids: dict[str, str] | None = None):
+    def __init__(self, region: str = "eu-central-1", ids: dict[str, str] | None = None,
+                 preview: bool = False):
         self.region = region
         self.ids = ids or {}
         """Resources the stack already holds under these ids, by name (what `pulumi import`
         puts there)."""
+        self.preview = preview
+        """A preview of a new stack: nothing is made, so what a provider computes (ids,
+        certificates, addresses) is unknown and only the inputs are known, as the engine answers
+        a create in a preview."""
         self.subnet_cidrs: dict[str, str] = {}
         self.subnet_zones: dict[str, str] = {}
 
@@ -246,8 +254,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         inputs, name, typ = unwrap(json.loads(json.dumps(args.inputs, default=str))), args.name, args.typ
         if not args.custom:
             return f"{name}-component", {}
+        if self.preview:
+            # Missing from the state: unknown to a preview (pulumi/runtime/rpc.py,
+            # resolve_outputs); an unknown input stays unknown.
+            return "", dict(args.inputs)
         if typ in mock_providers.GENERATED:
-            return self._id("gen", name), {**inputs, **mock_providers.generated(typ, name, inputs)}
+            return self._id("gen", name), {**inputs, **mock_providers.generated(
+                typ, name, inputs, pulumi.get_stack())}
         if typ == "command:remote:Command":
             return self._id("cmd", name), {**inputs, **mock_providers.command_output(name)}
         handler = self._HANDLERS.get(typ)
@@ -457,15 +470,31 @@ def secret_keys(config: dict[str, Any]) -> list[str]:
                   if isinstance(value, dict) and set(value) == {"secure"})
 
 
+class _LogRecorder(logging.Handler):
+    """Keeps what the program logs (pulumi.runtime.mocks.MockEngine.Log hands it to a logger)
+    that `pulumi up` shows: info and above (debug only with --debug). A logger of its own, so
+    nothing reaches the root logger's output (`make plan` prints none)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+        self.logger = logging.Logger("solarmonitor-program")
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
 def run(program: Callable[[], None], config: dict[str, Any] | None = None,
         stack: str = "dev", secrets: dict[str, str] | None = None,
-        ids: dict[str, str] | None = None) -> ProgramRun:
+        ids: dict[str, str] | None = None, preview: bool = False) -> ProgramRun:
     """Run `program` once, fresh, under the recording engine; raise what it raises. `secrets`:
     decrypted secret values by full key, as the CLI hands over a `--secret` value. `ids`: the
-    ids of resources the stack holds already, by name (e.g. an imported volume)."""
+    ids of resources the stack holds already, by name (e.g. an imported volume). `preview`: as
+    `pulumi preview` of a new stack (RecordingMocks.preview)."""
     config = {**(config or {}), **(secrets or {})}
     keys = sorted({*secret_keys(config), *(secrets or {})})
-    engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")), ids)
+    engine = RecordingMocks(str(config.get("aws:region", "eu-central-1")), ids, preview)
     monitor = RecordingMonitor(engine)
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
@@ -473,20 +502,23 @@ def run(program: Callable[[], None], config: dict[str, Any] | None = None,
     os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(keys)
     pulumi.runtime.set_all_config({}, keys)
     ensure_event_loop()
-    pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=False,
-                             monitor=monitor)
+    logs = _LogRecorder()
+    pulumi.runtime.set_mocks(engine, project="solarmonitor", stack=stack, preview=preview,
+                             monitor=monitor, logger=logs.logger)
     run_fresh(program)
-    # What AWS (or its provider) would refuse stops the run, as it would stop `pulumi up`.
-    aws_model_check.refuse(monitor.records)
+    # What AWS (or its provider) would refuse stops the run, as it would stop `pulumi up`. A
+    # preview's inputs are mostly unknown (the check reads values): it checks what an update sends.
+    if not preview:
+        aws_model_check.refuse(monitor.records)
     outputs = monitor.stack_outputs
     return ProgramRun(monitor.records, {k: unwrap(v) for k, v in outputs.items()},
-                      {k for k, v in outputs.items() if _is_secret(v)})
+                      {k for k, v in outputs.items() if _is_secret(v)}, logs.messages)
 
 
 def run_program(config: dict[str, Any], stack: str = "dev",
                 program: Path = PROJECT_DIR / "__main__.py",
                 secrets: dict[str, str] | None = None,
-                ids: dict[str, str] | None = None) -> ProgramRun:
+                ids: dict[str, str] | None = None, preview: bool = False) -> ProgramRun:
     """Run the real program once, fresh, under the recording engine; raise what it raises."""
     return run(lambda: runpy.run_path(str(program), run_name="__main__"), config, stack, secrets,
-               ids)
+               ids, preview)

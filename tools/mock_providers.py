@@ -151,12 +151,13 @@ GENERATED: dict[str, Callable[[str, dict], dict]] = {
 }
 
 # Like Pulumi's state: generated keys, certificates and random values stay the same across runs
-# of the program in one process while their inputs stay the same (new inputs make new ones).
-_GENERATED_BEFORE: dict[tuple[str, str, str], dict] = {}
+# of the program in one process while their inputs stay the same (new inputs make new ones), in
+# each stack (another stack has a state of its own, so it gets its own).
+_GENERATED_BEFORE: dict[tuple[str, str, str, str], dict] = {}
 
 
-def generated(type_: str, name: str, inputs: dict) -> dict:
-    key = (type_, name, json.dumps(inputs, sort_keys=True, default=str))
+def generated(type_: str, name: str, inputs: dict, stack: str) -> dict:
+    key = (stack, type_, name, json.dumps(inputs, sort_keys=True, default=str))
     if key not in _GENERATED_BEFORE:
         _GENERATED_BEFORE[key] = GENERATED[type_](name, inputs)
     return _GENERATED_BEFORE[key]
