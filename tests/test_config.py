@@ -146,6 +146,14 @@ def test_the_compact_layout_has_one_node_of_its_own():
      "nodes.compact.instanceType", "(it has 512 MiB)"),
     ({"layout": "compact", "nodes": {"compact": {"instanceType": "t9.mega"}}},
      "nodes.compact.instanceType", "one of t3.large"),
+    # Only the types it takes: none of the nanos it would refuse next.
+    ({"layout": "compact", "nodes": {"compact": {"instanceType": "t2.micro"}}},
+     "nodes.compact.instanceType", "t3a.small, t4g.large, t4g.medium, t4g.micro, t4g.small"),
+    # Switching layouts with the data volume's size set: where it goes now.
+    ({"layout": "compact", "nodes": {"influx": {"volumeGb": 30}, "mqtt": {}}},
+     "solarmonitor:nodes.influx", "nodes.influx.volumeGb (30) is nodes.compact.volumeGb"),
+    ({"nodes": {"compact": {"volumeGb": 30}}}, "solarmonitor:nodes.compact",
+     "nodes.compact.volumeGb (30) is nodes.influx.volumeGb"),
     ({"layout": "compact", "nodes": {"compact": {"volumeGb": 4}}},
      "nodes.compact.volumeGb", "a whole number from 8"),
     ({"layout": "compact", "nodes": {"compact": {"disk": 8}}},
