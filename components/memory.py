@@ -2,16 +2,17 @@
 (README, "Memory on one instance", gives each figure's source). In the separate layout each
 service has its instance to itself and none of this applies.
 
-Each service's share is applied three ways (components/provisioning.py, limit_memory): a systemd drop-in sets
-`MemoryHigh` to the share, so the kernel reclaims and swaps from a service over its share before
-it takes from the others (systemd.resource-control(5): "the main mechanism to control memory
-usage of a unit"), and, for the Go services (Telegraf, InfluxDB, Grafana), `GOMEMLIMIT` to
-three quarters of it, so their garbage collector works to stay inside (Go's runtime package,
-"GOMEMLIMIT ... a soft memory limit"; the quarter left is for what the limit does not count:
-the program's code and the kernel's pages for its files); InfluxDB sizes its query and cache
-limits from its share (components/influx_node.py, influxd_limits); mosquitto refuses to allocate
-past its share less what its own count leaves out (`memory_limit`, mosquitto_heap_limit). A swap file of SWAP_MIB takes what goes over for a moment (an
-upgrade's dpkg, Grafana starting) instead of the kernel's OOM killer.
+Each service's share is applied three ways (components/provisioning.py, limit_memory): a
+systemd drop-in sets `MemoryHigh` to the share, so the kernel reclaims and swaps from a service
+over its share before it takes from the others (systemd.resource-control(5): "the main mechanism
+to control memory usage of a unit"), and, for the Go services (Telegraf, InfluxDB, Grafana),
+`GOMEMLIMIT` to three quarters of it, so their garbage collector works to stay inside (Go's
+runtime package, "GOMEMLIMIT ... a soft memory limit"; the quarter left is for what the limit
+does not count: the program's code and the kernel's pages for its files); InfluxDB sizes its
+query and cache limits from its share (components/influx_node.py, influxd_limits); mosquitto
+refuses to allocate past its share less what its own count leaves out (`memory_limit`,
+mosquitto_heap_limit). A swap file of SWAP_MIB takes what goes over for a moment (an upgrade's
+dpkg, Grafana starting) instead of the kernel's OOM killer.
 """
 
 from __future__ import annotations
