@@ -307,7 +307,9 @@ def parse_compact_node(value: Any) -> NodeSpec:
                     "no such setting; the compact node takes instanceType and volumeGb")
     instance_type = value.get("instanceType", DEFAULT_COMPACT.instance_type)
     if instance_type not in INSTANCE_TYPES:
-        raise _fail(f"{key}.instanceType", instance_type, f"one of {', '.join(INSTANCE_TYPES)}")
+        # Only those it takes: a type from the whole list may be one refused next for its memory.
+        raise _fail(f"{key}.instanceType", instance_type, "one of " + ", ".join(
+            t for t in INSTANCE_TYPES if memory_mib(t) >= COMPACT_MIN_MEMORY_MIB))
     if memory_mib(instance_type) < COMPACT_MIN_MEMORY_MIB:
         raise _fail(f"{key}.instanceType", instance_type,
                     f"an instance type with at least 1 GiB of memory for all four services "
@@ -315,6 +317,17 @@ def parse_compact_node(value: Any) -> NodeSpec:
     volume = _int(f"{key}.volumeGb", value.get("volumeGb", DEFAULT_COMPACT.volume_gb),
                   MIN_VOLUME_GB, MAX_VOLUME_GB)
     return NodeSpec(instance_type, True, volume)
+
+
+def _data_volume_moves(nodes: Mapping[str, Any], before: str, now: str) -> str:
+    """The hint for an owner switching layouts with the data volume's size set: it moves to the
+    other layout's key, or the volume, which moves as it is, would be asked to shrink (EBS
+    volumes only grow: ModifyVolume refuses a smaller size)."""
+    size = nodes[before].get("volumeGb") if isinstance(nodes.get(before), Mapping) else None
+    if size is None:
+        return ""
+    return (f"; the data volume's size goes with it: nodes.{before}.volumeGb ({size}) is "
+            f"nodes.{now}.volumeGb in this layout (a volume never shrinks)")
 
 
 def parse_nodes(value: Any, home: HomeCidrs | None = None,
@@ -331,12 +344,14 @@ def parse_nodes(value: Any, home: HomeCidrs | None = None,
         if service is not None:
             raise _fail(f"nodes.{service}", value[service],
                         "no per-service entry in the compact layout (solarmonitor:layout is "
-                        f"compact): nodes takes only {COMPACT}: {{instanceType, volumeGb}}")
+                        f"compact): nodes takes only {COMPACT}: {{instanceType, volumeGb}}"
+                        + _data_volume_moves(value, "influx", COMPACT))
         return {COMPACT: parse_compact_node(value.get(COMPACT, {}))}
     if COMPACT in value:
         raise _fail(f"nodes.{COMPACT}", value[COMPACT],
                     f"per-service entries ({', '.join(NODE_NAMES)}) in the separate layout; "
-                    "set solarmonitor:layout to compact to run everything on one instance")
+                    "set solarmonitor:layout to compact to run everything on one instance"
+                    + _data_volume_moves(value, COMPACT, "influx"))
     unknown = sorted(set(value) - set(NODE_NAMES))
     if unknown:
         raise _fail("nodes", unknown[0], f"a node name: one of {', '.join(NODE_NAMES)}")

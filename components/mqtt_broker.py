@@ -22,7 +22,7 @@ import pulumi_random as random
 
 from components.certificates import CertificateAuthority, server_certificate
 from components.host import Host
-from components.memory import MIB
+from components.memory import MIB, mosquitto_heap_limit
 from components.mqtt_users import MqttUser, acl_entries
 from components.provisioning import Provisioner, RemoteFile
 from components.templates import render, render_output
@@ -134,7 +134,8 @@ class MqttBroker(pulumi.ComponentResource):
                 home_connections=HOME_CONNECTIONS, internal_port=INTERNAL_PORT,
                 internal_address=internal_address, internal_connections=INTERNAL_CONNECTIONS,
                 plaintext_port=PLAINTEXT_PORT, tls_ciphers=TLS12_CIPHERS,
-                memory_limit=args.memory_mib * MIB if args.memory_mib else None)),
+                memory_limit=(mosquitto_heap_limit(args.memory_mib) * MIB if args.memory_mib
+                              else None))),
             RemoteFile("/etc/mosquitto/acl", render("mqtt/acl", prefix=args.topic_prefix,
                                                     users=acl_entries(args.users)),
                        "0600", "mosquitto", "mosquitto"),

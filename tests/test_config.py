@@ -146,6 +146,14 @@ def test_the_compact_layout_has_one_node_of_its_own():
      "nodes.compact.instanceType", "(it has 512 MiB)"),
     ({"layout": "compact", "nodes": {"compact": {"instanceType": "t9.mega"}}},
      "nodes.compact.instanceType", "one of t3.large"),
+    # Only the types it takes: none of the nanos it would refuse next.
+    ({"layout": "compact", "nodes": {"compact": {"instanceType": "t2.micro"}}},
+     "nodes.compact.instanceType", "t3a.small, t4g.large, t4g.medium, t4g.micro, t4g.small"),
+    # Switching layouts with the data volume's size set: where it goes now.
+    ({"layout": "compact", "nodes": {"influx": {"volumeGb": 30}, "mqtt": {}}},
+     "solarmonitor:nodes.influx", "nodes.influx.volumeGb (30) is nodes.compact.volumeGb"),
+    ({"nodes": {"compact": {"volumeGb": 30}}}, "solarmonitor:nodes.compact",
+     "nodes.compact.volumeGb (30) is nodes.influx.volumeGb"),
     ({"layout": "compact", "nodes": {"compact": {"volumeGb": 4}}},
      "nodes.compact.volumeGb", "a whole number from 8"),
     ({"layout": "compact", "nodes": {"compact": {"disk": 8}}},
@@ -162,12 +170,24 @@ def test_layout_mistakes_are_one_line_naming_the_key_the_value_and_what_is_expec
 
 def test_the_memory_of_every_instance_type_is_known():
     """prices.json's memory column covers every type the stack accepts (the compact layout
-    refuses those below 1 GiB by it)."""
+    refuses those below 1 GiB by it), as EC2's DescribeInstanceTypes states it (MemoryInfo.
+    SizeInMiB, recorded from AWS in moto's ec2/resources/instance_types.json.gz); and its
+    architecture is the one NodeSpec picks the image for."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    import moto
     from components.prices import memory_mib
+    described = json.loads(gzip.decompress(
+        (Path(moto.__file__).parent / "ec2/resources/instance_types.json.gz").read_bytes()))
     for instance_type in INSTANCE_TYPES:
         size = instance_type.split(".")[1]
         assert memory_mib(instance_type) == {"nano": 512, "micro": 1024, "small": 2048,
                                              "medium": 4096, "large": 8192}[size]
+        assert memory_mib(instance_type) == described[instance_type]["MemoryInfo"]["SizeInMiB"]
+        assert NodeSpec(instance_type, True, 8).architecture in described[instance_type][
+            "ProcessorInfo"]["SupportedArchitectures"]
 
 
 @pytest.mark.parametrize("key, value", [

@@ -324,6 +324,9 @@ def test_switching_layouts_moves_the_data_volume_with_its_history_and_tokens(bef
     attachment = new.one("aws:ec2/volumeAttachment:VolumeAttachment", "influx-data-attachment")
     assert attachment.raw_inputs["instanceId"] == instance.id != host_instance(old, "influx").id
     assert attachment.delete_before_replace and attachment.raw_inputs["stopInstanceBeforeDetaching"]
+    # ...the same attachment, replaced: one made anew would be attached while the old one holds
+    # the volume (the engine deletes what the program no longer has only at the end: VolumeInUse).
+    assert kept.get("influx-data-attachment") is attachment
     running = new.one("aws:ec2transitgateway/instanceState:InstanceState", "influx-running")
     assert running.raw_inputs == {"instanceId": instance.id, "state": "running"}
     assert waits_for(new, running, attachment)
