@@ -407,6 +407,13 @@ def parse_retention(value: Any, key: str = "influxRetention", forever: bool = Tr
             raise _fail(key, value, expected)
         return "0" if days == 0 else f"{days}d"
     if isinstance(value, str) and _DURATION.match(value):
+        days = retention_days(value)
+        if days == 0 and forever:
+            return "0"
+        # InfluxDB refuses a retention under an hour (influxdb v2.9.1 v1/services/meta/data.go:35
+        # MinRetentionPolicyDuration, 238-240), and reads one of 0 as forever.
+        if days * 24 < 1:
+            raise _fail(key, value, expected + ", at least 1h")
         return value
     raise _fail(key, value, expected)
 

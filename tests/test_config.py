@@ -192,7 +192,8 @@ def test_the_memory_of_every_instance_type_is_known():
 
 @pytest.mark.parametrize("key, value", [
     ("influxRetention", -1), ("influxRetention", "-5"), ("influxRetention", "forever"),
-    ("influxRetention", True), ("backupDays", 0), ("backupDays", "many"), ("backupDays", 1000),
+    ("influxRetention", True), ("influxRetention", "30m"), ("influxRetention", "59m59s"),
+    ("backupDays", 0), ("backupDays", "many"), ("backupDays", 1000),
     ("mqttPlaintext", "yes please"), ("topicPrefix", "solar/#"), ("topicPrefix", "+"),
     ("topicPrefix", "x" * 40), ("topicPrefix", ""), ("influxOrg", "my org"),
     ("influxBucket", ""), ("domain", "not a domain"), ("domain", "Solar.Example.ORG"),
@@ -251,7 +252,8 @@ def test_scalars_as_pulumi_hands_them_over():
 
 def test_retention_forms():
     assert parse_retention(0) == "0" and parse_retention("30") == "30d"
-    assert parse_retention("2w3d") == "2w3d"
+    assert parse_retention("2w3d") == "2w3d" and parse_retention("1h") == "1h"
+    assert parse_retention("0d") == "0" and parse_retention("0w0d") == "0"  # forever, said so
 
 
 def test_topic_prefix_accepts_opendtu_style():

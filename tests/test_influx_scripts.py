@@ -235,8 +235,8 @@ def task_node(node, dev_run):
     return node
 
 
-def run_tasks(node, **env) -> subprocess.CompletedProcess:
-    return node.run("tasks.sh", "30d", SOLARMONITOR_TASKS=str(node.data.parent / "tasks"),
+def run_tasks(node, raw_retention: str = "30d", **env) -> subprocess.CompletedProcess:
+    return node.run("tasks.sh", raw_retention, SOLARMONITOR_TASKS=str(node.data.parent / "tasks"),
                     SOLARMONITOR_BACKFILL=str(node.data.parent / "backfill"), **env)
 
 
@@ -272,6 +272,28 @@ def test_a_new_database_has_nothing_to_backfill_and_gets_its_raw_retention(task_
     assert done.returncode == 0, done.stderr
     assert backfill_windows(task_node) == [] and "from 0 week(s)" in done.stdout
     assert raw_bucket(task_node)["retention"] == "30d"
+
+
+@pytest.mark.parametrize("retention, shard_group_days", [("4d", 1), ("73h", 1), ("1w", 1),
+                                                         ("30d", 1), ("26w", 7)])
+def test_every_raw_retention_the_config_allows_is_set_on_the_bucket_set_up_to_keep_all(
+        task_node, retention, shard_group_days):
+    """The raw bucket is set up kept forever, so in 7-day shard groups; InfluxDB refuses a shorter
+    retention unless a shard group duration comes with it (tests/fakes/influx says where)."""
+    done = run_tasks(task_node, retention)
+    assert done.returncode == 0, done.stderr
+    assert raw_bucket(task_node)["retention"] == retention
+    assert raw_bucket(task_node)["shardGroupSeconds"] == shard_group_days * 86400
+
+
+def test_the_history_retention_can_be_shortened_below_a_week_later(node):
+    assert node.setup().returncode == 0  # INFLUX_HISTORY_RETENTION=0: kept forever
+    node.env_file.write_text(node.env_file.read_text().replace(
+        "INFLUX_HISTORY_RETENTION=0", "INFLUX_HISTORY_RETENTION=5d"))
+    done = node.setup()
+    assert done.returncode == 0, done.stderr
+    history = next(b for b in node.influx_state()["buckets"] if b["name"].endswith("_history"))
+    assert history["retention"] == "5d" and history["shardGroupSeconds"] == 86400
 
 
 def test_raw_data_older_than_the_tasks_is_copied_week_by_week_before_its_retention_shortens(task_node):

@@ -88,7 +88,8 @@ keep_bucket() {
     echo "bucket $current renamed to $2"
   fi
   if [ -n "${3:-}" ]; then
-    influx bucket update --id "$1" --retention "$3" >/dev/null
+    # Shard groups of the default length for the retention (tasks.sh says why).
+    influx bucket update --id "$1" --retention "$3" --shard-group-duration 0 >/dev/null
     echo "bucket $2 in org $INFLUX_ORG: retention $3"
   fi
 }

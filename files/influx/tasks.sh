@@ -68,5 +68,9 @@ if [ "$(jq -r '.backfilled // false' "$IDS")" != true ]; then
   echo "history filled from $weeks week(s) of raw data"
 fi
 
-influx bucket update --id "$bucket_id" --retention "$raw_retention" >/dev/null
+# With a shard group duration of 0: the default for the new retention (influxdb v2.9.1
+# v1/services/meta/data.go NormalisedShardDuration). Without one InfluxDB keeps the bucket's, and
+# refuses a retention shorter than it (data.go:243-250): the raw bucket is set up to keep
+# everything, in 7-day shard groups, so 4 to 6 days would stop this step.
+influx bucket update --id "$bucket_id" --retention "$raw_retention" --shard-group-duration 0 >/dev/null
 echo "bucket $INFLUX_BUCKET: raw data kept $raw_retention"
