@@ -1,6 +1,7 @@
 # solarmonitor: `make deploy` to run it, `make test` to check it, `make plan` to see it offline;
 # after a deploy, `make check` proves the path works and `make simulate` plays an OpenDTU;
-# `make ssh`/`make logs NODE=<node>` reach a node; `make destroy` stops paying.
+# `make ssh`/`make logs NODE=<node>` reach a node; `make restore SNAPSHOT=snap-…` brings InfluxDB's
+# data back from a daily snapshot; `make destroy` stops paying.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,13 +14,15 @@ STACK_ARGS = --stack "$(STACK)" --config "$(CONFIG)"
 OUT ?= build/plan
 NODE ?=
 CMD ?=
+SNAPSHOT ?=
 
 ARGS ?=
 TEST_JS := tests/js
 # A value for bash exactly as typed (no make or shell expansion): CMD='df -h $$HOME' stays so.
 quote = '$(subst ','\'',$(1))'
 
-.PHONY: deploy destroy plan test check simulate ssh logs opendtu-settings deployer-policy clean
+.PHONY: deploy destroy restore plan test check simulate ssh logs opendtu-settings deployer-policy \
+	clean
 
 # pulumi up for the stack on the local file backend (no Pulumi Cloud account needed).
 deploy: $(VENV)/.runtime
@@ -29,6 +32,11 @@ deploy: $(VENV)/.runtime
 # YES=1 answers for scripts.
 destroy: $(VENV)/.dev
 	$(PY) tools/destroy.py $(STACK_ARGS) $(if $(YES),--yes)
+
+# InfluxDB's data back as it was in one of the data volume's daily snapshots (SNAPSHOT=snap-…),
+# then pulumi up: see tools/restore_influx.py.
+restore: $(VENV)/.runtime
+	$(PY) tools/restore_influx.py $(STACK_ARGS) -- $(call quote,$(value SNAPSHOT))
 
 # Everything the program would create, the files each node writes and the monthly cost; offline.
 plan: $(VENV)/.dev

@@ -178,5 +178,10 @@ def test_the_readme_cost_table_is_make_plans(run, v6_run):
     v4_total, v6_total = (float(cell.strip(" *").split()[0]) for cell in row.split("|")[2:4])
     assert v4_total == run(homeCidrs=["8.8.8.8/32"]).outputs["monthlyCostUsd"]["total"]
     assert v6_total == v6_run.outputs["monthlyCostUsd"]["total"]
+    # The first screen's figures: the separate layout's, IPv4 and IPv6 home, in eu-central-1.
+    lines = readme.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("| **total** | **"))
+    assert "eu-central-1" in lines[at - 2] and at < 40
+    assert f"**{v4_total:.2f} USD** ({v6_total:.2f} with an IPv6 home)" in lines[at]
     original = next(line for line in readme.splitlines() if "the original manual design (" in line)
     assert f"{original_design('eu-central-1'):.2f} USD" in original

@@ -1,4 +1,5 @@
-"""Every command in the README is code: this test reads the README's fenced blocks and runs them.
+"""Every command in the README is code: this test reads the fenced blocks of README.md and of the
+contributor documents (docs/*.md) and runs them.
 
 - Every fenced block names its language: `sh` (commands), `console` (a transcript: its `$ ` lines
   are commands), `yaml` (settings), `text`.
@@ -12,6 +13,8 @@
   and is still parsed; `<!-- doc-test: run with the answer "…" on stdin -->` feeds an answer;
   `<!-- doc-test: run in an old clone … -->` runs in a clone of a repository that still
   tracked Pulumi.dev.yaml, whose upstream then stopped tracking it.
+- The `sh` blocks of docs/*.md (a contributor's commands) run each in a fresh clone of its own,
+  with the fake `pulumi` of a stack never deployed.
 - `yaml` blocks with `solarmonitor:` settings are valid settings: merged into the example, the
   program's own validation accepts them.
 """
@@ -38,13 +41,14 @@ from stack_outputs_fixture import fake_pulumi_env
 from tools.stack_file import configured_strings
 
 README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 LANGUAGES = {"sh", "console", "yaml", "text"}
 MARKER = re.compile(r"^\s*<!-- doc-test: (.+?) -->\s*$")
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 NOT_RUN = re.compile(r"^not run \(.+\)$")
 ANSWER = re.compile(r'^run with the answer "([^"]+)" on stdin\b')
 OLD_CLONE = re.compile(r"^run in an old clone\b")
-MAKE_VARIABLES = {"STACK", "CONFIG", "OUT", "NODE", "CMD", "ARGS", "YES"}
+MAKE_VARIABLES = {"STACK", "CONFIG", "OUT", "NODE", "CMD", "ARGS", "YES", "SNAPSHOT"}
 HOME = "8.8.8.8/32"  # what step 1 has the user put in Pulumi.dev.yaml
 
 
@@ -54,12 +58,13 @@ class Block:
     language: str
     text: str
     marker: str | None
+    source: str = "README.md"
 
     def __str__(self):
-        return f"README.md:{self.line} ({self.language})"
+        return f"{self.source}:{self.line} ({self.language})"
 
 
-def blocks(markdown: str) -> list[Block]:
+def blocks(markdown: str, source: str = "README.md") -> list[Block]:
     found, lines, index = [], markdown.splitlines(), 0
     while index < len(lines):
         opening = FENCE.match(lines[index])
@@ -72,13 +77,17 @@ def blocks(markdown: str) -> list[Block]:
                          for line in lines[index + 1:end])
         before = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
         marker = MARKER.match(before)
-        found.append(Block(index + 1, language, body + "\n", marker.group(1) if marker else None))
+        found.append(Block(index + 1, language, body + "\n", marker.group(1) if marker else None,
+                           source))
         index = end + 1
     return found
 
 
 README_BLOCKS = blocks(README.read_text())
 SHELL = [b for b in README_BLOCKS if b.language in ("sh", "console")]
+DOC_BLOCKS = [b for doc in DOCUMENTS[1:] for b in blocks(doc.read_text(), str(doc.relative_to(ROOT)))]
+ALL_BLOCKS = README_BLOCKS + DOC_BLOCKS
+ALL_SHELL = [b for b in ALL_BLOCKS if b.language in ("sh", "console")]
 
 
 def commands(block: Block) -> list[str]:
@@ -109,12 +118,13 @@ def makefile_targets() -> set[str]:
 
 
 def test_every_fenced_block_says_its_language():
-    assert README_BLOCKS and all(b.language in LANGUAGES for b in README_BLOCKS), [
-        str(b) for b in README_BLOCKS if b.language not in LANGUAGES]
+    assert README_BLOCKS and DOC_BLOCKS
+    assert all(b.language in LANGUAGES for b in ALL_BLOCKS), [
+        str(b) for b in ALL_BLOCKS if b.language not in LANGUAGES]
 
 
 def test_every_marker_is_one_the_doc_test_knows():
-    for block in README_BLOCKS:
+    for block in ALL_BLOCKS:
         if block.marker is not None:
             assert block.language == "sh", block
             assert (NOT_RUN.match(block.marker) or ANSWER.match(block.marker)
@@ -124,13 +134,13 @@ def test_every_marker_is_one_the_doc_test_knows():
 def test_no_block_the_test_runs_reaches_beyond_the_clone():
     """The runnable blocks run here, as root: anything that would touch this machine, a Pi or a
     host must be marked not run."""
-    for block in SHELL:
+    for block in ALL_SHELL:
         if block.language == "sh" and (block.marker is None or ANSWER.match(block.marker)):
             words = {w for line in commands(block) for c in simple_commands(line) for w in c[:1]}
             assert not words & {"sudo", "ssh", "scp", "rm", "systemctl", "curl"}, (str(block), words)
 
 
-@pytest.mark.parametrize("block", SHELL, ids=str)
+@pytest.mark.parametrize("block", ALL_SHELL, ids=str)
 def test_every_shell_block_parses(block):
     script = "\n".join(commands(block))
     done = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
@@ -139,18 +149,20 @@ def test_every_shell_block_parses(block):
 
 def make_commands() -> list[tuple[str, list[str]]]:
     """(where, words) of every `make …` in a shell block or inline in the prose."""
-    found = [(str(block), words) for block in SHELL for line in commands(block)
+    found = [(str(block), words) for block in ALL_SHELL for line in commands(block)
              for words in simple_commands(line) if words[0] == "make"]
-    prose = re.sub(r"```.*?```", "", README.read_text(), flags=re.DOTALL)
-    found += [("README.md (inline)", shlex.split(span)) for span in
-              re.findall(r"`(make [^`]+)`", prose)]
+    for document in DOCUMENTS:
+        prose = re.sub(r"```.*?```", "", document.read_text(), flags=re.DOTALL)
+        found += [(f"{document.name} (inline)", shlex.split(span)) for span in
+                  re.findall(r"`(make [^`]+)`", prose)]
     return found
 
 
 def test_every_make_command_names_a_target_and_variables_the_makefile_has():
     targets, found = makefile_targets(), make_commands()
     assert {words[1] for _, words in found} >= {"plan", "deploy", "destroy", "ssh", "logs",
-                                                "deployer-policy", "opendtu-settings", "check"}
+                                                "deployer-policy", "opendtu-settings", "check",
+                                                "restore", "simulate", "test"}
     for where, words in found:
         for word in words[1:]:
             if word.startswith(">") or word.startswith("<"):
@@ -162,7 +174,7 @@ def test_every_make_command_names_a_target_and_variables_the_makefile_has():
 
 
 def test_every_script_a_command_names_exists():
-    for block in SHELL:
+    for block in ALL_SHELL:
         for line in commands(block):
             for words in simple_commands(line):
                 for word in words:
@@ -171,7 +183,7 @@ def test_every_script_a_command_names_exists():
 
 
 def test_settings_in_the_readme_are_valid_settings():
-    settings = [b for b in README_BLOCKS if b.language == "yaml"]
+    settings = [b for b in ALL_BLOCKS if b.language == "yaml"]
     assert settings
     for block in settings:
         snippet = yaml.safe_load(block.text)
@@ -186,6 +198,8 @@ EXPECTED = {
     and outputs["mqttHost"] in out and "Enable Retain Flag: off" in out,
     "make plan": lambda out, outputs: "Time zone: Europe/Berlin" in out,
     "make destroy": lambda out, outputs: "influx-data" in out and "Stack dev is down" in out,
+    "pulumi stack output grafanaUrl": lambda out, outputs: out.startswith(outputs["grafanaUrl"])
+    and outputs["grafanaAdminPassword"] in out and "sha256 fingerprint=" in out.lower(),
 }
 
 
@@ -235,6 +249,21 @@ def test_the_runnable_blocks_run_in_order_as_a_user_follows_them(tmp_path, separ
     assert policy["Version"] == "2012-10-17"
     calls = (tmp_path / "pulumi-calls").read_text().splitlines()
     assert "destroy --stack dev --exclude-protected --yes" in calls
+
+
+DOC_RUNNABLE = [b for b in DOC_BLOCKS if b.language == "sh" and b.marker is None]
+
+
+@pytest.mark.parametrize("block", DOC_RUNNABLE, ids=str)
+def test_the_contributor_documents_runnable_blocks_run(tmp_path, block):
+    clone = fresh_clone(tmp_path / "clone")
+    (clone / "Pulumi.dev.yaml").write_text(
+        (clone / "Pulumi.example.yaml").read_text().replace("1.2.3.4/32", HOME))
+    env = fake_pulumi_env(tmp_path, {}, [])
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block.text], cwd=clone, env=env,
+                          capture_output=True, text=True, input="", timeout=300)
+    assert done.returncode == 0, (str(block), done.stdout[-2000:], done.stderr[-2000:])
+    assert "Traceback" not in done.stderr, (str(block), done.stderr)
 
 
 def git(*args, cwd):

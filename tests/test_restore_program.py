@@ -1,11 +1,12 @@
-"""Restoring InfluxDB's data from a snapshot (tools/restore_influx.py, the README's one command),
-run as a user runs it: its AWS steps against moto's EC2, its Pulumi steps recorded by a stand-in
-`pulumi` that serves the stack's state from the program's recorded run, and then the program run
-again on the restored volume and compared with the run before, as `pulumi up` would apply it."""
+"""Restoring InfluxDB's data from a snapshot (`make restore SNAPSHOT=snap-…`, the README's one
+command; tools/restore_influx.py), run as a user runs it: its AWS steps against moto's EC2, its
+Pulumi steps recorded by the fake `pulumi` (tests/fakes/pulumi) serving the stack's state from the
+program's recorded run, and then the program run again on the restored volume and compared with
+the run before, as `pulumi up` would apply it. `make restore` itself in a fresh clone: it names
+the stack as every target does, and refuses a wrong snapshot id before anything."""
 
 import json
 import shlex
-import stat
 import subprocess
 
 import boto3
@@ -13,21 +14,13 @@ import pytest
 from moto import mock_aws
 
 from conftest import LAYOUTS, ROOT, dev_config, host_instance, waits_for
+from fresh_clone import fresh_clone
+from stack_outputs_fixture import fake_pulumi_env
 from tools import restore_influx
 from tools.mock_engine import run_program
 
 REGION = "eu-central-1"
 BACKUP = {"solarmonitor:backup": "solarmonitor-dev"}
-
-FAKE_PULUMI = """#!/usr/bin/env bash
-printf '%s\\n' "$*" >> "$PULUMI_CALLS"
-# A step that fails, as the real CLI would (a refused prompt, a lost connection, a wrong
-# passphrase): PULUMI_FAIL names the command's first words.
-case "$*" in "${PULUMI_FAIL:-no failure}"*) echo "error: $1 failed" >&2; exit 255 ;; esac
-if [ "$1 $2" = "stack export" ]; then cat "$PULUMI_STATE"; fi
-exit 0
-"""
-
 
 def dependents(run, urn: str) -> set[str]:
     """What `pulumi state delete --target-dependents` removes with `urn`: every resource that
@@ -88,19 +81,15 @@ def stack_state(run, instance: str, volume: str) -> dict:
 
 def restore(tmp_path, monkeypatch, dev_run, aws_world, snapshot=None, fail=None):
     ec2, instance, volume, made = aws_world
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "pulumi"
-    fake.write_text(FAKE_PULUMI)
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = fake_pulumi_env(tmp_path, {}, [])  # tests/fakes/pulumi, the one stand-in of the CLI
     (tmp_path / "state.json").write_text(json.dumps(stack_state(dev_run, instance, volume)))
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    monkeypatch.setenv("PULUMI_CALLS", str(tmp_path / "calls"))
-    monkeypatch.setenv("PULUMI_STATE", str(tmp_path / "state.json"))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'fake-bin'}:/usr/bin:/bin")
+    monkeypatch.setenv("PULUMI_CALLS", env["PULUMI_CALLS"])
+    monkeypatch.setenv("FAKE_PULUMI_STATE", str(tmp_path / "state.json"))
     if fail:
         monkeypatch.setenv("PULUMI_FAIL", fail)
     code = restore_influx.main([snapshot or made, "--stack", "dev"])
-    calls = (tmp_path / "calls").read_text().splitlines()
+    calls = (tmp_path / "pulumi-calls").read_text().splitlines()
     return code, calls
 
 
@@ -170,16 +159,49 @@ def test_a_snapshot_of_another_volume_is_refused_before_anything_changes(
     assert ec2.describe_volumes()["Volumes"] == volumes
 
 
-def test_the_readme_runs_this_tool_as_written():
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    clone = fresh_clone(tmp_path_factory.mktemp("restore"))
+    example = (clone / "Pulumi.example.yaml").read_text()
+    (clone / "Pulumi.home.yaml").write_text(example.replace("1.2.3.4/32", "8.8.8.8/32"))
+    return clone
+
+
+def make_restore(clone, tmp_path, *make_args):
+    """`make restore` as a user types it, with the fake `pulumi` of a stack with nothing
+    deployed: the tool reads the state of the stack named, and stops there."""
+    env = fake_pulumi_env(tmp_path, {}, [])
+    done = subprocess.run(["make", "-s", "restore", *make_args], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=120)
+    calls = (tmp_path / "pulumi-calls").read_text().splitlines() \
+        if (tmp_path / "pulumi-calls").exists() else []
+    assert "Traceback" not in done.stderr, done.stderr
+    return done, calls
+
+
+def test_make_restore_names_the_stack_as_every_target(clone, tmp_path):
     (line,) = [line for line in (ROOT / "README.md").read_text().splitlines()
-               if "tools/restore_influx.py snap-" in line]
+               if line.startswith("make restore SNAPSHOT=snap-")]
     words = shlex.split(line.split("#")[0])
-    assert words[:2] == [".venv/bin/python", "tools/restore_influx.py"]
-    options = restore_influx.arguments().parse_args(words[2:])
-    assert options.snapshot.startswith("snap-") and options.stack == "dev"
-    done = subprocess.run([str(ROOT / words[0]), words[1], "--help"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "snapshot" in done.stdout
+    for args, stack in ((words[2:], "dev"), ([*words[2:], "STACK=home"], "home"),
+                        ([*words[2:], "CONFIG=Pulumi.home.yaml"], "home")):
+        (tmp_path / "pulumi-calls").unlink(missing_ok=True)
+        done, calls = make_restore(clone, tmp_path, *args)
+        assert calls == [f"stack export --stack {stack}"], args
+        assert done.returncode == 2 and "holds 0 aws:ebs/volume:Volume named influx-data" \
+            in done.stderr, done.stderr
+
+
+def test_make_restore_refuses_a_missing_or_wrong_snapshot_before_anything(clone, tmp_path):
+    for args, says in (([], "SNAPSHOT=''"), (["SNAPSHOT=vol-0123456789abcdef0"], "snap-"),
+                       (["SNAPSHOT=snap-0123; touch hacked"], "snap-"),
+                       (["SNAPSHOT=snap-0123456789abcdef0", "STACK=example"], "the example"),
+                       (["SNAPSHOT=snap-0123456789abcdef0", "CONFIG=home.yaml"],
+                        "Pulumi.<stack>.yaml")):
+        done, calls = make_restore(clone, tmp_path, *args)
+        assert done.returncode == 2 and calls == [], (args, done.stderr)
+        assert says in done.stderr, (args, done.stderr)
+    assert not (clone / "hacked").exists()
 
 
 def node_state(ec2, instance: str) -> str:

@@ -31,6 +31,7 @@ from components.config import ConfigError, parse_solix_cloud
 from components.grafana_node import ALERTING_FILE, DASHBOARD_FILE
 from conftest import ROOT, dev_config, service_files
 from flux_contract import alert_queries, code, filter_bodies
+from stack_outputs_fixture import fake_pulumi_env
 from telegraf_emulation import EmulatedTelegraf
 from tools.mock_engine import SECURE_STAND_IN, run_program
 
@@ -748,33 +749,7 @@ def test_a_plain_text_password_stops_the_program_before_any_resource(run):
         run(solixCloud={"email": EMAIL, "country": "DE"}, solixCloudPassword="plain-pw")
 
 
-# --- the README's commands, with a stand-in of the Pulumi CLI's `config set` -----------------
-
-PULUMI_STAND_IN = '''#!/usr/bin/env python3
-"""`pulumi config set [--path] [--secret] KEY [VALUE]` as the Pulumi CLI documents it
-(pulumi.com/docs/iac/cli/commands/pulumi_config_set): the project's namespace on a bare key, a
-dotted --path into a map, a value from stdin when none is given, --secret stored encrypted."""
-import base64, sys, yaml
-args = sys.argv[1:]
-assert args[:2] == ["config", "set"], args
-flags = {a for a in args[2:] if a.startswith("--")}
-rest = [a for a in args[2:] if not a.startswith("--")]
-assert flags <= {"--path", "--secret"}, flags
-key, value = rest[0], rest[1] if len(rest) > 1 else sys.stdin.readline().rstrip("\\n")
-stack = "Pulumi.dev.yaml"
-document = yaml.safe_load(open(stack)) or {}
-config = document.setdefault("config", {})
-stored = value
-if "--secret" in flags:  # the stand-in's "encryption": the value must not be readable as is
-    stored = {"secure": "v1:" + base64.b64encode(value.encode()).decode()}
-parts = key.split(".") if "--path" in flags else [key]
-parts[0] = parts[0] if ":" in parts[0] else "solarmonitor:" + parts[0]
-target = config
-for part in parts[:-1]:
-    target = target.setdefault(part, {})
-target[parts[-1]] = stored
-yaml.safe_dump(document, open(stack, "w"))
-'''
+# --- the README's commands, with the fake Pulumi CLI's `config set` (tests/fakes/pulumi) -------
 
 
 def readme_blocks() -> list[list[str]]:
@@ -801,16 +776,16 @@ def readme_cloud_commands() -> list[str]:
 def test_the_readmes_config_commands_make_a_stack_the_program_takes(tmp_path, capsys):
     commands = readme_cloud_commands()
     assert len(commands) == 3 and any("--secret solixCloudPassword" in c for c in commands)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").write_text(f"#!{sys.executable}\n" + PULUMI_STAND_IN.split("\n", 1)[1])
-    (bin_dir / "pulumi").chmod(0o755)
+    env = fake_pulumi_env(tmp_path, {}, [])
+    # The fake's `config set` writes YAML with PyYAML: this interpreter's, whatever python3 is.
+    env["PATH"] = f"{tmp_path / 'fake-bin'}:{Path(sys.executable).parent}:{env['PATH']}"
     (tmp_path / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.example.yaml").read_text())
     for command in commands:
         done = subprocess.run(shlex.split(command), cwd=tmp_path, input=PASSWORD + "\n", text=True,
-                              capture_output=True, timeout=30,
-                              env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+                              capture_output=True, timeout=30, env=env)
         assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "pulumi-calls").read_text().splitlines()
+    assert calls == [command.split(" ", 1)[1] for command in commands]
     config = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
     assert config["solarmonitor:solixCloud"] == {"email": "you@example.org", "country": "DE"}
     assert set(config["solarmonitor:solixCloudPassword"]) == {"secure"}

@@ -1,7 +1,7 @@
 """Put InfluxDB's data back as it was on the day of one of its daily snapshots, ending with InfluxDB
 serving the restored data:
 
-    .venv/bin/python tools/restore_influx.py snap-0123456789abcdef0 [--stack dev]
+    make restore SNAPSHOT=snap-0123456789abcdef0 [STACK=dev | CONFIG=Pulumi.dev.yaml]
 
 1. A new volume from the snapshot, in the data volume's zone, with the data volume's size and
    tags (so the daily snapshots go on).
@@ -28,19 +28,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.stack_file import (  # noqa: E402
+    EXAMPLE_NAME, StackError, add_stack_arguments, stack_from)
 
 VOLUME = ("aws:ebs/volume:Volume", "influx-data")
 # The instance InfluxDB runs on is the one its volume is attached to: the influx node's, or the
 # compact node's.
 ATTACHMENT = ("aws:ec2/volumeAttachment:VolumeAttachment", "influx-data-attachment")
 BACKUP_TAG = "solarmonitor:backup"  # components/influx_node.py: what DLM selects volumes by
+SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8,17}$")  # EC2's ids: 8 hex digits, 17 since 2016
 
 
 class RestoreError(Exception):
@@ -117,7 +124,8 @@ def put_back(ec2, node: str, volume_id: str, device: str) -> str:
 def restore(snapshot_id: str, stack: str) -> str:
     """Restore; returns the old volume's id (to delete once the restored data shows)."""
     state = json.loads(pulumi("stack", "export", "--stack", stack, capture=True))
-    resources = state["deployment"]["resources"]
+    # A stack with nothing deployed has no "resources" at all (apitype.DeploymentV3, omitempty).
+    resources = state["deployment"].get("resources", [])
     volume, attachment = find(resources, *VOLUME), find(resources, *ATTACHMENT)
     instance = {"id": attachment["outputs"]["instanceId"]}
     region = volume["outputs"]["arn"].split(":")[3]
@@ -176,14 +184,26 @@ def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snapshot", help="the snapshot's id, snap-... (EC2 > Snapshots, "
                                          f"tag {BACKUP_TAG})")
-    parser.add_argument("--stack", default=os.environ.get("STACK", "dev"))
+    add_stack_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     options = arguments().parse_args(argv)
     try:
-        old = restore(options.snapshot, options.stack)
+        stack = stack_from(options)
+        if stack.name == EXAMPLE_NAME:
+            raise StackError("Pulumi.example.yaml is the example, not a deployed stack")
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not SNAPSHOT_ID.match(options.snapshot):
+        print(f"error: SNAPSHOT={options.snapshot!r}: expected a snapshot's id, snap- and hex "
+              f"digits: make restore SNAPSHOT=snap-… (EC2 > Snapshots, tag {BACKUP_TAG}="
+              f"solarmonitor-{stack.name})", file=sys.stderr)
+        return 2
+    try:
+        old = restore(options.snapshot, stack.name)
     except RestoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.code
