@@ -10,7 +10,8 @@ recorded from main at cb2c45b with the engine's URNs (tools/mock_engine.py); sin
 digests of the dashboard and of the daily-energy task were brought up to date (issue 21's review:
 what a panel and the task compute changed, meant), and those of both tasks, the backfill's
 daily-energy file and the step that loads them (issue 21's second review: the tasks read late
-values again). A change that means
+values again), and that step once more (tasks.sh sends a shard group duration with the raw
+retention, which InfluxDB needs for a retention under a week). A change that means
 to alter the separate layout records it again, and says in its note what changes and why:
 
     .venv/bin/python tests/test_upgrade_keeps_resources.py
