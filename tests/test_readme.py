@@ -48,7 +48,7 @@ FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 NOT_RUN = re.compile(r"^not run \(.+\)$")
 ANSWER = re.compile(r'^run with the answer "([^"]+)" on stdin\b')
 OLD_CLONE = re.compile(r"^run in an old clone\b")
-MAKE_VARIABLES = {"STACK", "CONFIG", "OUT", "NODE", "CMD", "ARGS", "YES", "SNAPSHOT"}
+MAKE_VARIABLES = {"STACK", "CONFIG", "OUT", "NODE", "CMD", "ARGS", "YES", "SNAPSHOT", "PYTHON"}
 HOME = "8.8.8.8/32"  # what step 1 has the user put in Pulumi.dev.yaml
 
 
