@@ -81,6 +81,22 @@ def test_the_readme_costs_are_the_programs(micro_run):
         f"{totals['micro']:.2f}"]
 
 
+def test_the_rounded_figures_in_the_prose_and_the_example_are_the_programs(micro_run):
+    """The figures outside the tables: "about 20 USD a month instead of 33", "about 13 USD a
+    month less", "saves 7 USD more", and Pulumi.example.yaml's comment on `layout`."""
+    separate, compact = (shared_run(layout).outputs["monthlyCostUsd"]["total"]
+                         for layout in ("separate", "compact"))
+    micro = micro_run.outputs["monthlyCostUsd"]["total"]
+    prose = " ".join(README.split())
+    assert f"for about {round(compact)} USD a month instead of {round(separate)}" in prose
+    assert f"the same stack for about {round(separate - compact)} USD a month less" in prose
+    assert f"A `t4g.micro` saves {round(compact - micro)} USD more" in prose
+    example = " ".join((ROOT / "Pulumi.example.yaml").read_text().replace("#", " ").split())
+    assert (f"({separate:.2f} USD a month in eu-central-1)" in example
+            and f"({compact:.2f} USD on the default t4g.small, {micro:.2f} on a t4g.micro)"
+            in example), example
+
+
 def test_the_readme_memory_budget_is_the_programs():
     """README's table, row by row, is components/memory.py's shares, which add up to the
     instance; and the swap file is as large as it says."""
