@@ -15,6 +15,8 @@ OUT ?= build/plan
 NODE ?=
 CMD ?=
 SNAPSHOT ?=
+# The Python that builds .venv: 3.11 or newer (tools/python_version.py says so in one line).
+PYTHON ?= python3
 
 ARGS ?=
 TEST_JS := tests/js
@@ -84,12 +86,12 @@ $(TEST_JS)/node_modules/.package-lock.json: $(TEST_JS)/package.json $(TEST_JS)/p
 	npm ci --prefix $(TEST_JS) --no-audit --no-fund --loglevel=error
 
 $(VENV)/.runtime: requirements.txt
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || { $(PYTHON) tools/python_version.py $(PYTHON) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || { $(PYTHON) tools/python_version.py $(PYTHON) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 

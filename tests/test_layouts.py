@@ -81,6 +81,45 @@ def test_the_readme_costs_are_the_programs(micro_run):
         f"{totals['micro']:.2f}"]
 
 
+def test_the_rounded_figures_in_the_prose_and_the_example_are_the_programs(micro_run):
+    """The figures outside the tables: "about 20 USD a month instead of 33", "about 13 USD a
+    month less", "saves 7 USD more", and Pulumi.example.yaml's comment on `layout`."""
+    separate, compact = (shared_run(layout).outputs["monthlyCostUsd"]["total"]
+                         for layout in ("separate", "compact"))
+    micro = micro_run.outputs["monthlyCostUsd"]["total"]
+    prose = " ".join(README.split())
+    assert f"for about {round(compact)} USD a month instead of {round(separate)}" in prose
+    assert f"the same stack for about {round(separate - compact)} USD a month less" in prose
+    assert f"A `t4g.micro` saves {round(compact - micro)} USD more" in prose
+    example = " ".join((ROOT / "Pulumi.example.yaml").read_text().replace("#", " ").split())
+    assert (f"({separate:.2f} USD a month in eu-central-1)" in example
+            and f"({compact:.2f} USD on the default t4g.small, {micro:.2f} on a t4g.micro)"
+            in example), example
+
+
+def test_the_readme_cost_tables_item_by_kind_are_the_programs(micro_run):
+    """"Costs", row by row: each kind of cost of the defaults (an IPv4 and an IPv6 home) and of
+    the compact layout, as the program prices it."""
+    def by_kind(run, *kinds):
+        return round(sum(item["monthlyUsd"] for item in run.outputs["monthlyCostUsd"]["items"]
+                         if item["kind"] in kinds), 2)
+
+    def row(start):
+        line = next(line for line in README.splitlines() if line.startswith(f"| {start}"))
+        return [float(cell.split()[0]) for cell in line.split("|")[2:4]]
+
+    v6 = run_program(dev_config(homeCidrs=["8.8.8.8/32", "2a01:4f8:1:2::/64"]))
+    for columns, runs in (("separate", (shared_run("separate"), v6)),
+                          ("compact", (shared_run("compact"), micro_run))):
+        rows = {"instances": "instances (" if columns == "separate" else "the instance |",
+                "publicIpv4": "public IPv4 addresses (" if columns == "separate"
+                else "one public IPv4 (",
+                "volumes": "gp3 volumes (4 ×" if columns == "separate" else "gp3 volumes (8 GB"}
+        assert row(rows["instances"]) == [by_kind(run, "instance") for run in runs]
+        assert row(rows["publicIpv4"]) == [by_kind(run, "publicIpv4") for run in runs]
+        assert row(rows["volumes"]) == [by_kind(run, "gp3", "snapshot") for run in runs]
+
+
 def test_the_readme_memory_budget_is_the_programs():
     """README's table, row by row, is components/memory.py's shares, which add up to the
     instance; and the swap file is as large as it says."""

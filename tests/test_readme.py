@@ -48,7 +48,7 @@ FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 NOT_RUN = re.compile(r"^not run \(.+\)$")
 ANSWER = re.compile(r'^run with the answer "([^"]+)" on stdin\b')
 OLD_CLONE = re.compile(r"^run in an old clone\b")
-MAKE_VARIABLES = {"STACK", "CONFIG", "OUT", "NODE", "CMD", "ARGS", "YES", "SNAPSHOT"}
+MAKE_VARIABLES = {"STACK", "CONFIG", "OUT", "NODE", "CMD", "ARGS", "YES", "SNAPSHOT", "PYTHON"}
 HOME = "8.8.8.8/32"  # what step 1 has the user put in Pulumi.dev.yaml
 
 
@@ -304,3 +304,21 @@ def test_the_teardown_commands_are_the_ones_make_destroy_prints():
     from tools.destroy import removal_commands
     expected = removal_commands("dev", DEV_CONFIG["aws:region"], ["solarmonitor-dev"])
     assert any(commands(block) == expected for block in SHELL)
+
+
+def test_the_inline_field_commands_print_the_field_alone(tmp_path, separate_run):
+    """`make opendtu-settings ARGS="--field Password"` (steps 6 and Troubleshooting) prints the
+    password alone, to copy; the field's name as a user types it, in any case."""
+    spans = {span for document in DOCUMENTS for span in
+             re.findall(r'`make opendtu-settings ARGS="(--field [^"]+)"`', document.read_text())}
+    assert spans
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(separate_run.outputs))
+    page = {entry["field"]: entry["value"] for entry in separate_run.outputs["openDtuSettings"]}
+    for args in sorted(spans) + ["--field password", "--field HOSTNAME"]:
+        done = subprocess.run([str(ROOT / ".venv/bin/python"), "tools/opendtu_page.py",
+                               "--outputs", str(outputs), *shlex.split(args)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        field = next(name for name in page if name.lower() == args.split(" ", 1)[1].lower())
+        assert done.returncode == 0, (args, done.stderr)
+        assert done.stdout == f"{str(page[field]).rstrip()}\n", (args, done.stdout)

@@ -43,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if options.field is not None:
-        if options.field not in settings:
+        # As the user types it: "password" is the page's "Password".
+        field = next((name for name in settings if name.lower() == options.field.lower()), None)
+        if field is None:
             print(f"error: --field {options.field!r}: OpenDTU's page has "
                   f"{', '.join(settings)}", file=sys.stderr)
             return 2
-        print(str(settings[options.field]).rstrip("\n"))
+        print(str(settings[field]).rstrip("\n"))
         return 0
     print("\n".join(page(settings)))
     return 0
