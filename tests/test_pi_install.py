@@ -47,7 +47,7 @@ import pytest
 from cryptography import x509
 
 from broker import Broker, Client, self_signed, write_etc
-from conftest import ROOT, node_of
+from conftest import ROOT, node_of, shared_run
 from debian_root import Root, debootstrap
 from loopback_http import Server
 from test_mqtt_broker_real import add_observer
@@ -171,11 +171,19 @@ def fritzbox(path, headers, body):
 
 
 @pytest.fixture
-def world(full_run, tmp_path):
+def program(request):
+    """The example stack with every optional part on, in the layout the test names: the Pi's side
+    differs between the layouts only in the broker (its name, certificate and configuration), so
+    each release's test takes one layout and both are covered without doubling the slowest tests."""
+    return shared_run(request.param, full=True)
+
+
+@pytest.fixture
+def world(program, tmp_path):
     key, cert = self_signed("localhost", [x509.DNSName("localhost")])
     echo = Server(lambda *request: (200, {"Content-Type": "text/plain"}, HOME_IPV4 + "\n"),
                   tls=(key, cert))
-    broker = Broker(write_etc(rendered_files(full_run)["mqtt"], tmp_path / "etc"))
+    broker = Broker(write_etc(rendered_files(program)[node_of(program, "mqtt")], tmp_path / "etc"))
     add_observer(broker)
     broker.start()
     world = World(Server(fritzbox), echo, cert, Lambda(), broker)
@@ -468,13 +476,9 @@ def over_the_older_installer(archive: Path, path: Path, program, ini: str, world
     return state
 
 
-def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, request):
+def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, program, world):
     """The fresh install and `scenario` side by side in roots of `release`: the same state."""
-    with ThreadPoolExecutor(1) as pool:
-        archive = pool.submit(debootstrap, release, scratch)
-        # Meanwhile, the stack's program and the world around the Pi.
-        program, world = request.getfixturevalue("full_run"), request.getfixturevalue("world")
-        archive = archive.result()
+    archive = debootstrap(release, scratch)
     ini = pi_ini(program, world)
     fresh, other = side_by_side(
         lambda: fresh_install(archive, scratch / "fresh", program, ini, world),
@@ -485,11 +489,14 @@ def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, reque
 
 @pytest.mark.slow
 @needs_root
-def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, request):
-    fresh_and_one_more("bookworm", "3.11", after_a_failed_and_two_killed_runs, scratch, request)
+@pytest.mark.parametrize("program", ["separate"], indirect=True)
+def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, program, world):
+    fresh_and_one_more("bookworm", "3.11", after_a_failed_and_two_killed_runs, scratch, program,
+                       world)
 
 
 @pytest.mark.slow
 @needs_root
-def test_trixie_from_nothing_and_over_the_older_installer(scratch, request):
-    fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, request)
+@pytest.mark.parametrize("program", ["compact"], indirect=True)
+def test_trixie_from_nothing_and_over_the_older_installer(scratch, program, world):
+    fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, program, world)
