@@ -74,10 +74,12 @@ opendtu-settings: $(VENV)/.runtime
 deployer-policy: $(VENV)/.dev
 	@$(PY) tools/deployer_policy.py $(STACK_ARGS)
 
-# Four workers on two cores: many tests wait on real brokers and subprocesses.
-test: $(VENV)/.dev
+# Four workers on two cores: many tests wait on real brokers and subprocesses. Debian's packages
+# first (npm is one), then the venv and the npm packages side by side (pip keeps one core busy,
+# npm mostly waits on the registry).
+test:
 	tools/ensure-system-packages.sh
-	$(MAKE) --no-print-directory $(TEST_JS)/node_modules/.package-lock.json
+	$(MAKE) --no-print-directory -j2 $(VENV)/.dev $(TEST_JS)/node_modules/.package-lock.json
 	$(PY) -m pytest -q -n 4 --dist worksteal
 
 # Test tools from npm (pinned in package-lock.json): Flux's parser and type checker, Grafana's

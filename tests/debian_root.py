@@ -1,6 +1,14 @@
 """Fresh Debian roots for the Pi installer's tests, made by `debootstrap --variant=minbase`
 (Debian's Essential and required packages and apt: the base Raspberry Pi OS is built on, with
-less) from this machine's Debian mirror, once per release and test, and copied for each scenario.
+less) from this machine's Debian mirror, and copied for each scenario.
+
+What does not change between runs is kept between them, on this machine, outside the repository
+(CACHE): the tar of a release's root, made again whenever the mirror's release file (InRelease,
+all debootstrap reads of the suite) or debootstrap changes; the packages apt downloads in the
+roots (apt takes a package in its archives directory whose file name, so name, version and
+architecture, matches, and Debian never reuses a version). The first run fills them; a later one
+installs the same, without the waits. (Not pip's downloads: pip's HTTP cache keeps only what the
+server lets it cache, and the proxy between this machine and PyPI sends no Cache-Control.)
 
 Commands run chrooted in their own mount and PID namespaces (util-linux `unshare`): the root has
 its own /proc and /dev/pts, no systemd runs (there is no PID 1 of the root's own: systemctl sees a
@@ -8,12 +16,17 @@ chroot), and every process a command leaves behind dies with it, also when the t
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 # What `sudo` leaves of an environment: nothing of this machine's (its pip and TLS settings).
@@ -23,6 +36,7 @@ CLEAN_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # image build) and gives the root its own pseudo-terminals (apt's log wants one).
 ENTER = ('mount -t devpts -o newinstance,ptmxmode=0666 devpts "$0/dev/pts" && '
          'chroot "$0" "$@"; exit $?')
+CACHE = Path(tempfile.gettempdir()) / "solarmonitor-test-cache"
 CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
@@ -37,18 +51,43 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
+@contextmanager
+def locked(path: Path):
+    """One test session at a time (other clones' too) past this point."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def debootstrap(release: str, target: Path) -> Path:
-    """A tar of a fresh minbase root of `release` (apt's downloaded packages left out)."""
-    target.mkdir(parents=True, exist_ok=True)
-    tree = target / f"{release}-tree"
-    done = subprocess.run(["debootstrap", "--variant=minbase", release, str(tree), debian_mirror()],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, f"debootstrap {release}: {done.stdout[-3000:]}{done.stderr}"
-    for package in (tree / "var/cache/apt/archives").glob("*.deb"):
-        package.unlink()
-    archive = target / f"{release}.tar"
-    subprocess.run(["tar", "-C", str(tree), "-cf", str(archive), "."], check=True, timeout=300)
-    shutil.rmtree(tree)
+    """A tar of a fresh minbase root of `release` (apt's downloaded packages left out), made once
+    per state of the mirror's `release` and debootstrap's version."""
+    mirror = debian_mirror()
+    with urllib.request.urlopen(f"{mirror.rstrip('/')}/dists/{release}/InRelease",
+                                timeout=60) as response:
+        suite = response.read()
+    version = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "debootstrap"],
+                             capture_output=True, text=True, timeout=30).stdout
+    key = hashlib.sha256(b"\0".join([suite, version.encode(), mirror.encode()])).hexdigest()[:16]
+    roots = CACHE / "roots"
+    archive = roots / f"{release}-minbase-{key}.tar"
+    with locked(roots / f"{release}.lock"):
+        if not archive.exists():
+            target.mkdir(parents=True, exist_ok=True)
+            tree = target / f"{release}-tree"
+            done = subprocess.run(["debootstrap", "--variant=minbase", release, str(tree), mirror],
+                                  capture_output=True, text=True, timeout=900)
+            assert done.returncode == 0, f"debootstrap {release}: {done.stdout[-3000:]}{done.stderr}"
+            for package in (tree / "var/cache/apt/archives").glob("*.deb"):
+                package.unlink()
+            partial = archive.with_suffix(".partial")
+            subprocess.run(["tar", "-C", str(tree), "-cf", str(partial), "."], check=True,
+                           timeout=300)
+            shutil.rmtree(tree)
+            for older in roots.glob(f"{release}-minbase-*.tar"):
+                older.unlink()
+            partial.rename(archive)
     return archive
 
 
@@ -62,6 +101,13 @@ def local_certificates() -> list[str]:
     return [pem for pem in trusted if "".join(pem.split()) not in debian]
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy(source, target)
+
+
 class Root:
     """A Debian root unpacked from a debootstrap tar, with this machine's name service, and the CA
     certificates it trusts beyond Debian's (this machine's, and `trusted`) where Debian's
@@ -69,8 +115,14 @@ class Root:
 
     def __init__(self, archive: Path, path: Path, trusted: list[str] = ()):
         self.path = path
+        release = archive.name.split("-minbase-")[0]  # debootstrap()'s name for it
+        self.packages = CACHE / "packages" / release  # apt's, kept between runs
+        self.packages.mkdir(parents=True, exist_ok=True)
         path.mkdir(parents=True)
         subprocess.run(["tar", "-C", str(path), "-xf", str(archive)], check=True, timeout=300)
+        archives = path / "var/cache/apt/archives"
+        for package in self.packages.glob("*.deb"):
+            link_or_copy(package, archives / package.name)  # apt writes none in place
         shutil.copy("/etc/resolv.conf", path / "etc/resolv.conf")
         local = path / "usr/local/share/ca-certificates"
         local.mkdir(parents=True, exist_ok=True)
@@ -130,6 +182,15 @@ class Root:
                 return True
         return False
 
+    def keep_packages(self) -> None:
+        """The packages apt downloaded here, into the release's cache (whole files only)."""
+        for package in (self.path / "var/cache/apt/archives").glob("*.deb"):
+            if not (self.packages / package.name).exists():
+                partial = self.packages / f".{package.name}.{os.getpid()}"
+                link_or_copy(package, partial)
+                partial.rename(self.packages / package.name)
+
     def remove(self) -> None:
         self.wait_until_empty()
+        self.keep_packages()
         shutil.rmtree(self.path, ignore_errors=True)

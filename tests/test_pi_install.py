@@ -171,18 +171,19 @@ def fritzbox(path, headers, body):
 
 
 @pytest.fixture
-def pi_program():
-    """The stack the Pi is installed for: the Pi's side is the same in both layouts (its config
-    names the broker's address and the Lambda), so one layout's run serves."""
-    return shared_run("separate", full=True)
+def program(request):
+    """The example stack with every optional part on, in the layout the test names: the Pi's side
+    differs between the layouts only in the broker (its name, certificate and configuration), so
+    each release's test takes one layout and both are covered without doubling the slowest tests."""
+    return shared_run(request.param, full=True)
 
 
 @pytest.fixture
-def world(pi_program, tmp_path):
+def world(program, tmp_path):
     key, cert = self_signed("localhost", [x509.DNSName("localhost")])
     echo = Server(lambda *request: (200, {"Content-Type": "text/plain"}, HOME_IPV4 + "\n"),
                   tls=(key, cert))
-    broker = Broker(write_etc(rendered_files(pi_program)["mqtt"], tmp_path / "etc"))
+    broker = Broker(write_etc(rendered_files(program)[node_of(program, "mqtt")], tmp_path / "etc"))
     add_observer(broker)
     broker.start()
     world = World(Server(fritzbox), echo, cert, Lambda(), broker)
@@ -475,13 +476,9 @@ def over_the_older_installer(archive: Path, path: Path, program, ini: str, world
     return state
 
 
-def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, request):
+def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, program, world):
     """The fresh install and `scenario` side by side in roots of `release`: the same state."""
-    with ThreadPoolExecutor(1) as pool:
-        archive = pool.submit(debootstrap, release, scratch)
-        # Meanwhile, the stack's program and the world around the Pi.
-        program, world = request.getfixturevalue("pi_program"), request.getfixturevalue("world")
-        archive = archive.result()
+    archive = debootstrap(release, scratch)
     ini = pi_ini(program, world)
     fresh, other = side_by_side(
         lambda: fresh_install(archive, scratch / "fresh", program, ini, world),
@@ -492,11 +489,14 @@ def fresh_and_one_more(release: str, python: str, scenario, scratch: Path, reque
 
 @pytest.mark.slow
 @needs_root
-def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, request):
-    fresh_and_one_more("bookworm", "3.11", after_a_failed_and_two_killed_runs, scratch, request)
+@pytest.mark.parametrize("program", ["separate"], indirect=True)
+def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, program, world):
+    fresh_and_one_more("bookworm", "3.11", after_a_failed_and_two_killed_runs, scratch, program,
+                       world)
 
 
 @pytest.mark.slow
 @needs_root
-def test_trixie_from_nothing_and_over_the_older_installer(scratch, request):
-    fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, request)
+@pytest.mark.parametrize("program", ["compact"], indirect=True)
+def test_trixie_from_nothing_and_over_the_older_installer(scratch, program, world):
+    fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, program, world)
