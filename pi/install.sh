@@ -6,6 +6,10 @@
 # Safe to run again, also after a run that failed or was interrupted, and over an older version:
 # every run ends in the same state and keeps the agent's state.
 set -euo pipefail
+# What the installer makes (venvs, the units' wants) readable by the service user, whatever umask
+# `sudo` passes on (the user's, with sudoers' 022 added: sudoers(5), "umask"); a user's 077 would
+# leave the venvs unreadable to the services.
+umask 022
 
 config_source="${1:-}"
 if [ -z "$config_source" ] || [ ! -r "$config_source" ]; then
@@ -40,11 +44,30 @@ ensure_packages() {
     # it left half-unpacked cannot be configured ("very bad inconsistent state"): apt-get
     # install below reinstalls it.
     dpkg --configure -a >/dev/null 2>&1 || true
-    apt-get update -qq
+    apt_update
     apt_updated=yes
   fi
   apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" \
-    >/dev/null
+    >/dev/null || {
+    echo "could not install ${missing[*]} (apt's messages above): is the Pi online?" >&2
+    return 1
+  }
+}
+
+# apt-get update, after another apt's (a freshly booted Pi runs apt-daily, the desktop's update
+# notifier PackageKit): apt waits for dpkg's lock (DPkg::Lock::Timeout, read only in apt-pkg/deb/
+# debsystem.cc) but takes the lists' lock at once or fails (apt-pkg/acquire.cc pkgAcquire::GetLock).
+apt_update() {
+  local tries=0 output
+  until output="$(LC_ALL=C apt-get update -qq 2>&1)"; do
+    if [[ "$output" != *"Could not get lock"* ]] || [ $((tries += 1)) -gt 60 ]; then
+      printf '%s\n' "$output" >&2
+      return 1
+    fi
+    if [ "$tries" -eq 1 ]; then echo "waiting for another apt to finish (up to 5 minutes)"; fi
+    sleep 5
+  done
+  if [ -n "$output" ]; then printf '%s\n' "$output" >&2; fi  # warnings: a source not reached
 }
 
 # Makes $1 a venv holding exactly the pinned packages of $2. The stamp is written last, after a

@@ -27,6 +27,7 @@ test only).
 from __future__ import annotations
 
 import configparser
+import fcntl
 import hashlib
 import importlib.util
 import io
@@ -229,10 +230,20 @@ def copy_clone(root: Root, destination: str) -> Path:
     return target
 
 
-def install(root: Root, clone: str = "solarmonitor", config: str = "pi.ini"
+def install(root: Root, clone: str = "solarmonitor", config: str = "pi.ini", umask: str = "022"
             ) -> subprocess.CompletedProcess:
-    """`sudo solarmonitor/pi/install.sh pi.ini` in root's home."""
-    return root.run("/bin/sh", "-c", f"cd /root && {clone}/pi/install.sh {config}")
+    """`sudo solarmonitor/pi/install.sh pi.ini` in root's home, with the umask sudo passes on."""
+    return root.run("/bin/sh", "-c", f"umask {umask} && cd /root && {clone}/pi/install.sh {config}")
+
+
+def while_apt_is_busy(root: Root, seconds: float):
+    """Holds apt's lists lock for `seconds`, as apt-daily or PackageKit on a freshly booted Pi
+    (apt takes it with fcntl(2), apt-pkg/contrib/fileutl.cc GetLock: seen across the chroot)."""
+    lock = (root.path / "var/lib/apt/lists/lock").open("a")
+    fcntl.lockf(lock, fcntl.LOCK_EX)
+    release = threading.Timer(seconds, lock.close)
+    release.start()
+    return release
 
 
 def ok(done: subprocess.CompletedProcess) -> str:
@@ -366,14 +377,18 @@ def side_by_side(*scenarios):
 def fresh_install(archive: Path, path: Path, program, ini: str, world) -> dict:
     """From nothing to a working agent and bridge, with one run; the second changes nothing."""
     root = new_pi(archive, path, program, ini, world)
-    output = ok(install(root))
+    # An owner's umask 077 (sudo keeps it) and another apt at work: the same state as the other
+    # scenario's (022, apt free), and the programs run as their user.
+    while_apt_is_busy(root, 8)
+    output = ok(install(root, umask="077"))
     assert output.startswith("installing from Debian's packages: python3\n"
+                             "waiting for another apt to finish (up to 5 minutes)\n"
                              "installing from Debian's packages: python3-venv ca-certificates "
                              "systemd bluez\n"), output
     assert "systemd is not running here" in output
     state = installed_state(root)
     check_works(root, program, world)
-    again = ok(install(root, config="/etc/solarmonitor/solarmonitor.ini"))  # the installed one
+    again = ok(install(root, config="/etc/solarmonitor/solarmonitor.ini", umask="077"))
     assert "installing" not in again and "building" not in again, again
     assert installed_state(root) == state
     root.remove()
