@@ -26,6 +26,17 @@ def v6_run():
     return run_program(dev_config(homeCidrs=IPV6_HOME))
 
 
+@pytest.fixture(scope="module")
+def v4_run():
+    """The example with an IPv4-only home: read by several tests of this module."""
+    return run_program(dev_config(homeCidrs=["8.8.8.8/32"]))
+
+
+# The example has no solarmonitor:nodes and is of the separate layout, so these configurations
+# are the module's shared runs': dev_config(homeCidrs=home, nodes=None) is v4_run's or v6_run's.
+SHARED_HOMES = {tuple(IPV6_HOME): "v6_run", ("8.8.8.8/32",): "v4_run"}
+
+
 def grafana(run):
     return host_instance(run, "grafana")
 
@@ -84,9 +95,11 @@ def test_grafanas_certificate_verifies_for_its_ipv6_url(v6_run, tmp_path):
     (["8.8.8.8/32"], False, "private"),
     (IPV6_HOME, "compact", "ipv4"),  # on the broker's address, which OpenDTU needs anyway
 ])
-def test_the_choice_for_each_kind_of_home(run, home, grafana_setting, reach):
+def test_the_choice_for_each_kind_of_home(run, request, home, grafana_setting, reach):
     if grafana_setting == "compact":
         result = run(homeCidrs=home, layout="compact", nodes=None)
+    elif grafana_setting is None:  # the example's nodes: a shared run (read only)
+        result = request.getfixturevalue(SHARED_HOMES[tuple(home)])
     else:
         result = run(homeCidrs=home, nodes={"grafana": {"publicIpv4": grafana_setting}}
                      if grafana_setting is not None else None)
@@ -139,7 +152,7 @@ def side_by_side(stdout: str) -> dict[str, dict[str, float]]:
 
 
 @pytest.mark.parametrize("home, layout", [(["8.8.8.8/32"], "separate"), (IPV6_HOME, "compact")])
-def test_make_plan_shows_the_costs_side_by_side(tmp_path, home, layout):
+def test_make_plan_shows_the_costs_side_by_side(tmp_path, request, home, layout):
     """Whichever layout is chosen, the table has both and the original, each priced by the
     program itself: this configuration's column is the plan's bill, the other's the program run
     in the other layout, the original recomputed from the price table."""
@@ -160,8 +173,11 @@ def test_make_plan_shows_the_costs_side_by_side(tmp_path, home, layout):
     other = "separate" if layout == "compact" else "compact"
     other_config = {**dev_config(homeCidrs=home), "solarmonitor:layout": other}
     other_config.pop("solarmonitor:nodes", None)
+    # The separate layout is the example's: that configuration is a shared run's.
+    other_run = (request.getfixturevalue(SHARED_HOMES[tuple(home)]) if other == "separate"
+                 else run_program(other_config))
     assert table["total"][other] == pytest.approx(expected_total(
-        run_program(other_config), "eu-central-1"), abs=0.011)
+        other_run, "eu-central-1"), abs=0.011)
     assert table["total"]["original"] == pytest.approx(original_design("eu-central-1"))
     for column in table["total"]:  # each column adds up
         assert sum(row[column] for label, row in table.items() if label != "total") == (
@@ -171,12 +187,12 @@ def test_make_plan_shows_the_costs_side_by_side(tmp_path, home, layout):
     assert f"Grafana: {reason}" in done.stdout
 
 
-def test_the_readme_cost_table_is_make_plans(run, v6_run):
+def test_the_readme_cost_table_is_make_plans(v4_run, v6_run):
     """README's two profiles are the defaults' totals: kept true when prices or defaults move."""
     readme = (ROOT / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith("| **this stack** |"))
     v4_total, v6_total = (float(cell.strip(" *").split()[0]) for cell in row.split("|")[2:4])
-    assert v4_total == run(homeCidrs=["8.8.8.8/32"]).outputs["monthlyCostUsd"]["total"]
+    assert v4_total == v4_run.outputs["monthlyCostUsd"]["total"]
     assert v6_total == v6_run.outputs["monthlyCostUsd"]["total"]
     # The first screen's figures: the separate layout's, IPv4 and IPv6 home, in eu-central-1.
     lines = readme.splitlines()
