@@ -23,7 +23,7 @@ TEST_JS := tests/js
 # A value for bash exactly as typed (no make or shell expansion): CMD='df -h $$HOME' stays so.
 quote = '$(subst ','\'',$(1))'
 
-.PHONY: deploy destroy restore plan test check simulate ssh logs opendtu-settings deployer-policy \
+.PHONY: deploy destroy restore plan test test-roots check simulate ssh logs opendtu-settings deployer-policy \
 	clean
 
 # pulumi up for the stack on the local file backend (no Pulumi Cloud account needed).
@@ -79,8 +79,15 @@ deployer-policy: $(VENV)/.dev
 # npm mostly waits on the registry).
 test:
 	tools/ensure-system-packages.sh
-	$(MAKE) --no-print-directory -j2 $(VENV)/.dev $(TEST_JS)/node_modules/.package-lock.json
+	$(MAKE) --no-print-directory -j3 $(VENV)/.dev $(TEST_JS)/node_modules/.package-lock.json \
+		test-roots
 	$(PY) -m pytest -q -n 4 --dist worksteal
+
+# The Debian roots the Pi installer's tests start from (tests/debian_root.py keeps them between
+# runs), made while pip and npm install: on a first run, debootstrap's downloads then wait beside
+# theirs instead of inside the tests' slowest two.
+test-roots:
+	python3 tests/debian_root.py bookworm trixie
 
 # Test tools from npm (pinned in package-lock.json): Flux's parser and type checker, Grafana's
 # dashboard schema and the TypeScript compiler that checks the dashboard against it.

@@ -194,3 +194,22 @@ class Root:
         self.wait_until_empty()
         self.keep_packages()
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    # `make test` makes the releases' roots here while pip and npm install (Makefile, test), so
+    # a first run's debootstrap (about a minute of downloads and half a minute of CPU a release)
+    # is not on the test session's critical path. Nothing depends on it: a root it could not make
+    # is made (or its error shown) by the test that needs it.
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    def prepare(release: str) -> None:
+        try:
+            debootstrap(release, scratch / release)
+        except Exception as error:  # noqa: BLE001 - said, and left to the test
+            print(f"debian_root.py: no {release} root yet ({str(error)[:200]})", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory() as directory, ThreadPoolExecutor() as pool:
+        scratch = Path(directory)
+        list(pool.map(prepare, sys.argv[1:]))

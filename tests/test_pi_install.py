@@ -33,6 +33,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -515,3 +516,12 @@ def test_bookworm_from_nothing_and_after_a_failed_and_interrupted_runs(scratch, 
 @pytest.mark.parametrize("program", ["compact"], indirect=True)
 def test_trixie_from_nothing_and_over_the_older_installer(scratch, program, world):
     fresh_and_one_more("trixie", "3.13", over_the_older_installer, scratch, program, world)
+
+
+def test_make_test_prepares_the_roots_the_slow_tests_start_from():
+    """`make test` makes the releases' roots while it installs (Makefile, test-roots): the same
+    releases as the slow tests', or one of them would wait for its debootstrap inside the tests."""
+    makefile = (ROOT / "Makefile").read_text()
+    prepared = re.search(r"^\tpython3 tests/debian_root.py (.+)", makefile, re.M).group(1)
+    used = re.findall(r'fresh_and_one_more\("(\w+)"', Path(__file__).read_text())
+    assert sorted(prepared.split()) == sorted(used) == ["bookworm", "trixie"]
