@@ -204,9 +204,16 @@ if __name__ == "__main__":
     import sys
     from concurrent.futures import ThreadPoolExecutor
 
+    # What pi/install.sh installs from Debian on a minbase root (tests/test_pi_install.py,
+    # fresh_install, asserts the list): downloaded once into the release's package cache.
+    PI_PACKAGES = "python3 python3-venv ca-certificates systemd bluez"
+
     def prepare(release: str) -> None:
         try:
-            debootstrap(release, scratch / release)
+            root = Root(debootstrap(release, scratch / release), scratch / release / "root")
+            root.run("/bin/sh", "-c", "apt-get update -qq && apt-get install -y -qq "
+                     f"--download-only --no-install-recommends {PI_PACKAGES}")
+            root.remove()
         except Exception as error:  # noqa: BLE001 - said, and left to the test
             print(f"debian_root.py: no {release} root yet ({str(error)[:200]})", file=sys.stderr)
 
