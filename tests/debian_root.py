@@ -210,7 +210,10 @@ if __name__ == "__main__":
 
     def prepare(release: str) -> None:
         try:
-            root = Root(debootstrap(release, scratch / release), scratch / release / "root")
+            archive = debootstrap(release, scratch / release)
+            if any((CACHE / "packages" / release).glob("*.deb")):
+                return  # downloaded by an earlier run; the tests add what they download
+            root = Root(archive, scratch / release / "root")
             root.run("/bin/sh", "-c", "apt-get update -qq && apt-get install -y -qq "
                      f"--download-only --no-install-recommends {PI_PACKAGES}")
             root.remove()
