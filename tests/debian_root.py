@@ -37,6 +37,9 @@ CLEAN_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENTER = ('mount -t devpts -o newinstance,ptmxmode=0666 devpts "$0/dev/pts" && '
          'chroot "$0" "$@"; exit $?')
 CACHE = Path(tempfile.gettempdir()) / "solarmonitor-test-cache"
+# What pi/install.sh installs from Debian on a minbase root with a battery (its ensure_packages
+# lines; tests/test_pi_install.py keeps the two the same): `make test-roots` downloads them.
+PI_PACKAGES = ("python3", "python3-venv", "ca-certificates", "systemd", "bluez")
 CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 
@@ -204,10 +207,6 @@ if __name__ == "__main__":
     import sys
     from concurrent.futures import ThreadPoolExecutor
 
-    # What pi/install.sh installs from Debian on a minbase root (tests/test_pi_install.py,
-    # fresh_install, asserts the list): downloaded once into the release's package cache.
-    PI_PACKAGES = "python3 python3-venv ca-certificates systemd bluez"
-
     def prepare(release: str) -> None:
         try:
             archive = debootstrap(release, scratch / release)
@@ -215,7 +214,7 @@ if __name__ == "__main__":
                 return  # downloaded by an earlier run; the tests add what they download
             root = Root(archive, scratch / release / "root")
             root.run("/bin/sh", "-c", "apt-get update -qq && apt-get install -y -qq "
-                     f"--download-only --no-install-recommends {PI_PACKAGES}")
+                     f"--download-only --no-install-recommends {' '.join(PI_PACKAGES)}")
             root.remove()
         except Exception as error:  # noqa: BLE001 - said, and left to the test
             print(f"debian_root.py: no {release} root yet ({str(error)[:200]})", file=sys.stderr)

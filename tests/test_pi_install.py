@@ -50,7 +50,7 @@ from cryptography import x509
 
 from broker import Broker, Client, self_signed, write_etc
 from conftest import ROOT, node_of, shared_run
-from debian_root import Root, debootstrap
+from debian_root import PI_PACKAGES, Root, debootstrap
 from loopback_http import Server
 from test_mqtt_broker_real import add_observer
 from test_pi_agent import soap
@@ -525,3 +525,9 @@ def test_make_test_prepares_the_roots_the_slow_tests_start_from():
     prepared = re.search(r"^\tpython3 tests/debian_root.py (.+)", makefile, re.M).group(1)
     used = re.findall(r'fresh_and_one_more\("(\w+)"', Path(__file__).read_text())
     assert sorted(prepared.split()) == sorted(used) == ["bookworm", "trixie"]
+    # ... and with the packages the installer installs (its ensure_packages lines).
+    script = (ROOT / "pi/install.sh").read_text()
+    installed = re.findall(r"^ensure_packages (\w\S*)$", script, re.M)
+    installed += re.search(r"^packages=\((.+)\)$", script, re.M).group(1).split()
+    installed += re.findall(r"packages\+=\((\S+)\)", script)
+    assert sorted(installed) == sorted(PI_PACKAGES)
